@@ -1,0 +1,82 @@
+import Foundation
+
+public struct ResourceRequests: Sendable, Equatable {
+    public var cpuRequest: String
+    public var memoryRequest: String
+    public init(cpuRequest: String, memoryRequest: String) { self.cpuRequest = cpuRequest; self.memoryRequest = memoryRequest }
+}
+
+public struct CanvasPosition: Sendable, Equatable {
+    public var x: Double
+    public var y: Double
+    public init(x: Double, y: Double) { self.x = x; self.y = y }
+}
+
+public struct Deployment: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var environmentID: String
+    public var name: String
+    public var image: String
+    public var replicas: Int
+    public var port: Int?
+    public var resources: ResourceRequests?
+    public var status: DeploymentStatus
+    public var lastDeployedAt: Date?
+    public var canvasPosition: CanvasPosition?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var version: Int
+    public init(id: String, projectID: String, environmentID: String, name: String, image: String, replicas: Int, port: Int?,
+                resources: ResourceRequests?, status: DeploymentStatus, lastDeployedAt: Date?, canvasPosition: CanvasPosition?,
+                createdAt: Date, updatedAt: Date, version: Int) {
+        self.id = id; self.projectID = projectID; self.environmentID = environmentID; self.name = name; self.image = image
+        self.replicas = replicas; self.port = port; self.resources = resources; self.status = status
+        self.lastDeployedAt = lastDeployedAt; self.canvasPosition = canvasPosition; self.createdAt = createdAt
+        self.updatedAt = updatedAt; self.version = version
+    }
+}
+
+public struct NewDeployment: Sendable {
+    public var name: String
+    public var image: String
+    public var replicas: Int
+    public var port: Int?
+    public var resources: ResourceRequests?
+    public var canvasPosition: CanvasPosition?
+    public init(name: String, image: String, replicas: Int, port: Int?, resources: ResourceRequests?, canvasPosition: CanvasPosition?) {
+        self.name = name; self.image = image; self.replicas = replicas; self.port = port
+        self.resources = resources; self.canvasPosition = canvasPosition
+    }
+}
+
+public struct DeploymentPatch: Sendable {
+    public var image: String?
+    public var replicas: Int?
+    public var port: PatchField<Int>
+    public var resources: PatchField<ResourceRequests>
+    public var canvasPosition: PatchField<CanvasPosition>
+    public init(image: String? = nil, replicas: Int? = nil, port: PatchField<Int> = .absent,
+                resources: PatchField<ResourceRequests> = .absent, canvasPosition: PatchField<CanvasPosition> = .absent) {
+        self.image = image; self.replicas = replicas; self.port = port; self.resources = resources; self.canvasPosition = canvasPosition
+    }
+}
+
+public enum ConnectionSource: String, Sendable, CaseIterable {
+    case manual, suggestion
+}
+
+public struct Connection: Sendable, Equatable {
+    public var id: String
+    public var environmentID: String
+    public var fromDeploymentID: String
+    public var toDeploymentID: String
+    public var sourceHint: ConnectionSource
+    public var injectedVar: String?
+    public var createdAt: Date
+    public init(id: String, environmentID: String, fromDeploymentID: String, toDeploymentID: String, sourceHint: ConnectionSource,
+                injectedVar: String?, createdAt: Date) {
+        self.id = id; self.environmentID = environmentID; self.fromDeploymentID = fromDeploymentID
+        self.toDeploymentID = toDeploymentID; self.sourceHint = sourceHint; self.injectedVar = injectedVar; self.createdAt = createdAt
+    }
+}

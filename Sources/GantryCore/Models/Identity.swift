@@ -1,0 +1,45 @@
+import Foundation
+
+public struct Organization: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public init(id: String, name: String) { self.id = id; self.name = name }
+}
+
+public struct User: Sendable, Equatable {
+    public var id: String
+    public var email: String
+    public var name: String
+    public init(id: String, email: String, name: String) { self.id = id; self.email = email; self.name = name }
+}
+
+public struct Assignment: Sendable, Equatable {
+    public var id: String
+    public var userID: String
+    public var roleID: String
+    public var scope: String
+    public init(id: String, userID: String, roleID: String, scope: String) {
+        self.id = id; self.userID = userID; self.roleID = roleID; self.scope = scope
+    }
+}
+
+/// A personal access token's metadata; the secret itself exists only in the create response.
+public struct TokenInfo: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+    public init(id: String, name: String, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?, revokedAt: Date?) {
+        self.id = id; self.name = name; self.createdAt = createdAt; self.expiresAt = expiresAt
+        self.lastUsedAt = lastUsedAt; self.revokedAt = revokedAt
+    }
+}
+
+/// Built-in role IDs (CONTRACT.md §3).
+public enum BuiltInRole {
+    public static let admin = "role_admin"
+    public static let developer = "role_developer"
+    public static let viewer = "role_viewer"
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+public enum SpaceProvider: String, Sendable, CaseIterable {
+    case kubeconfig, aws, gcp, azure
+}
+
+public enum SpaceStatus: String, Sendable, CaseIterable {
+    case active, unreachable, revoked
+}
+
+/// Non-secret provider settings of a space.
+public struct SpaceConfig: Sendable, Equatable, Codable {
+    public var context: String?
+    public var clusterName: String?
+    public var region: String?
+    public var resourceGroup: String?
+    public var subscriptionId: String?
+    public var projectId: String?
+    public init(context: String? = nil, clusterName: String? = nil, region: String? = nil, resourceGroup: String? = nil,
+                subscriptionId: String? = nil, projectId: String? = nil) {
+        self.context = context; self.clusterName = clusterName; self.region = region
+        self.resourceGroup = resourceGroup; self.subscriptionId = subscriptionId; self.projectId = projectId
+    }
+}
+
+public struct Space: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var provider: SpaceProvider
+    public var cloudAccountID: String?
+    public var config: SpaceConfig
+    public var server: String?
+    public var status: SpaceStatus
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var version: Int
+    public init(id: String, name: String, provider: SpaceProvider, cloudAccountID: String?, config: SpaceConfig, server: String?,
+                status: SpaceStatus, createdAt: Date, updatedAt: Date, version: Int) {
+        self.id = id; self.name = name; self.provider = provider; self.cloudAccountID = cloudAccountID; self.config = config
+        self.server = server; self.status = status; self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
+    }
+}
+
+/// A space ready to store: its kubeconfig, if any, already sealed.
+public struct NewSpace: Sendable {
+    public var name: String
+    public var provider: SpaceProvider
+    public var cloudAccountID: String?
+    public var config: SpaceConfig
+    public var server: String?
+    public var sealedKubeconfig: String?
+    public init(name: String, provider: SpaceProvider, cloudAccountID: String?, config: SpaceConfig, server: String?, sealedKubeconfig: String?) {
+        self.name = name; self.provider = provider; self.cloudAccountID = cloudAccountID; self.config = config
+        self.server = server; self.sealedKubeconfig = sealedKubeconfig
+    }
+}
+
+public struct SpacePatch: Sendable {
+    public var name: String?
+    public var config: SpaceConfig?
+    public var server: String?
+    public var sealedKubeconfig: String?
+    public init(name: String? = nil, config: SpaceConfig? = nil, server: String? = nil, sealedKubeconfig: String? = nil) {
+        self.name = name; self.config = config; self.server = server; self.sealedKubeconfig = sealedKubeconfig
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// Collects every invalid field of a request so one answer lists them all.
+public struct Validator: Sendable {
+    public private(set) var errors: [FieldError] = []
+
+    public init() {}
+
+    public mutating func fail(_ field: String, _ message: String) {
+        errors.append(FieldError(field, message))
+    }
+
+    /// Trims and checks a display name (projects, environments, spaces, …): 1–100 characters, no control characters.
+    public mutating func name(_ value: String, field: String = "name") -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty {
+            fail(field, "must not be empty")
+        } else if trimmed.count > 100 {
+            fail(field, "must be at most 100 characters (got \(trimmed.count))")
+        } else if trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            fail(field, "must not contain control characters")
+        }
+        return trimmed
+    }
+
+    public mutating func description(_ value: String, field: String = "description") {
+        if value.count > 2000 { fail(field, "must be at most 2000 characters") }
+    }
+
+    /// A DNS-1123 label: what Kubernetes accepts as a namespace or Deployment name.
+    public mutating func dnsLabel(_ value: String, field: String) {
+        if !Rules.isDNSLabel(value) {
+            fail(field, "must be a DNS-1123 label: 1–63 lowercase letters, digits or '-', starting and ending with a letter or digit")
+        }
+    }
+
+    public mutating func namespace(_ value: String, field: String = "namespace") {
+        dnsLabel(value, field: field)
+        if Rules.reservedNamespaces.contains(value) {
+            fail(field, "'\(value)' is reserved for Kubernetes itself; choose another namespace")
+        }
+    }
+
+    public mutating func id(_ value: String, prefix: IDPrefix, field: String) {
+        if !IDGenerator.isValid(value, prefix: prefix) {
+            fail(field, "must be an ID of the form \(prefix.rawValue)_<26 characters>")
+        }
+    }
+
+    public mutating func registryURL(_ value: String, field: String = "registryUrl") {
+        if !Rules.isRegistryURL(value) {
+            fail(field, "must be host[:port]/path without a scheme or spaces, at most 255 characters (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/checkout)")
+        }
+    }
+
+    public mutating func registryHost(_ value: String, field: String = "registry") {
+        if !Rules.isHost(value) {
+            fail(field, "must be a registry host such as ghcr.io or registry.example.com:5000, without a scheme or path")
+        }
+    }
+
+    public mutating func quantity(_ value: String, field: String) {
+        if !Rules.isQuantity(value) {
+            fail(field, "must be a Kubernetes quantity such as 250m, 0.5, 512Mi or 1G")
+        }
+    }
+
+    public mutating func nonEmpty(_ value: String?, field: String) {
+        if (value ?? "").trimmingCharacters(in: .whitespaces).isEmpty { fail(field, "is required") }
+    }
+
+    public func check() throws(AppError) {
+        if !errors.isEmpty { throw AppError.validation(errors) }
+    }
+}
+
+/// The data rules of the contract, as pure predicates.
+public enum Rules {
+    public static let reservedNamespaces: Set<String> = ["kube-system", "kube-public", "kube-node-lease"]
+
+    public static func isDNSLabel(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func alnum(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
+        guard alnum(bytes.first!), alnum(bytes.last!) else { return false }
+        return bytes.allSatisfy { alnum($0) || $0 == 45 }
+    }
+
+    public static func isHost(_ value: String) -> Bool {
+        guard !value.isEmpty, value.count <= 255 else { return false }
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { return false }
+        if parts.count == 2 {
+            guard let port = Int(parts[1]), (1...65535).contains(port) else { return false }
+        }
+        let labels = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        return labels.allSatisfy { label in
+            let s = String(label).lowercased()
+            return !s.isEmpty && s.count <= 63 && s.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+                && s.first != "-" && s.last != "-"
+        }
+    }
+
+    public static func isRegistryURL(_ value: String) -> Bool {
+        guard !value.isEmpty, value.count <= 255, !value.contains("://") else { return false }
+        guard !value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) else { return false }
+        let host = value.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard isHost(host) else { return false }
+        let path = value.dropFirst(host.count)
+        return !path.contains("//") && path.utf8.allSatisfy { $0 > 32 && $0 < 127 }
+    }
+
+    /// Kubernetes quantity syntax (apimachinery's `<signedNumber><suffix>`), non-negative as requests must be.
+    public static func isQuantity(_ value: String) -> Bool {
+        let pattern = #"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"#
+        return value.count <= 64 && value.range(of: pattern, options: .regularExpression) != nil
+    }
+
+    public static func isEnvVarName(_ value: String) -> Bool {
+        value.range(of: #"^[A-Z_][A-Z0-9_]*$"#, options: .regularExpression) != nil && value.count <= 255
+    }
+
+    /// A printable `Idempotency-Key` of 1–255 characters.
+    public static func isIdempotencyKey(_ value: String) -> Bool {
+        (1...255).contains(value.count) && value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
+    }
+
+    /// The name key that makes names unique ignoring case, the same on every database.
+    public static func nameKey(_ name: String) -> String {
+        name.lowercased()
+    }
+}

@@ -1,0 +1,1 @@
+import Hummingbird; import OpenAPIHummingbird; import Prometheus; import Configuration; import GantryAPI

@@ -1,0 +1,41 @@
+import Logging
+import SQLKit
+
+public enum DatabaseKind: String, Sendable {
+    case sqlite, postgres
+}
+
+/// A database Gantry can store its catalog in. Repositories see only this protocol and SQLKit,
+/// so one implementation of every query serves SQLite and PostgreSQL.
+public protocol Database: Sendable {
+    var kind: DatabaseKind { get }
+
+    /// Runs read-only work; on SQLite it may run beside other reads and beside the writer.
+    func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
+    /// Runs work in one transaction: committed when `work` returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
+    /// Answers when the database does (for `/readyz`).
+    func ping() async throws
+
+    /// Releases connections; called once at shutdown.
+    func close() async throws
+}
+
+extension DatabaseKind {
+    /// Row-lock suffix for a `SELECT` that guards a check-then-write. SQLite needs none: its writer is serialized.
+    func lock(_ strength: RowLock) -> String {
+        switch self {
+        case .sqlite: ""
+        case .postgres: strength == .update ? " FOR UPDATE" : " FOR SHARE"
+        }
+    }
+}
+
+enum RowLock {
+    /// Taken by the row's deleter or mover: waits for creators of children to finish.
+    case update
+    /// Taken by creators of children: many may hold it at once, the deleter waits for them.
+    case share
+}

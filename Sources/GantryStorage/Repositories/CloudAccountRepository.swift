@@ -1,0 +1,125 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+public protocol CloudAccountRepository: Sendable {
+    func makeID() -> String
+    func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller) async throws -> CloudAccount
+    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<CloudAccount>
+    func get(_ id: String, for caller: Caller) async throws -> CloudAccount
+    func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller) async throws -> CloudAccount
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+}
+
+public struct SQLCloudAccountRepository: CloudAccountRepository {
+    static let columns = "id, name, provider, created_at, updated_at, version"
+
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    static func nameTaken(_ name: String) -> AppError {
+        .conflict(field: "name", "A cloud account named '\(name)' already exists in this organization (names ignore case).")
+    }
+
+    public func makeID() -> String { ids.make(.cloudAccount) }
+
+    public func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller) async throws -> CloudAccount {
+        let now = Timestamp.now()
+        let org = caller.organizationID
+        return try await database.transaction { sql in
+            try await NameRules.ensureFree(name, table: "cloud_accounts", excluding: nil, org: org, on: sql, taken: Self.nameTaken)
+            try await mappingUniqueViolation({ _ in Self.nameTaken(name) }) {
+                try await sql.raw("""
+                    INSERT INTO cloud_accounts (id, org_id, name, name_key, provider, sealed_credentials, created_at, updated_at, version)
+                    VALUES (\(bind: id), \(bind: org), \(bind: name), \(bind: Rules.nameKey(name)), \(bind: provider.rawValue),
+                        \(bind: sealedCredentials), \(bind: now), \(bind: now), 1)
+                    """).run()
+            }
+            return CloudAccount(id: id, name: name, provider: provider, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1)
+        }
+    }
+
+    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<CloudAccount> {
+        let page = SQLFragments.page(query.page)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM cloud_accounts WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+        }
+        return Page(rows: try rows.map(Self.account), limit: query.page.limit, key: \.id)
+    }
+
+    public func get(_ id: String, for caller: Caller) async throws -> CloudAccount {
+        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+    }
+
+    public func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller) async throws -> CloudAccount {
+        let org = caller.organizationID
+        return try await database.transaction { [database] sql in
+            var account = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: account.version)
+            if let name, name != account.name {
+                try await NameRules.ensureFree(name, table: "cloud_accounts", excluding: id, org: org, on: sql, taken: Self.nameTaken)
+                account.name = name
+            }
+            let now = Timestamp.now()
+            account.version += 1
+            account.updatedAt = Timestamp.date(now)
+            let sealed: SQLQueryString = sealedCredentials.map { ", sealed_credentials = \(bind: $0)" } ?? ""
+            try await mappingUniqueViolation({ _ in Self.nameTaken(account.name) }) {
+                try await sql.raw("""
+                    UPDATE cloud_accounts SET name = \(bind: account.name), name_key = \(bind: Rules.nameKey(account.name)),
+                        updated_at = \(bind: now), version = \(bind: account.version)
+                    """ + sealed + " WHERE id = \(bind: id)").run()
+            }
+            return account
+        }
+    }
+
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+        try await database.transaction { [database] sql in
+            let account = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: account.version)
+            let spaces = try await sql.raw("SELECT COUNT(*) AS n FROM spaces WHERE cloud_account_id = \(bind: id) AND deleted_at IS NULL")
+                .first().map { try $0.int("n") } ?? 0
+            let integrations = try await sql.raw("SELECT COUNT(*) AS n FROM integrations WHERE cloud_account_id = \(bind: id) AND deleted_at IS NULL")
+                .first().map { try $0.int("n") } ?? 0
+            guard spaces == 0, integrations == 0 else {
+                throw hasChildren(
+                    "Cloud account '\(account.name)' is used by \(spaces) space(s) and \(integrations) integration(s); delete or repoint them first.",
+                    ["spaceCount": .int(spaces), "integrationCount": .int(integrations)]
+                )
+            }
+            try await sql.raw("UPDATE cloud_accounts SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    /// A reference to a cloud account from a request body: it must be live in the organization, else 400 on `field`.
+    static func requireLive(_ id: String, field: String, org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws {
+        let found = try await sql.raw("""
+            SELECT id FROM cloud_accounts WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+            """ + SQLQueryString(kind.lock(.share))).first()
+        if found == nil { throw AppError.validation(field, "no live cloud account \(id) exists in this organization") }
+    }
+
+    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> CloudAccount {
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: columns) FROM cloud_accounts WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+            """ + SQLQueryString(lock)).first() else {
+            throw AppError.notFound("cloud account")
+        }
+        return try account(row)
+    }
+
+    static func account(_ row: any SQLRow) throws -> CloudAccount {
+        CloudAccount(
+            id: try row.string("id"), name: try row.string("name"), provider: CloudProvider(rawValue: try row.string("provider")) ?? .aws,
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
+        )
+    }
+}

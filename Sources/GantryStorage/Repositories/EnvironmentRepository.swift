@@ -1,0 +1,202 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+public protocol EnvironmentRepository: Sendable {
+    func create(in projectID: String, _ new: NewEnvironment, by caller: Caller) async throws -> Environment
+    func list(in projectID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Environment>
+    /// An environment by ID; with `projectID`, only when it belongs to that project.
+    func get(_ id: String, in projectID: String?, for caller: Caller) async throws -> Environment
+    func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller) async throws -> Environment
+    func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview
+}
+
+public struct SQLEnvironmentRepository: EnvironmentRepository {
+    static let columns = """
+        id, project_id, name, space_id, namespace, registry_integration_id, registry_url, created_by, created_at, updated_at, version
+        """
+
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    static func nameTaken(_ name: String) -> AppError {
+        .conflict(field: "name", "An environment named '\(name)' already exists in this project (names ignore case).")
+    }
+
+    static func namespaceTaken(_ namespace: String) -> AppError {
+        .conflict(field: "namespace", "Namespace '\(namespace)' on this space is already bound to another live environment.")
+    }
+
+    static func uniqueConflict(name: String, namespace: String) -> (String) -> AppError {
+        { index in index.contains("namespace") ? namespaceTaken(namespace) : nameTaken(name) }
+    }
+
+    public func create(in projectID: String, _ new: NewEnvironment, by caller: Caller) async throws -> Environment {
+        let now = Timestamp.now()
+        let environment = Environment(
+            id: ids.make(.environment), projectID: projectID, name: new.name, spaceID: new.spaceID, namespace: new.namespace,
+            registryIntegrationID: new.registryIntegrationID, registryURL: new.registryURL, createdAt: Timestamp.date(now),
+            updatedAt: Timestamp.date(now), createdBy: caller.email, version: 1
+        )
+        let org = caller.organizationID
+        return try await database.transaction { [database] sql in
+            // FOR SHARE on the parent: a concurrent project delete waits for this insert, then sees it and refuses.
+            _ = try await SQLProjectRepository.fetchLive(projectID, org: org, lock: database.kind.lock(.share), on: sql)
+            try await Self.checkReferences(spaceID: new.spaceID, integrationID: new.registryIntegrationID, org: org, kind: database.kind, on: sql)
+            try await Self.ensureUnique(environment, excluding: nil, org: org, on: sql)
+            try await mappingUniqueViolation(Self.uniqueConflict(name: new.name, namespace: new.namespace)) {
+                try await sql.raw("""
+                    INSERT INTO environments (id, org_id, project_id, name, name_key, space_id, namespace, registry_integration_id,
+                        registry_url, created_by, created_at, updated_at, version)
+                    VALUES (\(bind: environment.id), \(bind: org), \(bind: projectID), \(bind: new.name), \(bind: Rules.nameKey(new.name)),
+                        \(bind: new.spaceID), \(bind: new.namespace), \(bind: new.registryIntegrationID), \(bind: new.registryURL),
+                        \(bind: caller.email), \(bind: now), \(bind: now), 1)
+                    """).run()
+            }
+            return environment
+        }
+    }
+
+    public func list(in projectID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Environment> {
+        let page = SQLFragments.page(query.page)
+        let rows = try await database.read { sql in
+            _ = try await SQLProjectRepository.fetchLive(projectID, org: caller.organizationID, lock: "", on: sql)
+            return try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM environments
+                WHERE project_id = \(bind: projectID) AND org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+        }
+        return Page(rows: try rows.map(Self.environment), limit: query.page.limit, key: \.id)
+    }
+
+    public func get(_ id: String, in projectID: String?, for caller: Caller) async throws -> Environment {
+        try await database.read { sql in
+            try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: "", on: sql)
+        }
+    }
+
+    public func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller) async throws -> Environment {
+        let org = caller.organizationID
+        return try await database.transaction { [database] sql in
+            var environment = try await Self.fetchLive(id, in: projectID, org: org, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: environment.version)
+            let moves = (patch.spaceID.map { $0 != environment.spaceID } ?? false) || (patch.namespace.map { $0 != environment.namespace } ?? false)
+            if moves {
+                let deployments = try await Self.liveDeploymentCount(id, on: sql)
+                if deployments > 0 {
+                    throw hasChildren(
+                        "Environment '\(environment.name)' has \(deployments) live deployment(s); its space and namespace cannot change until they are deleted.",
+                        ["deploymentCount": .int(deployments)]
+                    )
+                }
+            }
+            environment.name = patch.name ?? environment.name
+            environment.spaceID = patch.spaceID ?? environment.spaceID
+            environment.namespace = patch.namespace ?? environment.namespace
+            environment.registryIntegrationID = patch.registryIntegrationID.applied(to: environment.registryIntegrationID)
+            environment.registryURL = patch.registryURL.applied(to: environment.registryURL)
+            try await Self.checkReferences(
+                spaceID: patch.spaceID, integrationID: patch.registryIntegrationID == .absent ? nil : environment.registryIntegrationID,
+                org: org, kind: database.kind, on: sql
+            )
+            try await Self.ensureUnique(environment, excluding: id, org: org, on: sql)
+            let now = Timestamp.now()
+            environment.version += 1
+            environment.updatedAt = Timestamp.date(now)
+            try await mappingUniqueViolation(Self.uniqueConflict(name: environment.name, namespace: environment.namespace)) {
+                try await sql.raw("""
+                    UPDATE environments SET name = \(bind: environment.name), name_key = \(bind: Rules.nameKey(environment.name)),
+                        space_id = \(bind: environment.spaceID), namespace = \(bind: environment.namespace),
+                        registry_integration_id = \(bind: environment.registryIntegrationID), registry_url = \(bind: environment.registryURL),
+                        updated_at = \(bind: now), version = \(bind: environment.version)
+                    WHERE id = \(bind: id)
+                    """).run()
+            }
+            return environment
+        }
+    }
+
+    public func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
+        try await database.transaction { [database] sql in
+            let environment = try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: environment.version)
+            let deployments = try await Self.liveDeploymentCount(id, on: sql)
+            let preview = DeletionPreview(environmentCount: 0, deploymentCount: deployments)
+            if dryRun { return preview }
+            guard deployments == 0 else {
+                throw hasChildren(
+                    "Environment '\(environment.name)' still has \(deployments) live deployment(s); delete them first.",
+                    ["deploymentCount": .int(deployments)]
+                )
+            }
+            try await sql.raw("UPDATE environments SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            return preview
+        }
+    }
+
+    // MARK: - Rules and rows
+
+    static func liveDeploymentCount(_ environmentID: String, on sql: any SQLDatabase) async throws -> Int {
+        try await sql.raw("SELECT COUNT(*) AS n FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL")
+            .first().map { try $0.int("n") } ?? 0
+    }
+
+    /// A referenced space or integration must be live in the caller's organization; no read grant on it is needed.
+    static func checkReferences(spaceID: String?, integrationID: String?, org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws {
+        var validator = Validator()
+        if let spaceID {
+            let found = try await sql.raw("""
+                SELECT id FROM spaces WHERE id = \(bind: spaceID) AND org_id = \(bind: org) AND deleted_at IS NULL
+                """ + SQLQueryString(kind.lock(.share))).first()
+            if found == nil { validator.fail("spaceId", "no live deployment space \(spaceID) exists in this organization") }
+        }
+        if let integrationID {
+            let found = try await sql.raw("""
+                SELECT id FROM integrations WHERE id = \(bind: integrationID) AND org_id = \(bind: org) AND deleted_at IS NULL
+                """ + SQLQueryString(kind.lock(.share))).first()
+            if found == nil { validator.fail("registryIntegrationId", "no live registry integration \(integrationID) exists in this organization") }
+        }
+        try validator.check()
+    }
+
+    static func ensureUnique(_ environment: Environment, excluding id: String?, org: String, on sql: any SQLDatabase) async throws {
+        let sameName = try await sql.raw("""
+            SELECT id FROM environments WHERE project_id = \(bind: environment.projectID) AND name_key = \(bind: Rules.nameKey(environment.name))
+            AND deleted_at IS NULL
+            """).first().map { try $0.string("id") }
+        if let sameName, sameName != id { throw nameTaken(environment.name) }
+        let sameNamespace = try await sql.raw("""
+            SELECT id FROM environments WHERE org_id = \(bind: org) AND space_id = \(bind: environment.spaceID)
+            AND namespace = \(bind: environment.namespace) AND deleted_at IS NULL
+            """).first().map { try $0.string("id") }
+        if let sameNamespace, sameNamespace != id { throw namespaceTaken(environment.namespace) }
+    }
+
+    static func fetchLive(_ id: String, in projectID: String?, org: String, lock: String, on sql: any SQLDatabase) async throws -> Environment {
+        let projectFilter: SQLQueryString = projectID.map { " AND e.project_id = \(bind: $0)" } ?? ""
+        guard let row = try await sql.raw("""
+            SELECT e.id, e.project_id, e.name, e.space_id, e.namespace, e.registry_integration_id, e.registry_url, e.created_by,
+                   e.created_at, e.updated_at, e.version
+            FROM environments e JOIN projects p ON p.id = e.project_id
+            WHERE e.id = \(bind: id) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL AND p.deleted_at IS NULL
+            """ + projectFilter + SQLQueryString(lock.isEmpty ? "" : lock + " OF e")).first() else {
+            throw AppError.notFound("environment")
+        }
+        return try environment(row)
+    }
+
+    static func environment(_ row: any SQLRow) throws -> Environment {
+        Environment(
+            id: try row.string("id"), projectID: try row.string("project_id"), name: try row.string("name"),
+            spaceID: try row.string("space_id"), namespace: try row.string("namespace"),
+            registryIntegrationID: try row.optionalString("registry_integration_id"), registryURL: try row.optionalString("registry_url"),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), createdBy: try row.string("created_by"),
+            version: try row.int("version")
+        )
+    }
+}

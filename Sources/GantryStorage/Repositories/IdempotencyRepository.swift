@@ -1,0 +1,81 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+/// A stored answer to a POST made with an `Idempotency-Key`.
+public struct StoredResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: String
+    public init(status: Int, headers: [String: String], body: String) { self.status = status; self.headers = headers; self.body = body }
+}
+
+public enum IdempotencyClaim: Sendable, Equatable {
+    /// The key is new: run the request, then `complete` it.
+    case claimed
+    /// Same key and same request: answer with what was answered the first time.
+    case replay(StoredResponse)
+    /// Same key, a request still running: the client retried too early.
+    case inProgress
+    /// Same key, different request.
+    case mismatch
+}
+
+/// Keys live in the database, so replicas share them; they expire after 24 hours.
+public protocol IdempotencyRepository: Sendable {
+    func claim(tokenID: String, key: String, requestHash: String) async throws -> IdempotencyClaim
+    func complete(tokenID: String, key: String, response: StoredResponse) async throws
+    /// Drops a claim whose request failed, so the key can be used again.
+    func release(tokenID: String, key: String) async throws
+}
+
+public struct SQLIdempotencyRepository: IdempotencyRepository {
+    static let lifetime: Int64 = 24 * 3600 * 1_000_000
+
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func claim(tokenID: String, key: String, requestHash: String) async throws -> IdempotencyClaim {
+        let now = Timestamp.now()
+        return try await database.transaction { sql in
+            try await sql.raw("""
+                DELETE FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key) AND created_at < \(bind: now - Self.lifetime)
+                """).run()
+            if let row = try await sql.raw("""
+                SELECT request_hash, status, headers, body FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
+                """).first() {
+                guard try row.string("request_hash") == requestHash else { return .mismatch }
+                guard let status = try row.optionalInt("status") else { return .inProgress }
+                let headers = try JSONColumn.decode([String: String].self, from: try row.optionalString("headers") ?? "{}")
+                return .replay(StoredResponse(status: status, headers: headers, body: try row.optionalString("body") ?? ""))
+            }
+            do {
+                try await sql.raw("""
+                    INSERT INTO idempotency_keys (token_id, key, request_hash, created_at)
+                    VALUES (\(bind: tokenID), \(bind: key), \(bind: requestHash), \(bind: now))
+                    """).run()
+            } catch {
+                if case .unique? = ConstraintViolation.classify(error) { return .inProgress }
+                throw error
+            }
+            return .claimed
+        }
+    }
+
+    public func complete(tokenID: String, key: String, response: StoredResponse) async throws {
+        try await database.transaction { sql in
+            try await sql.raw("""
+                UPDATE idempotency_keys SET status = \(bind: response.status), headers = \(bind: try JSONColumn.encode(response.headers)),
+                    body = \(bind: response.body)
+                WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
+                """).run()
+        }
+    }
+
+    public func release(tokenID: String, key: String) async throws {
+        try await database.transaction { sql in
+            try await sql.raw("DELETE FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key) AND status IS NULL").run()
+        }
+    }
+}

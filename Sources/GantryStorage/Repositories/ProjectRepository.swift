@@ -1,0 +1,204 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+public protocol ProjectRepository: Sendable {
+    func create(name: String, description: String, by caller: Caller) async throws -> Project
+    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Project>
+    func get(_ id: String, for caller: Caller) async throws -> Project
+    func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller) async throws -> Project
+    /// Soft-deletes the project, or with `dryRun` only reports what blocks it.
+    func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview
+    func restore(_ id: String, by caller: Caller) async throws -> Project
+    /// Dashboard cards in three queries whatever the number of projects; all of them unless `page` is given.
+    func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats>
+}
+
+public struct SQLProjectRepository: ProjectRepository {
+    static let restoreWindow: TimeInterval = 30 * 24 * 3600
+    static let columns = "id, name, description, created_by, created_at, updated_at, version, deleted_at"
+
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    static func nameTaken(_ name: String) -> AppError {
+        .conflict(field: "name", "A project named '\(name)' already exists in this organization (names ignore case).")
+    }
+
+    public func create(name: String, description: String, by caller: Caller) async throws -> Project {
+        let now = Timestamp.now()
+        let project = Project(
+            id: ids.make(.project), name: name, description: description, createdAt: Timestamp.date(now),
+            updatedAt: Timestamp.date(now), createdBy: caller.email, version: 1
+        )
+        return try await database.transaction { sql in
+            try await NameRules.ensureFree(name, table: "projects", excluding: nil, org: caller.organizationID, on: sql, taken: Self.nameTaken)
+            try await mappingUniqueViolation({ _ in Self.nameTaken(name) }) {
+                try await sql.raw("""
+                    INSERT INTO projects (id, org_id, name, name_key, description, created_by, created_at, updated_at, version)
+                    VALUES (\(bind: project.id), \(bind: caller.organizationID), \(bind: name), \(bind: Rules.nameKey(name)),
+                            \(bind: description), \(bind: caller.email), \(bind: now), \(bind: now), 1)
+                    """).run()
+            }
+            return project
+        }
+    }
+
+    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Project> {
+        let page = SQLFragments.page(query.page)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM projects
+                WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+        }
+        return Page(rows: try rows.map(Self.project), limit: query.page.limit, key: \.id)
+    }
+
+    public func get(_ id: String, for caller: Caller) async throws -> Project {
+        try await database.read { sql in
+            try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql)
+        }
+    }
+
+    public func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller) async throws -> Project {
+        try await database.transaction { [database] sql in
+            var project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: project.version)
+            if let name = patch.name, name != project.name {
+                try await NameRules.ensureFree(name, table: "projects", excluding: id, org: caller.organizationID, on: sql, taken: Self.nameTaken)
+                project.name = name
+            }
+            if let description = patch.description { project.description = description }
+            project.version += 1
+            let now = Timestamp.now()
+            project.updatedAt = Timestamp.date(now)
+            try await mappingUniqueViolation({ _ in Self.nameTaken(project.name) }) {
+                try await sql.raw("""
+                    UPDATE projects SET name = \(bind: project.name), name_key = \(bind: Rules.nameKey(project.name)),
+                        description = \(bind: project.description), updated_at = \(bind: now), version = \(bind: project.version)
+                    WHERE id = \(bind: id)
+                    """).run()
+            }
+            return project
+        }
+    }
+
+    public func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
+        try await database.transaction { [database] sql in
+            // FOR UPDATE waits for environment creates holding FOR SHARE on this row, so the counts below are final.
+            let project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: project.version)
+            let environmentIDs = try await sql.raw("""
+                SELECT id FROM environments WHERE project_id = \(bind: id) AND deleted_at IS NULL ORDER BY id
+                """).all().map { try $0.string("id") }
+            let deploymentCount = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM deployments WHERE project_id = \(bind: id) AND deleted_at IS NULL
+                """).first().map { try $0.int("n") } ?? 0
+            let preview = DeletionPreview(
+                environmentCount: environmentIDs.count, deploymentCount: deploymentCount, environmentIDs: Array(environmentIDs.prefix(20))
+            )
+            if dryRun { return preview }
+            guard preview.deletable else {
+                throw hasChildren(
+                    "Project '\(project.name)' still has \(preview.environmentCount) live environment(s) and \(preview.deploymentCount) deployment(s); delete them first.",
+                    ["environmentCount": .int(preview.environmentCount), "deploymentCount": .int(preview.deploymentCount),
+                     "environmentIds": .array(preview.environmentIDs.map(DetailValue.string))]
+                )
+            }
+            try await sql.raw("UPDATE projects SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            return preview
+        }
+    }
+
+    public func restore(_ id: String, by caller: Caller) async throws -> Project {
+        try await database.transaction { [database] sql in
+            guard let row = try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: caller.organizationID)
+                """ + SQLQueryString(database.kind.lock(.update))).first() else {
+                throw AppError.notFound("project")
+            }
+            var project = try Self.project(row)
+            guard let deletedAt = project.deletedAt else { return project }
+            guard Date().timeIntervalSince(deletedAt) <= Self.restoreWindow else {
+                throw AppError(.notFound, "Project \(id) was deleted more than 30 days ago and can no longer be restored.")
+            }
+            try await NameRules.ensureFree(project.name, table: "projects", excluding: id, org: caller.organizationID, on: sql, taken: Self.nameTaken)
+            let now = Timestamp.now()
+            project.deletedAt = nil
+            project.version += 1
+            project.updatedAt = Timestamp.date(now)
+            try await mappingUniqueViolation({ _ in Self.nameTaken(project.name) }) {
+                try await sql.raw("""
+                    UPDATE projects SET deleted_at = NULL, version = \(bind: project.version), updated_at = \(bind: now) WHERE id = \(bind: id)
+                    """).run()
+            }
+            return project
+        }
+    }
+
+    public func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats> {
+        let org = caller.organizationID
+        return try await database.read { sql in
+            let page = SQLFragments.page(query.page)
+            let projectRows = try await sql.raw("""
+                SELECT id, name FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + (paged ? page.filter + page.tail : " ORDER BY id")).all()
+            var cards = try projectRows.map { ProjectStats(projectID: try $0.string("id"), name: try $0.string("name")) }
+            let result = paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
+            cards = result.items
+            guard !cards.isEmpty else { return result }
+            // A page restricts the aggregates to its projects; the whole list aggregates the organization in one pass.
+            let scope: SQLQueryString = paged
+                ? " AND project_id IN (\(binds: cards.map(\.projectID)))"
+                : query.nameContains == nil ? ""
+                : " AND project_id IN (SELECT id FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL" + SQLFragments.nameFilter(query) + ")"
+            let index = Dictionary(uniqueKeysWithValues: cards.enumerated().map { ($1.projectID, $0) })
+            let environmentCounts = try await sql.raw("""
+                SELECT project_id, COUNT(*) AS n FROM environments WHERE org_id = \(bind: org) AND deleted_at IS NULL
+                """ + scope + " GROUP BY project_id").all()
+            for row in environmentCounts {
+                if let i = index[try row.string("project_id")] { cards[i].environmentCount = try row.int("n") }
+            }
+            let deploymentCounts = try await sql.raw("""
+                SELECT project_id, status, COUNT(*) AS n, MAX(last_deployed_at) AS last FROM deployments
+                WHERE org_id = \(bind: org) AND deleted_at IS NULL
+                """ + scope + " GROUP BY project_id, status").all()
+            for row in deploymentCounts {
+                guard let i = index[try row.string("project_id")],
+                      let status = DeploymentStatus(rawValue: try row.string("status")) else { continue }
+                let count = try row.int("n")
+                cards[i].serviceCount += count
+                cards[i].statusBuckets[status, default: 0] += count
+                if let last = try row.optionalDate("last"), last > (cards[i].lastDeployAt ?? .distantPast) {
+                    cards[i].lastDeployAt = last
+                }
+            }
+            return Page(items: cards, nextCursor: result.nextCursor)
+        }
+    }
+
+    // MARK: - Rows
+
+    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Project {
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+            """ + SQLQueryString(lock)).first() else {
+            throw AppError.notFound("project")
+        }
+        return try project(row)
+    }
+
+    static func project(_ row: any SQLRow) throws -> Project {
+        Project(
+            id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), createdBy: try row.string("created_by"),
+            version: try row.int("version"), deletedAt: try row.optionalDate("deleted_at")
+        )
+    }
+}

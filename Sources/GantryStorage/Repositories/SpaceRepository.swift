@@ -1,0 +1,161 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+public protocol SpaceRepository: Sendable {
+    func create(_ new: NewSpace, by caller: Caller) async throws -> Space
+    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Space>
+    func get(_ id: String, for caller: Caller) async throws -> Space
+    func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+}
+
+public struct SQLSpaceRepository: SpaceRepository {
+    static let columns = "id, name, provider, cloud_account_id, config, server, status, created_at, updated_at, version"
+
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    static func nameTaken(_ name: String) -> AppError {
+        .conflict(field: "name", "A deployment space named '\(name)' already exists in this organization (names ignore case).")
+    }
+
+    /// Reserves a space ID before sealing, so the sealed kubeconfig can be bound to the row it belongs to.
+    public func makeID() -> String { ids.make(.space) }
+
+    public func create(_ new: NewSpace, by caller: Caller) async throws -> Space {
+        try await create(new, id: makeID(), by: caller)
+    }
+
+    public func create(_ new: NewSpace, id: String, by caller: Caller) async throws -> Space {
+        let now = Timestamp.now()
+        let space = Space(
+            id: id, name: new.name, provider: new.provider, cloudAccountID: new.cloudAccountID, config: new.config,
+            server: new.server, status: .active, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1
+        )
+        let org = caller.organizationID
+        return try await database.transaction { [database] sql in
+            if let accountID = new.cloudAccountID {
+                try await SQLCloudAccountRepository.requireLive(accountID, field: "cloudAccountId", org: org, kind: database.kind, on: sql)
+            }
+            try await NameRules.ensureFree(new.name, table: "spaces", excluding: nil, org: org, on: sql, taken: Self.nameTaken)
+            try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
+                try await sql.raw("""
+                    INSERT INTO spaces (id, org_id, name, name_key, provider, cloud_account_id, config, server, status, sealed_kubeconfig,
+                        created_at, updated_at, version)
+                    VALUES (\(bind: id), \(bind: org), \(bind: new.name), \(bind: Rules.nameKey(new.name)), \(bind: new.provider.rawValue),
+                        \(bind: new.cloudAccountID), \(bind: try JSONColumn.encode(new.config)), \(bind: new.server), 'active',
+                        \(bind: new.sealedKubeconfig), \(bind: now), \(bind: now), 1)
+                    """).run()
+            }
+            return space
+        }
+    }
+
+    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Space> {
+        let page = SQLFragments.page(query.page)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM spaces WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+        }
+        return Page(rows: try rows.map(Self.space), limit: query.page.limit, key: \.id)
+    }
+
+    public func get(_ id: String, for caller: Caller) async throws -> Space {
+        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+    }
+
+    public func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space {
+        let org = caller.organizationID
+        return try await database.transaction { [database] sql in
+            var space = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: space.version)
+            if let name = patch.name, name != space.name {
+                try await NameRules.ensureFree(name, table: "spaces", excluding: id, org: org, on: sql, taken: Self.nameTaken)
+                space.name = name
+            }
+            space.config = patch.config ?? space.config
+            space.server = patch.server ?? space.server
+            let now = Timestamp.now()
+            space.version += 1
+            space.updatedAt = Timestamp.date(now)
+            let sealed: SQLQueryString = patch.sealedKubeconfig.map { ", sealed_kubeconfig = \(bind: $0)" } ?? ""
+            try await mappingUniqueViolation({ _ in Self.nameTaken(space.name) }) {
+                try await sql.raw("""
+                    UPDATE spaces SET name = \(bind: space.name), name_key = \(bind: Rules.nameKey(space.name)),
+                        config = \(bind: try JSONColumn.encode(space.config)), server = \(bind: space.server),
+                        updated_at = \(bind: now), version = \(bind: space.version)
+                    """ + sealed + " WHERE id = \(bind: id)").run()
+            }
+            return space
+        }
+    }
+
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+        try await database.transaction { [database] sql in
+            let space = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try checkVersion(ifMatch, current: space.version)
+            let environments = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM environments WHERE space_id = \(bind: id) AND deleted_at IS NULL
+                """).first().map { try $0.int("n") } ?? 0
+            guard environments == 0 else {
+                throw hasChildren(
+                    "Deployment space '\(space.name)' is used by \(environments) live environment(s); move or delete them first.",
+                    ["environmentCount": .int(environments)]
+                )
+            }
+            try await sql.raw("UPDATE spaces SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Space {
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: columns) FROM spaces WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+            """ + SQLQueryString(lock)).first() else {
+            throw AppError.notFound("deployment space")
+        }
+        return try space(row)
+    }
+
+    static func space(_ row: any SQLRow) throws -> Space {
+        Space(
+            id: try row.string("id"), name: try row.string("name"),
+            provider: SpaceProvider(rawValue: try row.string("provider")) ?? .kubeconfig,
+            cloudAccountID: try row.optionalString("cloud_account_id"),
+            config: try JSONColumn.decode(SpaceConfig.self, from: try row.string("config")),
+            server: try row.optionalString("server"), status: SpaceStatus(rawValue: try row.string("status")) ?? .active,
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
+        )
+    }
+}
+
+/// JSON stored in a TEXT column, portable between the two databases.
+enum JSONColumn {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Organization-wide names that are unique ignoring case among live rows.
+enum NameRules {
+    static func ensureFree(
+        _ name: String, table: String, excluding id: String?, org: String, on sql: any SQLDatabase, taken: (String) -> AppError
+    ) async throws {
+        let existing = try await sql.raw("""
+            SELECT id FROM \(unsafeRaw: table) WHERE org_id = \(bind: org) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
+            """).first().map { try $0.string("id") }
+        if let existing, existing != id { throw taken(name) }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import GantryCore
+import PostgresNIO
+import SQLKit
+import SQLiteNIO
+
+/// What a failed statement said about the database's own rules.
+enum ConstraintViolation {
+    /// A unique index refused the row; the text names the index (PostgreSQL) or its columns (SQLite).
+    case unique(String)
+    case foreignKey
+}
+
+extension ConstraintViolation {
+    static func classify(_ error: any Error) -> ConstraintViolation? {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            switch state {
+            case "23505": return .unique(error.serverInfo?[.constraintName] ?? "")
+            case "23503": return .foreignKey
+            default: return nil
+            }
+        }
+        if let error = error as? SQLiteError {
+            if error.message.contains("UNIQUE constraint failed") { return .unique(error.message) }
+            if error.message.contains("FOREIGN KEY constraint failed") { return .foreignKey }
+        }
+        return nil
+    }
+}
+
+/// Runs an insert or update and turns a unique-index refusal into the contract's 409 `conflict`.
+/// The pre-checks inside each transaction give the friendly message; this is the backstop for races.
+func mappingUniqueViolation<T>(_ conflict: (String) -> AppError, _ work: () async throws -> T) async throws -> T {
+    do {
+        return try await work()
+    } catch {
+        if case .unique(let index)? = ConstraintViolation.classify(error) { throw conflict(index) }
+        throw error
+    }
+}
+
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decodeNil(column: column) ? nil : try decode(column: column, as: String.self) }
+    func int(_ column: String) throws -> Int { try decode(column: column, as: Int.self) }
+    func optionalInt(_ column: String) throws -> Int? { try decodeNil(column: column) ? nil : try decode(column: column, as: Int.self) }
+    func double(_ column: String) throws -> Double? { try decodeNil(column: column) ? nil : try decode(column: column, as: Double.self) }
+    func date(_ column: String) throws -> Date { Timestamp.date(try decode(column: column, as: Int64.self)) }
+    func optionalDate(_ column: String) throws -> Date? {
+        try decodeNil(column: column) ? nil : Timestamp.date(try decode(column: column, as: Int64.self))
+    }
+}
+
+enum SQLFragments {
+    /// `AND name_key LIKE '%q%'` with LIKE's wildcards escaped, so `q` is a plain substring.
+    static func nameFilter(_ query: ListQuery, column: String = "name_key") -> SQLQueryString {
+        guard let text = query.nameContains else { return "" }
+        let escaped = Rules.nameKey(text)
+            .replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return " AND \(unsafeRaw: column) LIKE \(bind: "%\(escaped)%") ESCAPE '\\'"
+    }
+
+    /// Keyset pagination over time-ordered IDs: `AND id > cursor ORDER BY id LIMIT n+1`.
+    static func page(_ page: PageRequest, column: String = "id") -> (filter: SQLQueryString, tail: SQLQueryString) {
+        let filter: SQLQueryString = page.after.map { " AND \(unsafeRaw: column) > \(bind: $0)" } ?? ""
+        return (filter, " ORDER BY \(unsafeRaw: column) LIMIT \(literal: page.limit + 1)")
+    }
+}
+
+/// The version check of `If-Match`.
+func checkVersion(_ ifMatch: Int?, current: Int) throws {
+    if let ifMatch, ifMatch != current { throw AppError.staleVersion }
+}
+
+/// The shape of a `has_children` refusal.
+func hasChildren(_ message: String, _ counts: [String: DetailValue]) -> AppError {
+    AppError(.hasChildren, message, details: counts)
+}

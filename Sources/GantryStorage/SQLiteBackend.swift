@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+
+/// SQLite in WAL mode: one writer connection whose transactions are serialized, and reader
+/// connections that run beside it. An in-memory database is one connection, serialized entirely.
+public final class SQLiteBackend: Database {
+    public let kind = DatabaseKind.sqlite
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncLock()
+    private let nextReader = Atomic<Int>(0)
+    private let logger: Logger
+
+    public static func open(path: String?, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteBackend {
+        let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
+        let writer = try await SQLiteConnection.open(storage: storage, logger: logger)
+        do {
+            try await configure(writer, inMemory: path == nil)
+            var readers: [SQLiteConnection] = []
+            if path != nil {
+                for _ in 0..<readerCount {
+                    let reader = try await SQLiteConnection.open(storage: storage, logger: logger)
+                    readers.append(reader)
+                    try await configure(reader, inMemory: false)
+                }
+            }
+            return SQLiteBackend(writer: writer, readers: readers, logger: logger)
+        } catch {
+            try? await writer.close()
+            throw error
+        }
+    }
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+        self.writer = writer
+        self.readers = readers
+        self.logger = logger
+    }
+
+    private static func configure(_ connection: SQLiteConnection, inMemory: Bool) async throws {
+        let sql = connection.sql()
+        if !inMemory { try await sql.raw("PRAGMA journal_mode=WAL").run() }
+        try await sql.raw("PRAGMA busy_timeout=5000").run()
+        try await sql.raw("PRAGMA foreign_keys=ON").run()
+        try await sql.raw("PRAGMA synchronous=NORMAL").run()
+    }
+
+    public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if readers.isEmpty {
+            return try await writeLock.withLock { try await work(writer.sql()) }
+        }
+        let index = nextReader.add(1, ordering: .relaxed).oldValue % readers.count
+        return try await work(readers[index].sql())
+    }
+
+    public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writeLock.withLock {
+            let sql = writer.sql()
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await work(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func ping() async throws {
+        try await read { try await $0.raw("SELECT 1").run() }
+    }
+
+    public func close() async throws {
+        for reader in readers { try? await reader.close() }
+        try await writer.close()
+    }
+}
+
+extension SQLiteBackend: MigratableDatabase {
+    public func withMigrationLock<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writeLock.withLock { try await work(writer.sql()) }
+    }
+}

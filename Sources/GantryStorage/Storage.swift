@@ -1,0 +1,63 @@
+import Foundation
+import GantryCore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Every repository over one database: what the HTTP layer is given.
+public struct Repositories: Sendable {
+    public let projects: any ProjectRepository
+    public let environments: any EnvironmentRepository
+    public let spaces: SQLSpaceRepository
+    public let cloudAccounts: any CloudAccountRepository
+    public let integrations: any IntegrationRepository
+    public let deployments: any DeploymentRepository
+    public let connections: any ConnectionRepository
+    public let identity: any IdentityRepository
+    public let idempotency: any IdempotencyRepository
+
+    public init(database: any Database, ids: IDGenerator = IDGenerator()) {
+        projects = SQLProjectRepository(database: database, ids: ids)
+        environments = SQLEnvironmentRepository(database: database, ids: ids)
+        spaces = SQLSpaceRepository(database: database, ids: ids)
+        cloudAccounts = SQLCloudAccountRepository(database: database, ids: ids)
+        integrations = SQLIntegrationRepository(database: database, ids: ids)
+        deployments = SQLDeploymentRepository(database: database, ids: ids)
+        connections = SQLConnectionRepository(database: database, ids: ids)
+        identity = SQLIdentityRepository(database: database, ids: ids)
+        idempotency = SQLIdempotencyRepository(database: database)
+    }
+}
+
+/// An opened database plus the service that must run for it (PostgreSQL's pool) and closes it at shutdown.
+public struct OpenedDatabase: Sendable {
+    public let database: any MigratableDatabase
+    public let service: any Service
+
+    /// Opens the database a `--database` URL names. PostgreSQL connections are made lazily by the pool,
+    /// so reachability is checked by the first query (the migration run).
+    public static func open(_ url: DatabaseURL, logger: Logger) async throws -> OpenedDatabase {
+        switch url {
+        case .sqliteMemory:
+            let backend = try await SQLiteBackend.open(path: nil, logger: logger)
+            return OpenedDatabase(database: backend, service: ClosingService(backend))
+        case .sqliteFile(let path):
+            let backend = try await SQLiteBackend.open(path: path, logger: logger)
+            return OpenedDatabase(database: backend, service: ClosingService(backend))
+        case .postgres(let url):
+            let client = PostgresClient(configuration: try PostgresBackend.configuration(url: url), backgroundLogger: logger)
+            return OpenedDatabase(database: PostgresBackend(client: client, logger: logger), service: client)
+        }
+    }
+}
+
+/// Keeps a database open while the service group runs and closes it on shutdown.
+struct ClosingService: Service {
+    let database: any Database
+    init(_ database: any Database) { self.database = database }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await database.close()
+    }
+}

@@ -1,0 +1,3 @@
+import ArgumentParser
+import GantryServer
+@main struct Gantry { static func main() async throws {} }
