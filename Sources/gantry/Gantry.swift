@@ -1,3 +1,171 @@
 import ArgumentParser
+import Configuration
+import Foundation
+import GantryCore
 import GantryServer
-@main struct Gantry { static func main() async throws {} }
+import GantryStorage
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+@main
+struct Gantry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A catalog for Kubernetes deployment platforms.",
+        subcommands: [Serve.self, Migrate.self, Keygen.self, Admin.self]
+    )
+
+    /// ArgumentParser exits 64 on a usage error; the contract says 2, with one clear line.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("gantry: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data("gantry: \(fullMessage(for: error))\n".utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Flags shared by every command that opens the database, each falling back to its `GANTRY_*` variable.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Listen address (GANTRY_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Listen port (GANTRY_PORT, default 8080).") var port: String?
+    @Option(help: "sqlite:PATH, sqlite::memory: or postgres://… (GANTRY_DATABASE_URL, default sqlite:gantry.db).") var database: String?
+    @Option(help: "all, config or deployer (GANTRY_ROLE, default all).") var role: String?
+    @Option(help: "File holding the X25519 key (GANTRY_SECRET_KEY_FILE).") var secretKeyFile: String?
+    @Option(help: "Requests per minute per token; 0 disables (GANTRY_RATE_LIMIT, default 1200).") var rateLimit: String?
+    @Option(help: "json or text (GANTRY_LOG_FORMAT, default json).") var logFormat: String?
+
+    var reader: ConfigReader {
+        let environment = ProcessInfo.processInfo.environment
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func put(_ key: String, _ flag: String?, _ variable: String) {
+            if let value = flag ?? environment[variable] { values[AbsoluteConfigKey(ConfigKey(key))] = ConfigValue(.string(value), isSecret: false) }
+        }
+        put(Settings.keys.host, host, "GANTRY_HOST")
+        put(Settings.keys.port, port, "GANTRY_PORT")
+        put(Settings.keys.database, database, "GANTRY_DATABASE_URL")
+        put(Settings.keys.role, role, "GANTRY_ROLE")
+        put(Settings.keys.secretKeyFile, secretKeyFile, "GANTRY_SECRET_KEY_FILE")
+        put(Settings.keys.rateLimit, rateLimit, "GANTRY_RATE_LIMIT")
+        put(Settings.keys.logFormat, logFormat, "GANTRY_LOG_FORMAT")
+        if let token = environment["GANTRY_BOOTSTRAP_TOKEN"] {
+            values[AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken))] = ConfigValue(.string(token), isSecret: true)
+        }
+        return ConfigReader(provider: InMemoryProvider(values: values))
+    }
+
+    func bootstrapLogging() throws {
+        let format = logFormat ?? ProcessInfo.processInfo.environment["GANTRY_LOG_FORMAT"] ?? "json"
+        switch format {
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        case "text": LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        default: throw ConfigurationError("--log-format must be json or text (got '\(format)')")
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the API, the console and (role all) both roles.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        try options.bootstrapLogging()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "gantry")
+        let app = try await buildApplication(reader: options.reader, logger: logger, metrics: registry)
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply database migrations and exit.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        try options.bootstrapLogging()
+        try await withDatabase(options) { database, logger in
+            let applied = try await Migrator(logger: logger).migrate(database)
+            print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
+        }
+    }
+}
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a new secret key, or with --public the public half of one read from stdin.")
+    @Flag(help: "Read a private key on stdin and print its public half (all a config-role process needs).") var `public` = false
+
+    func run() throws {
+        if `public` {
+            let input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            do { print(try SecretKeyFile.publicHalf(ofPrivateKey: input)) } catch { throw ConfigurationError("stdin: \(SecretKeyFile.KeyFileError.notAKey)") }
+        } else {
+            print(SecretKeyFile.generatePrivateKey())
+        }
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Work on the database directly.", subcommands: [CreateOrganization.self])
+
+    struct CreateOrganization: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an organization, its admin user and a token.")
+        @Option(help: "The organization's name.") var name: String
+        @Option(help: "The admin user's email.") var adminEmail: String
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            var validator = Validator()
+            let name = validator.name(name)
+            if !adminEmail.contains("@") { validator.fail("admin-email", "must be an email address") }
+            do { try validator.check() } catch { throw ConfigurationError(error.message) }
+            try await withDatabase(options) { database, logger in
+                try await Migrator(logger: logger).migrate(database)
+                let (_, token) = try await Repositories(database: database).identity.createOrganization(
+                    name: name, adminEmail: adminEmail, tokenSecret: nil
+                )
+                print("token: \(token)")
+            }
+        }
+    }
+}
+
+/// Opens the database for a one-shot command, running its pool while `work` runs.
+func withDatabase(_ options: ServerOptions, _ work: @escaping @Sendable (any MigratableDatabase, Logger) async throws -> Void) async throws {
+    var logger = Logger(label: "gantry")
+    logger.logLevel = .warning
+    let settings = try Settings(reader: options.reader)
+    let opened = try await OpenedDatabase.open(settings.database, logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        let serviceGroup = ServiceGroup(services: [opened.service], logger: logger)
+        group.addTask { try await serviceGroup.run() }
+        do {
+            try await work(opened.database, logger)
+        } catch let error as AppError {
+            await serviceGroup.triggerGracefulShutdown()
+            throw ConfigurationError(error.message)
+        } catch {
+            await serviceGroup.triggerGracefulShutdown()
+            throw ConfigurationError("cannot use the database \(settings.database.redacted): \(error)")
+        }
+        await serviceGroup.triggerGracefulShutdown()
+        try await group.waitForAll()
+    }
+}

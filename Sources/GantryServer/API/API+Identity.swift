@@ -1,0 +1,52 @@
+import Foundation
+import GantryAPI
+import GantryCore
+
+extension APIImplementation {
+    func getMe(_ input: Operations.GetMe.Input) async throws -> Operations.GetMe.Output {
+        let (user, organization, assignments) = try await repositories.identity.me(try RequestScope.caller())
+        return .ok(.init(body: .json(.init(data: .init(
+            user: .init(id: user.id, email: user.email, name: user.name),
+            organization: .init(id: organization.id, name: organization.name),
+            assignments: assignments.map { .init(id: $0.id, userId: $0.userID, roleId: $0.roleID, scope: $0.scope) }
+        )))))
+    }
+
+    func listTokens(_ input: Operations.ListTokens.Input) async throws -> Operations.ListTokens.Output {
+        let page = try await repositories.identity.listTokens(
+            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
+        )
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Token.init), nextCursor: page.nextCursor))))
+    }
+
+    func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output {
+        guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
+        let caller = try RequestScope.caller()
+        var validator = Validator()
+        let name = validator.name(body.name)
+        if let expiresAt = body.expiresAt, expiresAt <= Date() { validator.fail("expiresAt", "must be in the future") }
+        try validator.check()
+        let (info, secret) = try await repositories.identity.createToken(name: name, expiresAt: body.expiresAt, for: caller.userID, by: caller)
+        return .created(.init(
+            headers: .init(location: HTTPSupport.location("/tokens/\(info.id)")),
+            body: .json(.init(data: .init(
+                id: info.id, name: info.name, createdAt: info.createdAt, expiresAt: info.expiresAt, lastUsedAt: nil, revokedAt: nil, token: secret
+            )))
+        ))
+    }
+
+    func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output {
+        let id = try HTTPSupport.pathID(input.path.tokenID, .token, resource: "token")
+        try await repositories.identity.revokeToken(id, by: try RequestScope.caller())
+        return .noContent(.init())
+    }
+}
+
+extension Components.Schemas.Token {
+    init(_ token: TokenInfo) {
+        self.init(
+            id: token.id, name: token.name, createdAt: token.createdAt, expiresAt: token.expiresAt,
+            lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt
+        )
+    }
+}

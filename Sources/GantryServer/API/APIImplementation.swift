@@ -1,0 +1,45 @@
+import Foundation
+import GantryAPI
+import GantryCore
+import GantryStorage
+import KubeClient
+
+/// The handlers of every operation in `openapi.yaml`: decode, authorize, call a repository, encode.
+/// One extension per resource lives beside this file.
+struct APIImplementation: APIProtocol {
+    let repositories: Repositories
+    let sealer: CredentialSealer
+
+    static let basePath = "/api"
+}
+
+/// Small shared steps of the handlers.
+enum HTTPSupport {
+    /// The `version` an `If-Match` header names: `"3"`, `W/"3"` or `3`. `*` matches anything.
+    /// An unparseable value can never match, so it yields a version no resource has.
+    static func expectedVersion(_ header: String?) -> Int? {
+        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header != "*" else { return nil }
+        let trimmed = header.replacingOccurrences(of: "W/", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return Int(trimmed) ?? -1
+    }
+
+    static func eTag(_ version: Int) -> String { "\"\(version)\"" }
+
+    static func location(_ path: String) -> String { APIImplementation.basePath + path }
+
+    static func listQuery(q: String?, limit: Int?, cursor: String?) throws -> ListQuery {
+        ListQuery(nameContains: q, page: try PageRequest.parse(limit: limit, cursor: cursor))
+    }
+
+    /// Validates an ID taken from a path: a malformed one cannot exist, so it is a 404 like any unknown ID.
+    static func pathID(_ id: String, _ prefix: IDPrefix, resource: String) throws -> String {
+        guard IDGenerator.isValid(id, prefix: prefix) else { throw AppError.notFound(resource) }
+        return id
+    }
+
+    /// For PATCH: absent, explicit `null`, or a value, as the raw body said.
+    static func patchField<T: Sendable & Equatable>(_ key: String, _ value: T?) -> PatchField<T> {
+        if let value { return .set(value) }
+        return RequestScope.bodyFields()[key] == true ? .clear : .absent
+    }
+}

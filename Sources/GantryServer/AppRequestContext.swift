@@ -1,0 +1,44 @@
+import Foundation
+import GantryCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Per-request state: who is calling and which request this is. Handlers generated from the
+/// OpenAPI document cannot see it directly, so `RequestScope` republishes it as a task local.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var requestID = ""
+    public var caller: Caller?
+    /// The request body as received (JSON), kept for idempotency hashing and PATCH null detection.
+    public var rawBody: ByteBuffer?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// CONTRACT.md §2: bodies over 1 MiB are refused.
+    public var maxUploadSize: Int { 1 << 20 }
+}
+
+/// The request state handlers read while they run.
+public struct RequestScope: Sendable {
+    @TaskLocal public static var current: RequestScope?
+
+    public var requestID: String
+    public var caller: Caller?
+    public var rawBody: ByteBuffer?
+    public var logger: Logger
+
+    static func caller() throws -> Caller {
+        guard let caller = current?.caller else { throw AppError(.unauthenticated, "A bearer token is required.") }
+        return caller
+    }
+
+    /// Keys of the JSON body and whether each is `null`: PATCH needs to tell "absent" from "null".
+    static func bodyFields() -> [String: Bool] {
+        guard let body = current?.rawBody,
+              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else { return [:] }
+        return object.mapValues { $0 is NSNull }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import GantryCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+import PostgresNIO
+import SQLiteNIO
+
+/// Turns every failure into the contract's envelope: no stack traces, SQL or internals reach a client.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let (appError, headers) = classify(error, request: request, context: context)
+            if appError.code == .internal || appError.code == .unavailable {
+                context.logger.error("request failed", metadata: [
+                    "error_type": "\(type(of: error))", "error": "\(Self.loggable(error))",
+                    "method": "\(request.method)", "path": "\(request.uri.path)",
+                ])
+            }
+            return ErrorRendering.response(appError, requestID: context.requestID, extraHeaders: headers)
+        }
+    }
+
+    func classify(_ error: any Error, request: Request, context: Context) -> (AppError, HTTPFields) {
+        switch error {
+        case let error as AppError:
+            return (error, [:])
+        case let error as ServerError:
+            return classify(error.underlyingError, request: request, context: context)
+        case let error as DecodingError:
+            return (Self.decodingError(error, body: context.rawBody), [:])
+        case let error as HTTPError:
+            return httpError(error, request: request)
+        case let error as any HTTPResponseConvertible:
+            // OpenAPIRuntime's own errors: a missing parameter (400) or a wrong content type (415).
+            switch error.httpStatus.code {
+            case 415: return (AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json."), [:])
+            case 400..<500: return (AppError.validation("request", Self.describe(error)), [:])
+            default: return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
+            }
+        case is PSQLError, is SQLiteError:
+            if Self.isUnavailable(error) {
+                return (AppError(.unavailable, "The database is not answering; try again shortly."), [.retryAfter: "1"])
+            }
+            return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
+        default:
+            return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
+        }
+    }
+
+    func httpError(_ error: HTTPError, request: Request) -> (AppError, HTTPFields) {
+        switch error.status.code {
+        case 404:
+            let allowed = routes.allowedMethods(for: request.uri.path)
+            if !allowed.isEmpty, !allowed.contains(request.method) {
+                let list = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                return (AppError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(list)."), [.allow: list])
+            }
+            return (AppError(.notFound, "There is no route \(request.method) \(request.uri.path)."), [:])
+        case 413:
+            return (AppError(.payloadTooLarge, "The request body is over the 1 MiB limit."), [:])
+        case 415:
+            return (AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json."), [:])
+        case 405:
+            return (AppError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)."), [:])
+        case 400..<500:
+            return (AppError(.badRequest, error.body ?? "The request could not be understood."), [:])
+        default:
+            return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
+        }
+    }
+
+    /// Invalid JSON is `bad_request`; well-formed JSON of the wrong shape is `validation_failed` naming the field.
+    static func decodingError(_ error: DecodingError, body: ByteBuffer?) -> AppError {
+        if let body, body.readableBytes > 0, (try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed])) == nil {
+            return AppError(.badRequest, "The request body is not valid JSON.")
+        }
+        func path(_ codingPath: [any CodingKey]) -> String {
+            let names = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.filter { !$0.isEmpty }
+            return names.isEmpty ? "body" : names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .validation(path(context.codingPath + [key]), "is required")
+        case .typeMismatch(let type, let context):
+            return .validation(path(context.codingPath), "has the wrong type (expected \(Self.jsonType(type)))")
+        case .valueNotFound(let type, let context):
+            return .validation(path(context.codingPath), "must not be null (expected \(Self.jsonType(type)))")
+        case .dataCorrupted(let context):
+            // The runtime reports unknown body fields and unknown enum values this way.
+            let description = context.debugDescription
+            if description.contains("Additional properties are disabled") {
+                return .validation(path(context.codingPath), "is not a known field; remove it")
+            }
+            if description.contains("Cannot initialize") {
+                return .validation(path(context.codingPath), "is not one of the allowed values")
+            }
+            if description.contains("date") || description.contains("Date") {
+                return .validation(path(context.codingPath), "must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
+            }
+            return .validation(path(context.codingPath), "is invalid")
+        @unknown default:
+            return .validation("body", "is invalid")
+        }
+    }
+
+    static func jsonType(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.contains("Int") { return "integer" }
+        if name.contains("Double") || name.contains("Float") { return "number" }
+        if name.contains("Bool") { return "boolean" }
+        if name.contains("String") || name.contains("Date") { return "string" }
+        if name.contains("Array") { return "array" }
+        return "object"
+    }
+
+    static func describe(_ error: Any) -> String {
+        let text = String(describing: error)
+        // Keep the runtime's sentence ("Missing required query parameter named: x"), not its internals.
+        return text.split(separator: "\n").first.map(String.init)?.prefix(200).description ?? "is invalid"
+    }
+
+    static func isUnavailable(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError {
+            return error.serverInfo == nil || error.serverInfo?[.sqlState]?.hasPrefix("57P") == true
+                || error.serverInfo?[.sqlState]?.hasPrefix("08") == true
+        }
+        if let error = error as? SQLiteError {
+            return error.message.contains("locked") || error.message.contains("busy")
+        }
+        return false
+    }
+
+    /// Error text for logs: database errors can carry bound values, so log their type and code only.
+    static func loggable(_ error: any Error) -> String {
+        if let error = error as? ServerError { return "\(error.operationID): \(loggable(error.underlyingError))" }
+        if let error = error as? PSQLError { return "PSQLError \(error.code) \(error.serverInfo?[.sqlState] ?? "")" }
+        return String(describing: error).prefix(500).description
+    }
+}
+
+/// Every route the server answers, to tell 405 (known path, wrong method) from 404.
+struct RouteTable: Sendable {
+    private var templates: [(segments: [String], methods: Set<HTTPRequest.Method>)] = []
+
+    mutating func add(_ path: String, _ methods: Set<HTTPRequest.Method>) {
+        templates.append((path.split(separator: "/").map(String.init), methods))
+    }
+
+    func allowedMethods(for path: String) -> Set<HTTPRequest.Method> {
+        let segments = path.split(separator: "/").map(String.init)
+        var allowed: Set<HTTPRequest.Method> = []
+        for template in templates where template.segments.count == segments.count {
+            let matches = zip(template.segments, segments).allSatisfy { t, s in t.hasPrefix("{") || t == s }
+            if matches { allowed.formUnion(template.methods) }
+        }
+        return allowed
+    }
+}
+
+extension HTTPField.Name {
+    static let allow = Self("Allow")!
+}

@@ -1,1 +1,0 @@
-import Hummingbird; import OpenAPIHummingbird; import Prometheus; import Configuration; import GantryAPI

@@ -1,0 +1,96 @@
+import Configuration
+import Foundation
+import GantryCore
+import GantryStorage
+
+/// Which half of Gantry this process plays (CONTRACT.md §1).
+public enum Role: String, Sendable, CaseIterable {
+    case all, config, deployer
+}
+
+/// A configuration problem the operator must fix; `gantry` exits 2 with its message.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Everything `serve` needs, read from a `ConfigReader` (main fills it from flags and `GANTRY_*` variables).
+public struct Settings: Sendable {
+    public var host: String
+    public var port: Int
+    public var database: DatabaseURL
+    public var role: Role
+    public var secretKeyFile: String?
+    public var rateLimit: Int
+    public var bootstrapToken: String?
+
+    public static let keys = (
+        host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
+        rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token"
+    )
+
+    public init(reader: ConfigReader) throws {
+        host = reader.string(forKey: ConfigKey(Self.keys.host), default: "127.0.0.1")
+        let portText = reader.string(forKey: ConfigKey(Self.keys.port), default: "8080")
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError("--port must be a number from 0 to 65535 (got '\(portText)')")
+        }
+        self.port = port
+        do {
+            database = try DatabaseURL(reader.string(forKey: ConfigKey(Self.keys.database), default: "sqlite:gantry.db"))
+        } catch {
+            throw ConfigurationError("--database: \(error)")
+        }
+        let roleText = reader.string(forKey: ConfigKey(Self.keys.role), default: "all")
+        guard let role = Role(rawValue: roleText) else { throw ConfigurationError("--role must be all, config or deployer (got '\(roleText)')") }
+        self.role = role
+        secretKeyFile = reader.string(forKey: ConfigKey(Self.keys.secretKeyFile))
+        let rateText = reader.string(forKey: ConfigKey(Self.keys.rateLimit), default: "1200")
+        guard let rate = Int(rateText), rate >= 0 else { throw ConfigurationError("--rate-limit must be a whole number ≥ 0 (got '\(rateText)')") }
+        rateLimit = rate
+        bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
+        if let token = bootstrapToken, !AccessToken.isWellFormed(token) {
+            throw ConfigurationError("GANTRY_BOOTSTRAP_TOKEN must look like gnt_ followed by 40 letters and digits")
+        }
+    }
+
+    /// The key file in force: the flag, else `gantry.key` beside a SQLite file; PostgreSQL requires the flag.
+    public func resolvedKeyFile() throws -> (path: String?, createIfMissing: Bool) {
+        if let secretKeyFile { return (secretKeyFile, false) }
+        switch database {
+        case .sqliteFile(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            return ((directory.isEmpty ? "" : directory + "/") + "gantry.key", true)
+        case .sqliteMemory:
+            return (nil, true)
+        case .postgres:
+            throw ConfigurationError("--secret-key-file (GANTRY_SECRET_KEY_FILE) is required with PostgreSQL; create one with `gantry keygen`")
+        }
+    }
+
+    /// Loads the sealing key: a private key for roles `all` and `deployer`, the public half for `config`.
+    public func loadSealer() throws -> CredentialSealer {
+        let (path, createIfMissing) = try resolvedKeyFile()
+        guard let path else { return CredentialSealer(privateKey: .init()) }
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard createIfMissing, role != .config else {
+                throw ConfigurationError("cannot read the secret key file \(path): it does not exist")
+            }
+            let line = SecretKeyFile.generatePrivateKey() + "\n"
+            guard manager.createFile(atPath: path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("cannot create the secret key file \(path)")
+            }
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the secret key file \(path)")
+        }
+        do {
+            let raw = try SecretKeyFile.decode(text)
+            if role == .config { return CredentialSealer(publicKey: try .init(rawRepresentation: raw)) }
+            return CredentialSealer(privateKey: try .init(rawRepresentation: raw))
+        } catch {
+            throw ConfigurationError("the secret key file \(path) is invalid: \(SecretKeyFile.KeyFileError.notAKey)")
+        }
+    }
+}
