@@ -9,7 +9,7 @@ enum ErrorRendering {
     static func response(_ error: AppError, requestID: String, extraHeaders: HTTPFields = [:]) -> Response {
         var object: [String: Any] = ["code": error.code.rawValue, "message": error.message, "requestId": requestID]
         if let details = error.details { object["details"] = details.mapValues(json) }
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": object], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         var headers = extraHeaders
         headers[.contentType] = "application/json; charset=utf-8"
         if error.code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer" }

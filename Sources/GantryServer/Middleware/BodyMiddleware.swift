@@ -1,4 +1,5 @@
 import HTTPTypes
+import Foundation
 import GantryCore
 import Hummingbird
 import NIOCore
@@ -11,6 +12,7 @@ struct BodyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var request = request
         var context = context
+        try Self.checkQuery(request.uri.queryParameters)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
             throw AppError(.payloadTooLarge, "The request body is over the 1 MiB limit.")
         }
@@ -24,12 +26,23 @@ struct BodyMiddleware: RouterMiddleware {
             guard Self.isJSON(request.headers[.contentType]) else {
                 throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
             }
+            guard (try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed])) != nil else {
+                throw AppError(.badRequest, "The request body is not valid JSON.")
+            }
             context.rawBody = body
         } else if request.method == .post || request.method == .patch || request.method == .put,
                   let type = request.headers[.contentType], !Self.isJSON(type) {
             throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
         }
         return try await next(request, context)
+    }
+
+    /// Typed query parameters the generated decoder would report without naming them.
+    static func checkQuery(_ query: Parameters) throws {
+        var validator = Validator()
+        if let limit = query["limit"], Int(limit) == nil { validator.fail("limit", "must be a whole number between 1 and 200") }
+        if let dryRun = query["dryRun"], dryRun != "true", dryRun != "false" { validator.fail("dryRun", "must be true or false") }
+        try validator.check()
     }
 
     /// `application/json`, optionally with parameters such as `charset=utf-8`.
