@@ -23,7 +23,7 @@ public func buildApplication(
     do {
         opened = try await OpenedDatabase.open(settings.database, logger: logger)
     } catch {
-        throw ConfigurationError("cannot open the database \(settings.database.redacted): \(error)")
+        throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
     }
     let repositories = Repositories(database: opened.database)
     let router = try buildRouter(repositories: repositories, database: opened.database, sealer: sealer, metrics: metrics, logger: logger)

@@ -23,8 +23,13 @@ public final class PostgresBackend: Database {
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
-            try await work(connection.sql(queryLogLevel: nil))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await work(connection.sql(queryLogLevel: nil))
+            }
+        } catch let error as PostgresTransactionError {
+            // Surface what the work threw (a conflict, a 404) rather than the wrapper.
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
         }
     }
 
@@ -34,28 +39,66 @@ public final class PostgresBackend: Database {
 
     public func close() async throws {}
 
-    /// Builds a client configuration from a `postgres://user:pass@host:port/db?sslmode=…` URL.
-    public static func configuration(url: URL) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false),
-              let host = components.host, !host.isEmpty else {
-            throw DatabaseURLError("the PostgreSQL URL needs a host, e.g. postgres://user:pass@localhost:5432/gantry")
-        }
-        let user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        let password = components.password.flatMap { $0.removingPercentEncoding }
-        let database = String(components.path.drop(while: { $0 == "/" }))
-        let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS = switch sslmode {
+    /// Opens and closes one connection, so a wrong URL fails at start with a clear reason instead of
+    /// leaving the pool retrying in the background.
+    public static func checkReachable(url: URL, logger: Logger) async throws {
+        let parts = try PostgresURL(url)
+        let tls: PostgresConnection.Configuration.TLS = switch parts.sslmode {
         case "disable": .disable
-        case "require", "verify-ca", "verify-full": .require(.makeClientConfiguration())
-        default: .prefer(.makeClientConfiguration())
+        case "prefer": .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    /// Builds a pool configuration from a `postgres://user:pass@host:port/db?sslmode=…` URL.
+    public static func configuration(url: URL) throws -> PostgresClient.Configuration {
+        let parts = try PostgresURL(url)
+        let tls: PostgresClient.Configuration.TLS = switch parts.sslmode {
+        case "disable": .disable
+        case "prefer": .prefer(.makeClientConfiguration())
+        default: .require(.makeClientConfiguration())
         }
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: password,
-            database: database.isEmpty ? nil : database, tls: tls
+            host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
         )
         configuration.options.connectTimeout = .seconds(2)
         configuration.options.maximumConnections = 20
         return configuration
+    }
+}
+
+/// The parts of a PostgreSQL URL; `sslmode` defaults to `prefer`, as libpq's does.
+struct PostgresURL {
+    let host: String
+    let port: Int
+    let user: String
+    let password: String?
+    let database: String?
+    let sslmode: String
+
+    init(_ url: URL) throws {
+        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false),
+              let host = components.host, !host.isEmpty else {
+            throw DatabaseURLError("the PostgreSQL URL needs a host, e.g. postgres://user:pass@localhost:5432/gantry")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        password = components.password.flatMap { $0.removingPercentEncoding }
+        let path = String(components.path.drop(while: { $0 == "/" }))
+        database = path.isEmpty ? nil : path
+        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        sslmode = switch mode {
+        case "disable": "disable"
+        case "allow", "prefer": "prefer"
+        default: "require"
+        }
     }
 }
 

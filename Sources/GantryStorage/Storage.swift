@@ -45,7 +45,9 @@ public struct OpenedDatabase: Sendable {
             let backend = try await SQLiteBackend.open(path: path, logger: logger)
             return OpenedDatabase(database: backend, service: ClosingService(backend))
         case .postgres(let url):
-            let client = PostgresClient(configuration: try PostgresBackend.configuration(url: url), backgroundLogger: logger)
+            let configuration = try PostgresBackend.configuration(url: url)
+            try await PostgresBackend.checkReachable(url: url, logger: logger)
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             return OpenedDatabase(database: PostgresBackend(client: client, logger: logger), service: client)
         }
     }

@@ -141,7 +141,9 @@ struct ErrorMiddleware: RouterMiddleware {
     /// Error text for logs: database errors can carry bound values, so log their type and code only.
     static func loggable(_ error: any Error) -> String {
         if let error = error as? ServerError { return "\(error.operationID): \(loggable(error.underlyingError))" }
-        if let error = error as? PSQLError { return "PSQLError \(error.code) \(error.serverInfo?[.sqlState] ?? "")" }
+        if let error = error as? PSQLError {
+            return "PostgreSQL \(error.code) \(error.serverInfo?[.sqlState] ?? "")\(error.underlying.map { " (\($0))" } ?? "")"
+        }
         return String(describing: error).prefix(500).description
     }
 }

@@ -5,6 +5,7 @@ import GantryServer
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 
@@ -28,7 +29,9 @@ struct TestApp {
             AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken)): ConfigValue(.string(token), isSecret: true),
         ]))
         try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
-        let app = try await buildApplication(reader: reader)
+        var logger = Logger(label: "gantry-test")
+        logger.logLevel = .warning
+        let app = try await buildApplication(reader: reader, logger: logger)
         return try await app.test(.router) { client in
             try await test(TestApp(client: client, token: token, databaseURL: url))
         }

@@ -54,14 +54,10 @@ func withDirectDatabase<T: Sendable>(url: String, _ work: @Sendable (any Databas
     return try await withThrowingTaskGroup(of: Void.self) { group in
         let services = ServiceGroup(services: [opened.service], logger: Logger(label: "test"))
         group.addTask { try await services.run() }
-        do {
-            let result = try await work(opened.database)
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
-            return result
-        } catch {
-            await services.triggerGracefulShutdown()
-            throw error
-        }
+        let result: Result<T, any Error>
+        do { result = .success(try await work(opened.database)) } catch { result = .failure(error) }
+        await services.triggerGracefulShutdown()
+        try await group.waitForAll()
+        return try result.get()
     }
 }
