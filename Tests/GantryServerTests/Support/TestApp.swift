@@ -17,7 +17,7 @@ struct TestApp {
 
     /// Builds the application exactly as `main` does (`buildApplication(reader:)`) and runs `test` against it.
     static func run<T: Sendable>(
-        _ database: TestDatabase, _ test: @Sendable (TestApp) async throws -> T
+        _ database: TestDatabase, mode: TestingSetup = .router, _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
         let url = try await database.makeURL()
         let token = AccessToken.generate()
@@ -32,7 +32,7 @@ struct TestApp {
         var logger = Logger(label: "gantry-test")
         logger.logLevel = .warning
         let app = try await buildApplication(reader: reader, logger: logger)
-        return try await app.test(.router) { client in
+        return try await app.test(mode) { client in
             try await test(TestApp(client: client, token: token, databaseURL: url))
         }
     }
