@@ -147,9 +147,10 @@ struct StatsTests {
             let tree = try await app.createTree()
             let second = try await app.createDeployment(environment: tree.environment, name: "web")
             let third = try await app.createDeployment(environment: tree.environment, name: "worker")
-            let older = Date(timeIntervalSince1970: 1_700_000_000.25)
-            let newer = Date(timeIntervalSince1970: 1_700_086_400.5)
-            let newest = Date(timeIntervalSince1970: 1_700_172_800.75)
+            // Whole seconds: the API renders timestamps to the second.
+            let older = Date(timeIntervalSince1970: 1_700_000_000)
+            let newer = Date(timeIntervalSince1970: 1_700_086_400)
+            let newest = Date(timeIntervalSince1970: 1_700_172_800)
             try await Self.observe(app, deployment: tree.deployment, status: "running", deployedAt: newer)
             try await Self.observe(app, deployment: second, status: "running", deployedAt: older)
             // `third` stays null and must not hide the others.
