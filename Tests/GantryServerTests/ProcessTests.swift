@@ -83,12 +83,7 @@ struct ProcessTests {
 
     @Test("GANTRY_BOOTSTRAP_TOKEN becomes the admin token and is never printed")
     func bootstrapTokenFromEnvironment() async throws {
-        let directory = try temporaryDirectory()
-        let port = try freePort()
-        let token = AccessToken.generate()
-        let server = try GantryProcess(["serve", "--port", String(port), "--database", "sqlite:\(directory)/g.db"],
-                                       environment: ["GANTRY_BOOTSTRAP_TOKEN": token])
-        try await server.waitFor("listening")
+        let (server, port, token) = try await Self.startServer()
         #expect(try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"]).status == 200)
         #expect(!server.stderr.contains(token))
         server.process.terminate()
@@ -97,12 +92,7 @@ struct ProcessTests {
 
     @Test("Secrets sent to the API never reach the log")
     func secretsStayOutOfLogs() async throws {
-        let directory = try temporaryDirectory()
-        let port = try freePort()
-        let token = AccessToken.generate()
-        let server = try GantryProcess(["serve", "--port", String(port), "--database", "sqlite:\(directory)/g.db"],
-                                       environment: ["GANTRY_BOOTSTRAP_TOKEN": token])
-        try await server.waitFor("listening")
+        let (server, port, token) = try await Self.startServer()
         let secret = "AKIA-super-secret-value-42"
         let body = #"{"name":"acct","provider":"aws","credentials":{"accessKeyId":"AKIAX","secretAccessKey":"\#(secret)"}}"#
         for path in ["/api/cloud-accounts", "/api/cloud-accounts", "/api/projects"] {
@@ -113,6 +103,17 @@ struct ProcessTests {
         #expect(try await server.wait() == 0)
         #expect(!server.stderr.contains(secret))
         #expect(!server.stderr.contains(token))
+    }
+
+    /// A server on a fresh SQLite database whose admin token the test chose.
+    static func startServer() async throws -> (GantryProcess, port: Int, token: String) {
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let token = AccessToken.generate()
+        let server = try GantryProcess(["serve", "--port", String(port), "--database", "sqlite:\(directory)/g.db"],
+                                       environment: ["GANTRY_BOOTSTRAP_TOKEN": token])
+        try await server.waitFor("listening")
+        return (server, port, token)
     }
 
     @Test("migrate applies migrations once; admin create-organization prints a working token")

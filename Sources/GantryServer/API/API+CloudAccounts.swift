@@ -40,6 +40,7 @@ extension APIImplementation {
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
         var validator = Validator()
+        HTTPSupport.rejectNulls(["name", "credentials"], into: &validator)
         let name = body.name.map { validator.name($0) }
         var sealed: String?
         if let credentials = body.credentials {

@@ -42,6 +42,7 @@ extension APIImplementation {
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
+        HTTPSupport.rejectNulls(["image", "replicas"], into: &validator)
         Self.validateDeployment(image: body.image, replicas: body.replicas, port: body.port, resources: body.resources,
                                 canvasPosition: body.canvasPosition, into: &validator)
         try validator.check()

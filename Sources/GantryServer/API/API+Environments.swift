@@ -51,6 +51,7 @@ extension APIImplementation {
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
+        HTTPSupport.rejectNulls(["name", "spaceId", "namespace"], into: &validator)
         let name = body.name.map { validator.name($0) }
         if let namespace = body.namespace { validator.namespace(namespace) }
         if let spaceID = body.spaceId { validator.id(spaceID, prefix: .space, field: "spaceId") }

@@ -46,6 +46,7 @@ extension APIImplementation {
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
         var validator = Validator()
+        HTTPSupport.rejectNulls(["name", "registry", "credentials"], into: &validator)
         let name = body.name.map { validator.name($0) }
         if let registry = body.registry { validator.registryHost(registry) }
         if let credentials = body.credentials { Self.validate(credentials, into: &validator) }

@@ -39,6 +39,7 @@ extension APIImplementation {
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
+        HTTPSupport.rejectNulls(["name", "description"], into: &validator)
         let name = body.name.map { validator.name($0) }
         if let description = body.description { validator.description(description) }
         try validator.check()

@@ -68,6 +68,7 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let current = try await repositories.spaces.get(id, for: caller)
         var validator = Validator()
+        HTTPSupport.rejectNulls(["name", "kubeconfig", "context", "config"], into: &validator)
         var patch = SpacePatch(name: body.name.map { validator.name($0) })
         if current.provider == .kubeconfig {
             if body.config != nil { validator.fail("config", "is not used by kubeconfig spaces; pick a context with \"context\"") }

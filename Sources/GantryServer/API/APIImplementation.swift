@@ -42,4 +42,12 @@ enum HTTPSupport {
         if let value { return .set(value) }
         return RequestScope.bodyFields()[key] == true ? .clear : .absent
     }
+
+    /// For PATCH: an explicit `null` for a field that cannot be null is a mistyped value (400 naming it), not "leave unchanged".
+    static func rejectNulls(_ fields: [String], into validator: inout Validator) {
+        let body = RequestScope.bodyFields()
+        for field in fields where body[field] == true {
+            validator.fail(field, "must not be null; leave it out to keep the current value")
+        }
+    }
 }

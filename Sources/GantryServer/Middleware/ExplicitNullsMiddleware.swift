@@ -36,7 +36,7 @@ struct ExplicitNullsMiddleware: RouterMiddleware {
         } else if let object = root["data"] {
             root["data"] = Self.fill(object, changed: &changed)
         }
-        guard changed, let data = try? JSONSerialization.data(withJSONObject: root, options: [.withoutEscapingSlashes]) else {
+        guard changed, let data = try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) else {
             response.body = .init(byteBuffer: body)
             return response
         }
