@@ -92,7 +92,6 @@ func buildRouter(
         .add(middleware: AuthenticationMiddleware(identity: repositories.identity, publicPaths: []))
         .add(middleware: IdempotencyMiddleware(store: repositories.idempotency))
         .add(middleware: HeaderDecodingMiddleware())
-        .add(middleware: ExplicitNullsMiddleware())
         .add(middleware: RequestScopeMiddleware())
     let handlers = APIImplementation(repositories: repositories, sealer: sealer)
     try handlers.registerHandlers(

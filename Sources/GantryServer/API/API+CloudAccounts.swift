@@ -7,7 +7,7 @@ extension APIImplementation {
     func listCloudAccounts(_ input: Operations.ListCloudAccounts.Input) async throws -> Operations.ListCloudAccounts.Output {
         let query = try HTTPSupport.listQuery(q: nil, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.cloudAccounts.list(query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.CloudAccount.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.CloudAccount.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createCloudAccount(_ input: Operations.CreateCloudAccount.Input) async throws -> Operations.CreateCloudAccount.Output {

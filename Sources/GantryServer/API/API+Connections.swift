@@ -8,7 +8,7 @@ extension APIImplementation {
         let page = try await repositories.connections.list(
             in: environmentID, try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
         )
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Connection.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Connection.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createConnection(_ input: Operations.CreateConnection.Input) async throws -> Operations.CreateConnection.Output {
@@ -50,7 +50,8 @@ extension Components.Schemas.Connection {
         self.init(
             id: connection.id, environmentId: connection.environmentID, fromDeploymentId: connection.fromDeploymentID,
             toDeploymentId: connection.toDeploymentID, sourceHint: .init(rawValue: connection.sourceHint.rawValue) ?? .manual,
-            injectedVar: connection.injectedVar, createdAt: connection.createdAt
+            injectedVar: connection.injectedVar, createdAt: connection.createdAt,
+            additionalProperties: .nulls(["injectedVar": connection.injectedVar == nil])
         )
     }
 }

@@ -7,7 +7,7 @@ extension APIImplementation {
         let environmentID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.deployments.list(in: environmentID, query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Deployment.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Deployment.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createDeployment(_ input: Operations.CreateDeployment.Input) async throws -> Operations.CreateDeployment.Output {
@@ -106,7 +106,11 @@ extension Components.Schemas.Deployment {
             resources: deployment.resources.map { .init(cpuRequest: $0.cpuRequest, memoryRequest: $0.memoryRequest) },
             status: .init(rawValue: deployment.status.rawValue) ?? .unknown, lastDeployedAt: deployment.lastDeployedAt,
             canvasPosition: deployment.canvasPosition.map { .init(x: $0.x, y: $0.y) },
-            createdAt: deployment.createdAt, updatedAt: deployment.updatedAt, version: deployment.version
+            createdAt: deployment.createdAt, updatedAt: deployment.updatedAt, version: deployment.version,
+            additionalProperties: .nulls([
+                "port": deployment.port == nil, "resources": deployment.resources == nil,
+                "lastDeployedAt": deployment.lastDeployedAt == nil, "canvasPosition": deployment.canvasPosition == nil,
+            ])
         )
     }
 }

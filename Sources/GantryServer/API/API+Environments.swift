@@ -7,7 +7,7 @@ extension APIImplementation {
         let projectID = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.environments.list(in: projectID, query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Environment.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Environment.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createEnvironment(_ input: Operations.CreateEnvironment.Input) async throws -> Operations.CreateEnvironment.Output {
@@ -86,7 +86,8 @@ extension Components.Schemas.Environment {
             id: environment.id, projectId: environment.projectID, name: environment.name, spaceId: environment.spaceID,
             namespace: environment.namespace, registryIntegrationId: environment.registryIntegrationID,
             registryUrl: environment.registryURL, createdAt: environment.createdAt, updatedAt: environment.updatedAt,
-            createdBy: environment.createdBy, version: environment.version
+            createdBy: environment.createdBy, version: environment.version,
+            additionalProperties: .nulls(["registryIntegrationId": environment.registryIntegrationID == nil, "registryUrl": environment.registryURL == nil])
         )
     }
 }

@@ -16,7 +16,7 @@ extension APIImplementation {
         let page = try await repositories.identity.listTokens(
             try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
         )
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Token.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Token.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output {
@@ -30,7 +30,8 @@ extension APIImplementation {
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/tokens/\(info.id)")),
             body: .json(.init(data: .init(
-                id: info.id, name: info.name, createdAt: info.createdAt, expiresAt: info.expiresAt, lastUsedAt: nil, revokedAt: nil, token: secret
+                id: info.id, name: info.name, createdAt: info.createdAt, expiresAt: info.expiresAt, lastUsedAt: nil, revokedAt: nil, token: secret,
+                additionalProperties: .nulls(["expiresAt": info.expiresAt == nil, "lastUsedAt": true, "revokedAt": true])
             )))
         ))
     }
@@ -46,7 +47,8 @@ extension Components.Schemas.Token {
     init(_ token: TokenInfo) {
         self.init(
             id: token.id, name: token.name, createdAt: token.createdAt, expiresAt: token.expiresAt,
-            lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt
+            lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt,
+            additionalProperties: .nulls(["expiresAt": token.expiresAt == nil, "lastUsedAt": token.lastUsedAt == nil, "revokedAt": token.revokedAt == nil])
         )
     }
 }

@@ -6,7 +6,7 @@ extension APIImplementation {
     func listIntegrations(_ input: Operations.ListIntegrations.Input) async throws -> Operations.ListIntegrations.Output {
         let query = try HTTPSupport.listQuery(q: nil, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.integrations.list(query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Integration.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Integration.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createIntegration(_ input: Operations.CreateIntegration.Input) async throws -> Operations.CreateIntegration.Output {
@@ -84,7 +84,8 @@ extension Components.Schemas.Integration {
         self.init(
             id: integration.id, name: integration.name, kind: .init(rawValue: integration.kind.rawValue) ?? .generic,
             registry: integration.registry, cloudAccountId: integration.cloudAccountID, hasCredentials: integration.hasCredentials,
-            createdAt: integration.createdAt, updatedAt: integration.updatedAt, version: integration.version
+            createdAt: integration.createdAt, updatedAt: integration.updatedAt, version: integration.version,
+            additionalProperties: .nulls(["cloudAccountId": integration.cloudAccountID == nil])
         )
     }
 }

@@ -6,7 +6,7 @@ extension APIImplementation {
     func listProjects(_ input: Operations.ListProjects.Input) async throws -> Operations.ListProjects.Output {
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.projects.list(query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Project.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Project.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createProject(_ input: Operations.CreateProject.Input) async throws -> Operations.CreateProject.Output {
@@ -26,7 +26,7 @@ extension APIImplementation {
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
         let paged = input.query.limit != nil || input.query.cursor != nil
         let page = try await repositories.projects.stats(query, paged: paged, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.ProjectStats.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.ProjectStats.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output {
@@ -91,7 +91,8 @@ extension Components.Schemas.ProjectStats {
                 failed: buckets[.failed] ?? 0, stopped: buckets[.stopped] ?? 0, pending: buckets[.pending] ?? 0,
                 unknown: buckets[.unknown] ?? 0
             ),
-            lastDeployAt: stats.lastDeployAt
+            lastDeployAt: stats.lastDeployAt,
+            additionalProperties: .nulls(["lastDeployAt": stats.lastDeployAt == nil])
         )
     }
 }

@@ -7,7 +7,7 @@ extension APIImplementation {
     func listSpaces(_ input: Operations.ListSpaces.Input) async throws -> Operations.ListSpaces.Output {
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
         let page = try await repositories.spaces.list(query, for: try RequestScope.caller())
-        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Space.init), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Space.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createSpace(_ input: Operations.CreateSpace.Input) async throws -> Operations.CreateSpace.Output {
@@ -151,7 +151,8 @@ extension Components.Schemas.Space {
                 resourceGroup: space.config.resourceGroup, subscriptionId: space.config.subscriptionId, projectId: space.config.projectId
             ),
             server: space.server, status: .init(rawValue: space.status.rawValue) ?? .active,
-            createdAt: space.createdAt, updatedAt: space.updatedAt, version: space.version
+            createdAt: space.createdAt, updatedAt: space.updatedAt, version: space.version,
+            additionalProperties: .nulls(["cloudAccountId": space.cloudAccountID == nil, "server": space.server == nil])
         )
     }
 }

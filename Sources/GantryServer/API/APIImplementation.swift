@@ -3,6 +3,7 @@ import GantryAPI
 import GantryCore
 import GantryStorage
 import KubeClient
+import OpenAPIRuntime
 
 /// The handlers of every operation in `openapi.yaml`: decode, authorize, call a repository, encode.
 /// One extension per resource lives beside this file.
@@ -11,6 +12,15 @@ struct APIImplementation: APIProtocol {
     let sealer: CredentialSealer
 
     static let basePath = "/api"
+}
+
+extension OpenAPIObjectContainer {
+    /// Explicit `null`s for the unset nullable fields of an answer: the generated encoder leaves unset
+    /// optionals out, but the contract (and the document, where they are required) says `null`.
+    static func nulls(_ unset: [String: Bool]) -> OpenAPIObjectContainer {
+        let value: [String: (any Sendable)?] = Dictionary(uniqueKeysWithValues: unset.filter(\.value).map { ($0.key, nil) })
+        return (try? OpenAPIObjectContainer(unvalidatedValue: value)) ?? OpenAPIObjectContainer()
+    }
 }
 
 /// Small shared steps of the handlers.

@@ -25,7 +25,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method) \(request.uri.path)\n".utf8))
         if let body = context.rawBody { hasher.update(data: Data(buffer: body)) }
-        let requestHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let requestHash = AccessToken.hex(hasher.finalize())
 
         switch try await store.claim(tokenID: caller.tokenID, key: key, requestHash: requestHash) {
         case .replay(let stored):

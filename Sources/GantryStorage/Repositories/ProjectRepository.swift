@@ -144,43 +144,33 @@ public struct SQLProjectRepository: ProjectRepository {
 
     public func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats> {
         let org = caller.organizationID
-        return try await database.read { sql in
-            let page = SQLFragments.page(query.page)
-            let projectRows = try await sql.raw("""
-                SELECT id, name FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + (paged ? page.filter + page.tail : " ORDER BY id")).all()
-            var cards = try projectRows.map { ProjectStats(projectID: try $0.string("id"), name: try $0.string("name")) }
-            let result = paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
-            cards = result.items
-            guard !cards.isEmpty else { return result }
-            // A page restricts the aggregates to its projects; the whole list aggregates the organization in one pass.
-            let scope: SQLQueryString = paged
-                ? " AND project_id IN (\(binds: cards.map(\.projectID)))"
-                : query.nameContains == nil ? ""
-                : " AND project_id IN (SELECT id FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL" + SQLFragments.nameFilter(query) + ")"
-            let index = Dictionary(uniqueKeysWithValues: cards.enumerated().map { ($1.projectID, $0) })
-            let environmentCounts = try await sql.raw("""
-                SELECT project_id, COUNT(*) AS n FROM environments WHERE org_id = \(bind: org) AND deleted_at IS NULL
-                """ + scope + " GROUP BY project_id").all()
-            for row in environmentCounts {
-                if let i = index[try row.string("project_id")] { cards[i].environmentCount = try row.int("n") }
-            }
-            let deploymentCounts = try await sql.raw("""
-                SELECT project_id, status, COUNT(*) AS n, MAX(last_deployed_at) AS last FROM deployments
-                WHERE org_id = \(bind: org) AND deleted_at IS NULL
-                """ + scope + " GROUP BY project_id, status").all()
-            for row in deploymentCounts {
-                guard let i = index[try row.string("project_id")],
-                      let status = DeploymentStatus(rawValue: try row.string("status")) else { continue }
-                let count = try row.int("n")
-                cards[i].serviceCount += count
-                cards[i].statusBuckets[status, default: 0] += count
-                if let last = try row.optionalDate("last"), last > (cards[i].lastDeployAt ?? .distantPast) {
-                    cards[i].lastDeployAt = last
-                }
-            }
-            return Page(items: cards, nextCursor: result.nextCursor)
+        let page = SQLFragments.page(query.page, column: "p.id")
+        // One query: the page of projects joined to per-project aggregates, each computed in one
+        // pass over the partial indexes. The aggregates are restricted to the organization.
+        let buckets = DeploymentStatus.allCases.map {
+            "SUM(CASE WHEN status = '\($0.rawValue)' THEN 1 ELSE 0 END) AS \($0.rawValue)"
+        }.joined(separator: ", ")
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last,
+                    \(unsafeRaw: DeploymentStatus.allCases.map { "COALESCE(d.\($0.rawValue), 0) AS \($0.rawValue)" }.joined(separator: ", "))
+                FROM projects p
+                LEFT JOIN (SELECT project_id, COUNT(*) AS n FROM environments
+                           WHERE org_id = \(bind: org) AND deleted_at IS NULL GROUP BY project_id) e ON e.project_id = p.id
+                LEFT JOIN (SELECT project_id, COUNT(*) AS n, MAX(last_deployed_at) AS last, \(unsafeRaw: buckets) FROM deployments
+                           WHERE org_id = \(bind: org) AND deleted_at IS NULL GROUP BY project_id) d ON d.project_id = p.id
+                WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")).all()
         }
+        let cards = try rows.map { row in
+            var buckets: [DeploymentStatus: Int] = [:]
+            for status in DeploymentStatus.allCases { buckets[status] = try row.int(status.rawValue) }
+            return ProjectStats(
+                projectID: try row.string("id"), name: try row.string("name"), environmentCount: try row.int("environment_count"),
+                serviceCount: try row.int("service_count"), statusBuckets: buckets, lastDeployAt: try row.optionalDate("last")
+            )
+        }
+        return paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
     }
 
     // MARK: - Rows
