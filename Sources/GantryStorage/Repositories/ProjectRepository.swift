@@ -145,23 +145,32 @@ public struct SQLProjectRepository: ProjectRepository {
     public func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats> {
         let org = caller.organizationID
         let page = SQLFragments.page(query.page, column: "p.id")
-        // One query: the page of projects joined to per-project aggregates, each computed in one
-        // pass over the partial indexes. The aggregates are restricted to the organization.
+        // One query: the projects joined to per-project aggregates, each computed in one pass over the partial indexes.
         let buckets = DeploymentStatus.allCases.map {
             "SUM(CASE WHEN status = '\($0.rawValue)' THEN 1 ELSE 0 END) AS \($0.rawValue)"
         }.joined(separator: ", ")
-        let rows = try await database.read { sql in
-            try await sql.raw("""
-                SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last,
-                    \(unsafeRaw: DeploymentStatus.allCases.map { "COALESCE(d.\($0.rawValue), 0) AS \($0.rawValue)" }.joined(separator: ", "))
-                FROM projects p
-                LEFT JOIN (SELECT project_id, COUNT(*) AS n FROM environments
-                           WHERE org_id = \(bind: org) AND deleted_at IS NULL GROUP BY project_id) e ON e.project_id = p.id
-                LEFT JOIN (SELECT project_id, COUNT(*) AS n, MAX(last_deployed_at) AS last, \(unsafeRaw: buckets) FROM deployments
-                           WHERE org_id = \(bind: org) AND deleted_at IS NULL GROUP BY project_id) d ON d.project_id = p.id
-                WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")).all()
-        }
+        // A page aggregates only its own projects; the whole list aggregates the organization in one pass.
+        let inner = SQLFragments.page(query.page, column: "id")
+        let scope: SQLQueryString = paged
+            ? " AND project_id IN (SELECT id FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL"
+                + SQLFragments.nameFilter(query) + inner.filter + inner.tail + ")"
+            : ""
+        let columns = DeploymentStatus.allCases.map { "COALESCE(d.\($0.rawValue), 0) AS \($0.rawValue)" }.joined(separator: ", ")
+        let environmentCounts: SQLQueryString = "SELECT project_id, COUNT(*) AS n FROM environments WHERE org_id = \(bind: org) AND deleted_at IS NULL"
+            + scope + " GROUP BY project_id"
+        let deploymentCounts: SQLQueryString = """
+            SELECT project_id, COUNT(*) AS n, MAX(last_deployed_at) AS last, \(unsafeRaw: buckets)
+            FROM deployments WHERE org_id = \(bind: org) AND deleted_at IS NULL
+            """ + scope + " GROUP BY project_id"
+        let select: SQLQueryString = """
+            SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last, \(unsafeRaw: columns)
+            FROM projects p
+            """
+            + " LEFT JOIN (" + environmentCounts + ") e ON e.project_id = p.id"
+            + " LEFT JOIN (" + deploymentCounts + ") d ON d.project_id = p.id"
+            + " WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL"
+            + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")
+        let rows = try await database.read { sql in try await sql.raw(select).all() }
         let cards = try rows.map { row in
             var buckets: [DeploymentStatus: Int] = [:]
             for status in DeploymentStatus.allCases { buckets[status] = try row.int(status.rawValue) }

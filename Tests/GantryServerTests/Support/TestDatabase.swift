@@ -27,7 +27,7 @@ enum TestDatabase: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .postgres:
             let base = ProcessInfo.processInfo.environment["GANTRY_TEST_POSTGRES_URL"]!
             let name = "gantry_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
-            try await withPostgres(url: base) { client in
+            _ = try await withPostgres(url: base) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
             }
             var components = URLComponents(string: base)!
