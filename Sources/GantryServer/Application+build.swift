@@ -96,7 +96,7 @@ func buildRouter(
     let handlers = APIImplementation(repositories: repositories, sealer: sealer)
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
-        configuration: .init(jsonEncodingOptions: [.withoutEscapingSlashes])
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes])
     )
     return router
 }
