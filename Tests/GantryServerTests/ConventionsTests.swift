@@ -47,8 +47,7 @@ struct ConventionsTests {
             let reply = try await app.post("/api/projects", ["name": "x", "colour": "red"])
             #expect(reply.status == 400)
             #expect(reply.errorCode == "validation_failed")
-            let fields = (reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]]
-            #expect(fields?.first?["field"] as? String == "colour")
+            #expect(reply.fieldNames.first == "colour")
         }
     }
 
@@ -59,8 +58,7 @@ struct ConventionsTests {
                 let reply = try await app.post("/api/projects", body)
                 #expect(reply.status == 400)
                 #expect(reply.errorCode == "validation_failed")
-                let fields = (reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]]
-                #expect(fields?.first?["field"] as? String == "name")
+                #expect(reply.fieldNames.first == "name")
             }
         }
     }
@@ -143,8 +141,7 @@ struct ConventionsTests {
                 let reply = try await app.get("/api/projects?\(query)")
                 #expect(reply.status == 400, "\(query)")
                 #expect(reply.errorCode == "validation_failed")
-                let fields = (reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]]
-                #expect(fields?.first?["field"] as? String == field)
+                #expect(reply.fieldNames.first == field)
             }
         }
     }

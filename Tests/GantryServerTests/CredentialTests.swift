@@ -6,12 +6,6 @@ import Testing
 /// CONTRACT.md §4: cloud accounts and registry integrations — credential shapes, write-only secrets, sealed storage — on every database.
 @Suite("Credentials: cloud accounts and integrations")
 struct CredentialTests {
-    static func fieldNames(_ reply: Reply) -> [String] {
-        ((reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
-    }
-
-    static func details(_ reply: Reply) -> [String: Any] { reply.error["details"] as? [String: Any] ?? [:] }
-
     static let awsSecret = "aws-SECRET-wJalrXUtnFEMI-K7MDENG"
     static let awsSession = "aws-SESSION-token-FwoGZXIvYXdzE"
     static let gcpSecret = #"{"type":"service_account","private_key":"gcp-PRIVATE-KEY-9f8e7d"}"#
@@ -72,12 +66,12 @@ struct CredentialTests {
                 let reply = try await app.post("/api/cloud-accounts", ["name": "a", "provider": provider, "credentials": credentials])
                 #expect(reply.status == 400, "\(provider) \(credentials.keys.sorted())")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Set(Self.fieldNames(reply)) == Set(fields), "\(reply.text)")
+                #expect(Set(reply.fieldNames) == Set(fields), "\(reply.text)")
                 Self.expectNoSecrets(reply)
             }
             let noCredentials = try await app.post("/api/cloud-accounts", ["name": "a", "provider": "aws"])
             #expect(noCredentials.status == 400)
-            #expect(Self.fieldNames(noCredentials).contains("credentials"))
+            #expect(noCredentials.fieldNames.contains("credentials"))
             #expect(try await app.get("/api/cloud-accounts").items.isEmpty)
         }
     }
@@ -101,7 +95,7 @@ struct CredentialTests {
                 let reply = try await app.post("/api/cloud-accounts", ["name": "a", "provider": provider, "credentials": credentials])
                 #expect(reply.status == 400, "\(provider) with \(field)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == [field], "\(reply.text)")
+                #expect(reply.fieldNames == [field], "\(reply.text)")
                 Self.expectNoSecrets(reply)
             }
             // A field no provider knows is refused too, and its value is not echoed.
@@ -141,7 +135,7 @@ struct CredentialTests {
             // A duplicate name and a mistyped body echo nothing either.
             let clash = try await app.post("/api/cloud-accounts", ["name": "PROD-2", "provider": "aws", "credentials": Self.awsCredentials])
             #expect(clash.status == 409)
-            #expect(Self.details(clash)["field"] as? String == "name")
+            #expect(clash.details["field"] as? String == "name")
             Self.expectNoSecrets(clash)
             let mistyped = try await app.post("/api/cloud-accounts", ["name": "x", "provider": "aws", "credentials": Self.awsSecret])
             #expect(mistyped.status == 400)
@@ -160,14 +154,14 @@ struct CredentialTests {
             for field in ["name", "credentials"] {
                 let reply = try await app.patch("/api/cloud-accounts/\(account.id)", [field: NSNull()])
                 #expect(reply.status == 400, "\(field): \(reply.text)")
-                #expect(Self.fieldNames(reply) == [field], "\(field): \(reply.text)")
+                #expect(reply.fieldNames == [field], "\(field): \(reply.text)")
             }
             let integration = try await app.post("/api/integrations", ["name": "ecr", "kind": "ecr", "registry": "ecr.example.com", "cloudAccountId": account.id])
             try #require(integration.status == 201)
             for field in ["name", "registry", "credentials"] {
                 let reply = try await app.patch("/api/integrations/\(integration.id)", [field: NSNull()])
                 #expect(reply.status == 400, "\(field): \(reply.text)")
-                #expect(Self.fieldNames(reply) == [field], "\(field): \(reply.text)")
+                #expect(reply.fieldNames == [field], "\(field): \(reply.text)")
             }
             // cloudAccountId is nullable: null clears it.
             let cleared = try await app.patch("/api/integrations/\(integration.id)", ["cloudAccountId": NSNull()])
@@ -219,7 +213,7 @@ struct CredentialTests {
                 let reply = try await app.post("/api/integrations", ["name": "bad", "kind": kind, "registry": "quay.io"])
                 #expect(reply.status == 400, "\(kind)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["kind"], "\(reply.text)")
+                #expect(reply.fieldNames == ["kind"], "\(reply.text)")
             }
             #expect(try await app.get("/api/integrations").items.count == 6)
         }
@@ -232,7 +226,7 @@ struct CredentialTests {
                 let reply = try await app.post("/api/integrations", ["name": "r", "kind": "generic", "registry": registry])
                 #expect(reply.status == 400, "\(registry.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["registry"], "\(registry.debugDescription): \(reply.text)")
+                #expect(reply.fieldNames == ["registry"], "\(registry.debugDescription): \(reply.text)")
             }
             for (index, registry) in ["ghcr.io", "registry.example.com:5000", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "localhost"].enumerated() {
                 let reply = try await app.post("/api/integrations", ["name": "r\(index)", "kind": "generic", "registry": registry])
@@ -242,7 +236,7 @@ struct CredentialTests {
             let integration = try await app.post("/api/integrations", ["name": "p", "kind": "generic", "registry": "ghcr.io"])
             let patched = try await app.patch("/api/integrations/\(integration.id)", ["registry": "https://ghcr.io"])
             #expect(patched.status == 400)
-            #expect(Self.fieldNames(patched) == ["registry"])
+            #expect(patched.fieldNames == ["registry"])
         }
     }
 
@@ -298,7 +292,7 @@ struct CredentialTests {
                 ])
                 #expect(reply.status == 400, "\(kind)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["cloudAccountId"], "\(reply.text)")
+                #expect(reply.fieldNames == ["cloudAccountId"], "\(reply.text)")
             }
             let ecr = try await app.post("/api/integrations", [
                 "name": "ecr", "kind": "ecr", "registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "cloudAccountId": account.id,
@@ -312,17 +306,17 @@ struct CredentialTests {
                 "name": "gar", "kind": "gar", "registry": "europe-docker.pkg.dev", "cloudAccountId": "ca_00000000000000000000000000",
             ])
             #expect(unknown.status == 400)
-            #expect(Self.fieldNames(unknown) == ["cloudAccountId"])
+            #expect(unknown.fieldNames == ["cloudAccountId"])
 
             // PATCH applies the same rule, and an account in use by an integration cannot be deleted.
             let ghcr = try await app.post("/api/integrations", ["name": "ghcr", "kind": "ghcr", "registry": "ghcr.io"])
             let patched = try await app.patch("/api/integrations/\(ghcr.id)", ["cloudAccountId": account.id])
             #expect(patched.status == 400)
-            #expect(Self.fieldNames(patched) == ["cloudAccountId"])
+            #expect(patched.fieldNames == ["cloudAccountId"])
             let blocked = try await app.delete("/api/cloud-accounts/\(account.id)")
             #expect(blocked.status == 409)
             #expect(blocked.errorCode == "has_children")
-            #expect(Self.details(blocked)["integrationCount"] as? Int == 1)
+            #expect(blocked.details["integrationCount"] as? Int == 1)
         }
     }
 

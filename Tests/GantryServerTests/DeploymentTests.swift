@@ -4,16 +4,6 @@ import Testing
 /// CONTRACT.md §4, Deployments and service connections — on every database.
 @Suite("Deployments and connections")
 struct DeploymentTests {
-    static func fieldNames(_ reply: Reply) -> [String] {
-        ((reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
-    }
-
-    static func details(_ reply: Reply) -> [String: Any] { reply.error["details"] as? [String: Any] ?? [:] }
-
-    static func rawData(_ reply: Reply) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any])?["data"] as? [String: Any] ?? [:]
-    }
-
     func connect(_ app: TestApp, environment: String, from: String, to: String, extra: [String: Any] = [:]) async throws -> Reply {
         var body: [String: Any] = ["fromDeploymentId": from, "toDeploymentId": to]
         body.merge(extra) { $1 }
@@ -31,7 +21,7 @@ struct DeploymentTests {
                 let reply = try await app.post("/api/environments/\(environment)/deployments", ["name": name, "image": "nginx:1.27"])
                 #expect(reply.status == 400, "\(name.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["name"], "\(name.debugDescription): \(reply.text)")
+                #expect(reply.fieldNames == ["name"], "\(name.debugDescription): \(reply.text)")
             }
             #expect(try await app.get("/api/environments/\(environment)/deployments").items.isEmpty)
             let longest = try await app.post("/api/environments/\(environment)/deployments",
@@ -47,7 +37,7 @@ struct DeploymentTests {
             let clash = try await app.post("/api/environments/\(tree.environment)/deployments", ["name": "api", "image": "nginx:1.27"])
             #expect(clash.status == 409)
             #expect(clash.errorCode == "conflict")
-            #expect(Self.details(clash)["field"] as? String == "name")
+            #expect(clash.details["field"] as? String == "name")
 
             let other = try await app.createEnvironment(project: tree.project, space: tree.space, name: "staging")
             _ = try await app.createDeployment(environment: other, name: "api")
@@ -68,7 +58,7 @@ struct DeploymentTests {
             #expect(reply.id.hasPrefix("dep_"))
             #expect(reply.header("Location") == "/api/deployments/\(reply.id)")
             #expect(reply.header("ETag") == "\"1\"")
-            let data = Self.rawData(reply)
+            let data = reply.data
             #expect(data["projectId"] as? String == project)
             #expect(data["environmentId"] as? String == environment)
             #expect(data["name"] as? String == "api")
@@ -80,7 +70,7 @@ struct DeploymentTests {
                 #expect(data.keys.contains(key), "\(key) missing: \(reply.text)")
                 #expect(data[key] is NSNull, "\(key): \(reply.text)")
             }
-            let fetched = Self.rawData(try await app.get("/api/deployments/\(reply.id)"))
+            let fetched = (try await app.get("/api/deployments/\(reply.id)")).data
             for key in ["port", "resources", "lastDeployedAt", "canvasPosition"] {
                 #expect(fetched[key] is NSNull, "GET \(key)")
             }
@@ -139,14 +129,14 @@ struct DeploymentTests {
                 ])
                 #expect(reply.status == 400, "\(cpu) \(memory)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == fields, "\(cpu) \(memory): \(reply.text)")
+                #expect(reply.fieldNames == fields, "\(cpu) \(memory): \(reply.text)")
             }
             // PATCH validates the same way.
             let deployment = try await app.createDeployment(environment: environment, name: "patched")
             let patched = try await app.patch("/api/deployments/\(deployment)", ["resources": ["cpuRequest": "1.2.3", "memoryRequest": "1Gi"]])
             #expect(patched.status == 400)
-            #expect(Self.fieldNames(patched) == ["resources.cpuRequest"])
-            #expect(Self.rawData(try await app.get("/api/deployments/\(deployment)"))["resources"] is NSNull)
+            #expect(patched.fieldNames == ["resources.cpuRequest"])
+            #expect((try await app.get("/api/deployments/\(deployment)")).data["resources"] is NSNull)
         }
     }
 
@@ -172,8 +162,8 @@ struct DeploymentTests {
 
             let cleared = try await app.patch(path, ["canvasPosition": NSNull()])
             #expect(cleared.status == 200, "\(cleared.text)")
-            #expect(Self.rawData(cleared)["canvasPosition"] is NSNull)
-            #expect(Self.rawData(try await app.get(path))["canvasPosition"] is NSNull)
+            #expect(cleared.data["canvasPosition"] is NSNull)
+            #expect((try await app.get(path)).data["canvasPosition"] is NSNull)
             #expect(try await app.get(path)["replicas"] as? Int == 2)
         }
     }
@@ -192,14 +182,14 @@ struct DeploymentTests {
                 let reply = try await app.patch(path, [field: NSNull()])
                 #expect(reply.status == 400, "\(field): \(reply.text)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == [field], "\(field): \(reply.text)")
+                #expect(reply.fieldNames == [field], "\(field): \(reply.text)")
             }
             #expect(try await app.get(path)["version"] as? Int == 1)
             let cleared = try await app.patch(path, ["port": NSNull(), "resources": NSNull()])
             #expect(cleared.status == 200, "\(cleared.text)")
-            #expect(Self.rawData(cleared)["port"] is NSNull)
-            #expect(Self.rawData(cleared)["resources"] is NSNull)
-            #expect(Self.rawData(try await app.get(path))["resources"] is NSNull)
+            #expect(cleared.data["port"] is NSNull)
+            #expect(cleared.data["resources"] is NSNull)
+            #expect((try await app.get(path)).data["resources"] is NSNull)
         }
     }
 
@@ -243,7 +233,7 @@ struct DeploymentTests {
 
             let bare = try await connect(app, environment: tree.environment, from: tree.deployment, to: web)
             #expect(bare.status == 201)
-            #expect(Self.rawData(bare)["injectedVar"] is NSNull, "\(bare.text)")
+            #expect(bare.data["injectedVar"] is NSNull, "\(bare.text)")
             #expect(try await app.get("/api/environments/\(tree.environment)/connections").items.map { $0["id"] as? String } == [reply.id, bare.id])
         }
     }
@@ -258,25 +248,25 @@ struct DeploymentTests {
             let toForeign = try await connect(app, environment: tree.environment, from: tree.deployment, to: foreign)
             #expect(toForeign.status == 400)
             #expect(toForeign.errorCode == "validation_failed")
-            #expect(Self.fieldNames(toForeign) == ["toDeploymentId"], "\(toForeign.text)")
+            #expect(toForeign.fieldNames == ["toDeploymentId"], "\(toForeign.text)")
 
             let fromForeign = try await connect(app, environment: tree.environment, from: foreign, to: tree.deployment)
             #expect(fromForeign.status == 400)
-            #expect(Self.fieldNames(fromForeign) == ["fromDeploymentId"])
+            #expect(fromForeign.fieldNames == ["fromDeploymentId"])
 
             let unknown = try await connect(app, environment: tree.environment, from: tree.deployment, to: "dep_00000000000000000000000000")
             #expect(unknown.status == 400)
-            #expect(Self.fieldNames(unknown) == ["toDeploymentId"])
+            #expect(unknown.fieldNames == ["toDeploymentId"])
 
             let malformed = try await connect(app, environment: tree.environment, from: tree.deployment, to: "nope")
             #expect(malformed.status == 400)
-            #expect(Self.fieldNames(malformed) == ["toDeploymentId"])
+            #expect(malformed.fieldNames == ["toDeploymentId"])
 
             let deleted = try await app.createDeployment(environment: tree.environment, name: "gone")
             #expect(try await app.delete("/api/deployments/\(deleted)").status == 204)
             let toDeleted = try await connect(app, environment: tree.environment, from: tree.deployment, to: deleted)
             #expect(toDeleted.status == 400)
-            #expect(Self.fieldNames(toDeleted) == ["toDeploymentId"])
+            #expect(toDeleted.fieldNames == ["toDeploymentId"])
 
             #expect(try await app.get("/api/environments/\(tree.environment)/connections").items.isEmpty)
         }
@@ -303,7 +293,7 @@ struct DeploymentTests {
             let again = try await connect(app, environment: tree.environment, from: web, to: tree.deployment, extra: ["injectedVar": "OTHER"])
             #expect(again.status == 409)
             #expect(again.errorCode == "conflict")
-            #expect(Self.details(again)["field"] != nil)
+            #expect(again.details["field"] != nil)
             let reverse = try await connect(app, environment: tree.environment, from: tree.deployment, to: web)
             #expect(reverse.status == 201, "\(reverse.text)")
 
@@ -323,7 +313,7 @@ struct DeploymentTests {
                 let reply = try await connect(app, environment: tree.environment, from: web, to: tree.deployment, extra: ["injectedVar": name])
                 #expect(reply.status == 400, "\(name.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["injectedVar"], "\(name.debugDescription): \(reply.text)")
+                #expect(reply.fieldNames == ["injectedVar"], "\(name.debugDescription): \(reply.text)")
             }
             #expect(try await app.get("/api/environments/\(tree.environment)/connections").items.isEmpty)
             for (index, name) in ["_", "API_URL", "_PRIVATE_1", "X9"].enumerated() {

@@ -4,17 +4,6 @@ import Testing
 /// CONTRACT.md §4, Environments: namespace and reference rules, uniqueness, registry fields, moves and deletes — on every database.
 @Suite("Environments")
 struct EnvironmentTests {
-    static func fieldNames(_ reply: Reply) -> [String] {
-        ((reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
-    }
-
-    static func details(_ reply: Reply) -> [String: Any] { reply.error["details"] as? [String: Any] ?? [:] }
-
-    /// The raw `data` object, with JSON nulls kept as NSNull.
-    static func rawData(_ reply: Reply) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any])?["data"] as? [String: Any] ?? [:]
-    }
-
     @Test("A namespace that is not a DNS-1123 label is 400 naming namespace", arguments: TestDatabase.all)
     func namespaceNotDNSLabel(_ db: TestDatabase) async throws {
         try await TestApp.run(db) { app in
@@ -24,7 +13,7 @@ struct EnvironmentTests {
                 let reply = try await app.post("/api/projects/\(project)/environments", ["name": "e", "spaceId": space, "namespace": namespace])
                 #expect(reply.status == 400, "\(namespace.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply).contains("namespace"), "\(namespace.debugDescription): \(reply.text)")
+                #expect(reply.fieldNames.contains("namespace"), "\(namespace.debugDescription): \(reply.text)")
             }
             #expect(try await app.get("/api/projects/\(project)/environments").items.isEmpty)
             // 63 characters and a single character are the edges that pass.
@@ -45,13 +34,13 @@ struct EnvironmentTests {
                 let reply = try await app.post("/api/projects/\(project)/environments", ["name": "e", "spaceId": space, "namespace": namespace])
                 #expect(reply.status == 400, "\(namespace)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["namespace"])
+                #expect(reply.fieldNames == ["namespace"])
             }
             // Also on PATCH.
             let environment = try await app.createEnvironment(project: project, space: space)
             let patched = try await app.patch("/api/projects/\(project)/environments/\(environment)", ["namespace": "kube-system"])
             #expect(patched.status == 400)
-            #expect(Self.fieldNames(patched) == ["namespace"])
+            #expect(patched.fieldNames == ["namespace"])
         }
     }
 
@@ -63,18 +52,18 @@ struct EnvironmentTests {
                                              ["name": "e", "spaceId": "spc_00000000000000000000000000", "namespace": "prod"])
             #expect(unknown.status == 400)
             #expect(unknown.errorCode == "validation_failed")
-            #expect(Self.fieldNames(unknown) == ["spaceId"])
+            #expect(unknown.fieldNames == ["spaceId"])
 
             let malformed = try await app.post("/api/projects/\(project)/environments", ["name": "e", "spaceId": "nope", "namespace": "prod"])
             #expect(malformed.status == 400)
-            #expect(Self.fieldNames(malformed) == ["spaceId"])
+            #expect(malformed.fieldNames == ["spaceId"])
 
             let space = try await app.createSpace()
             #expect(try await app.delete("/api/spaces/\(space)").status == 204)
             let deleted = try await app.post("/api/projects/\(project)/environments", ["name": "e", "spaceId": space, "namespace": "prod"])
             #expect(deleted.status == 400)
             #expect(deleted.errorCode == "validation_failed")
-            #expect(Self.fieldNames(deleted) == ["spaceId"])
+            #expect(deleted.fieldNames == ["spaceId"])
             #expect(try await app.get("/api/projects/\(project)/environments").items.isEmpty)
 
             // Moving an existing environment onto a deleted space is refused the same way.
@@ -82,7 +71,7 @@ struct EnvironmentTests {
             let environment = try await app.createEnvironment(project: project, space: live)
             let moved = try await app.patch("/api/projects/\(project)/environments/\(environment)", ["spaceId": space])
             #expect(moved.status == 400)
-            #expect(Self.fieldNames(moved) == ["spaceId"])
+            #expect(moved.fieldNames == ["spaceId"])
         }
     }
 
@@ -96,7 +85,7 @@ struct EnvironmentTests {
             ])
             #expect(unknown.status == 400)
             #expect(unknown.errorCode == "validation_failed")
-            #expect(Self.fieldNames(unknown) == ["registryIntegrationId"])
+            #expect(unknown.fieldNames == ["registryIntegrationId"])
 
             let integration = try await app.post("/api/integrations", ["name": "ghcr", "kind": "ghcr", "registry": "ghcr.io"])
             try #require(integration.status == 201, "\(integration.text)")
@@ -105,7 +94,7 @@ struct EnvironmentTests {
                 "name": "e", "spaceId": space, "namespace": "prod", "registryIntegrationId": integration.id,
             ])
             #expect(deleted.status == 400)
-            #expect(Self.fieldNames(deleted) == ["registryIntegrationId"])
+            #expect(deleted.fieldNames == ["registryIntegrationId"])
         }
     }
 
@@ -142,7 +131,7 @@ struct EnvironmentTests {
                                                ["name": "e", "spaceId": space, "namespace": "prod", "registryUrl": url])
                 #expect(reply.status == 400, "\(url.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["registryUrl"], "\(url.debugDescription)")
+                #expect(reply.fieldNames == ["registryUrl"], "\(url.debugDescription)")
             }
             for (index, url) in ["123456789012.dkr.ecr.us-east-1.amazonaws.com/checkout", "registry.example.com:5000/team/app"].enumerated() {
                 let reply = try await app.post("/api/projects/\(project)/environments",
@@ -164,12 +153,12 @@ struct EnvironmentTests {
             let sameProject = try await app.post("/api/projects/\(first)/environments", ["name": "other", "spaceId": space, "namespace": "checkout"])
             #expect(sameProject.status == 409)
             #expect(sameProject.errorCode == "conflict")
-            #expect(Self.details(sameProject)["field"] as? String == "namespace")
+            #expect(sameProject.details["field"] as? String == "namespace")
 
             let otherProject = try await app.post("/api/projects/\(second)/environments", ["name": "prod", "spaceId": space, "namespace": "checkout"])
             #expect(otherProject.status == 409)
             #expect(otherProject.errorCode == "conflict")
-            #expect(Self.details(otherProject)["field"] as? String == "namespace")
+            #expect(otherProject.details["field"] as? String == "namespace")
 
             // The same namespace on another space is fine.
             let otherSpace = try await app.createSpace()
@@ -181,7 +170,7 @@ struct EnvironmentTests {
             let moved = try await app.patch("/api/projects/\(second)/environments/\(moving)", ["namespace": "checkout"])
             #expect(moved.status == 409)
             #expect(moved.errorCode == "conflict")
-            #expect(Self.details(moved)["field"] as? String == "namespace")
+            #expect(moved.details["field"] as? String == "namespace")
         }
     }
 
@@ -196,11 +185,11 @@ struct EnvironmentTests {
             let clash = try await app.post("/api/projects/\(first)/environments", ["name": "PROD", "spaceId": space, "namespace": "other"])
             #expect(clash.status == 409)
             #expect(clash.errorCode == "conflict")
-            #expect(Self.details(clash)["field"] as? String == "name")
+            #expect(clash.details["field"] as? String == "name")
 
             let trimmedClash = try await app.post("/api/projects/\(first)/environments", ["name": "  prod ", "spaceId": space, "namespace": "other"])
             #expect(trimmedClash.status == 409)
-            #expect(Self.details(trimmedClash)["field"] as? String == "name")
+            #expect(trimmedClash.details["field"] as? String == "name")
 
             let reused = try await app.post("/api/projects/\(second)/environments", ["name": "prod", "spaceId": space, "namespace": "other"])
             #expect(reused.status == 201, "\(reused.text)")
@@ -209,7 +198,7 @@ struct EnvironmentTests {
             let staging = try await app.createEnvironment(project: first, space: space, name: "staging")
             let renamed = try await app.patch("/api/projects/\(first)/environments/\(staging)", ["name": "prod"])
             #expect(renamed.status == 409)
-            #expect(Self.details(renamed)["field"] as? String == "name")
+            #expect(renamed.details["field"] as? String == "name")
             let recased = try await app.patch("/api/projects/\(first)/environments/\(original)", ["name": "PROD"])
             #expect(recased.status == 200, "\(recased.text)")
             #expect(recased["name"] as? String == "PROD")
@@ -226,7 +215,7 @@ struct EnvironmentTests {
             #expect(reply.id.hasPrefix("env_"))
             #expect(reply.header("Location") == "/api/projects/\(project)/environments/\(reply.id)")
             #expect(reply.header("ETag") == "\"1\"")
-            let data = Self.rawData(reply)
+            let data = reply.data
             #expect(data["projectId"] as? String == project)
             #expect(data["name"] as? String == "prod")
             #expect(data["spaceId"] as? String == space)
@@ -239,7 +228,7 @@ struct EnvironmentTests {
             #expect(data["registryUrl"] is NSNull, "\(reply.text)")
 
             // The same on GET and in the list.
-            let fetched = Self.rawData(try await app.get("/api/projects/\(project)/environments/\(reply.id)"))
+            let fetched = (try await app.get("/api/projects/\(project)/environments/\(reply.id)")).data
             #expect(fetched["registryIntegrationId"] is NSNull)
             #expect(fetched["registryUrl"] is NSNull)
             let list = try await app.get("/api/projects/\(project)/environments")
@@ -267,15 +256,15 @@ struct EnvironmentTests {
 
             let cleared = try await app.patch(path, ["registryUrl": NSNull()])
             #expect(cleared.status == 200, "\(cleared.text)")
-            #expect(Self.rawData(cleared)["registryUrl"] is NSNull, "\(cleared.text)")
-            #expect(Self.rawData(try await app.get(path))["registryUrl"] is NSNull)
+            #expect(cleared.data["registryUrl"] is NSNull, "\(cleared.text)")
+            #expect((try await app.get(path)).data["registryUrl"] is NSNull)
             #expect(try await app.get(path)["name"] as? String == "production")
 
             let set = try await app.patch(path, ["registryUrl": "registry.example.com/acme"])
             #expect(set["registryUrl"] as? String == "registry.example.com/acme")
             let invalid = try await app.patch(path, ["registryUrl": "https://registry.example.com/acme"])
             #expect(invalid.status == 400)
-            #expect(Self.fieldNames(invalid) == ["registryUrl"])
+            #expect(invalid.fieldNames == ["registryUrl"])
             #expect(try await app.get(path)["registryUrl"] as? String == "registry.example.com/acme")
         }
     }
@@ -296,7 +285,7 @@ struct EnvironmentTests {
             #expect(untouched["registryIntegrationId"] as? String == integration.id)
             let cleared = try await app.patch(path, ["registryIntegrationId": NSNull()])
             #expect(cleared.status == 200)
-            #expect(Self.rawData(cleared)["registryIntegrationId"] is NSNull)
+            #expect(cleared.data["registryIntegrationId"] is NSNull)
             // Once cleared the integration is free to delete.
             #expect(try await app.delete("/api/integrations/\(integration.id)").status == 204)
         }
@@ -311,13 +300,13 @@ struct EnvironmentTests {
                 "name": "prod", "spaceId": space, "namespace": "prod", "registryUrl": NSNull(), "registryIntegrationId": NSNull(),
             ])
             #expect(created.status == 201, "\(created.text)")
-            #expect(Self.rawData(created)["registryUrl"] is NSNull)
+            #expect(created.data["registryUrl"] is NSNull)
             let path = "/api/projects/\(project)/environments/\(created.id)"
             for field in ["name", "spaceId", "namespace"] {
                 let reply = try await app.patch(path, [field: NSNull()])
                 #expect(reply.status == 400, "\(field): \(reply.text)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == [field], "\(field): \(reply.text)")
+                #expect(reply.fieldNames == [field], "\(field): \(reply.text)")
             }
             let unchanged = try await app.get(path)
             #expect(unchanged["version"] as? Int == 1)
@@ -336,13 +325,13 @@ struct EnvironmentTests {
             let namespace = try await app.patch(path, ["namespace": "elsewhere"])
             #expect(namespace.status == 409)
             #expect(namespace.errorCode == "has_children")
-            #expect(Self.details(namespace)["deploymentCount"] as? Int == 2)
+            #expect(namespace.details["deploymentCount"] as? Int == 2)
 
             let otherSpace = try await app.createSpace()
             let space = try await app.patch(path, ["spaceId": otherSpace])
             #expect(space.status == 409)
             #expect(space.errorCode == "has_children")
-            #expect(Self.details(space)["deploymentCount"] as? Int == 2)
+            #expect(space.details["deploymentCount"] as? Int == 2)
 
             let after = try await app.get(path)
             #expect(after["namespace"] as? String == before["namespace"] as? String)
@@ -403,7 +392,7 @@ struct EnvironmentTests {
             let blocked = try await app.delete(path)
             #expect(blocked.status == 409)
             #expect(blocked.errorCode == "has_children")
-            #expect(Self.details(blocked)["deploymentCount"] as? Int == 1)
+            #expect(blocked.details["deploymentCount"] as? Int == 1)
 
             let preview = try await app.delete(path + "?dryRun=true")
             #expect(preview.status == 200, "\(preview.text)")

@@ -4,12 +4,6 @@ import Testing
 /// CONTRACT.md §4, Projects: validation, uniqueness, CRUD, soft delete, dry runs and restore — on every database.
 @Suite("Projects")
 struct ProjectTests {
-    static func fieldNames(_ reply: Reply) -> [String] {
-        ((reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
-    }
-
-    static func details(_ reply: Reply) -> [String: Any] { reply.error["details"] as? [String: Any] ?? [:] }
-
     @Test("An empty or whitespace-only name is 400 validation_failed naming name", arguments: TestDatabase.all)
     func emptyName(_ db: TestDatabase) async throws {
         try await TestApp.run(db) { app in
@@ -17,7 +11,7 @@ struct ProjectTests {
                 let reply = try await app.post("/api/projects", ["name": name])
                 #expect(reply.status == 400, "\(name.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["name"])
+                #expect(reply.fieldNames == ["name"])
             }
             #expect(try await app.get("/api/projects").items.isEmpty)
         }
@@ -29,7 +23,7 @@ struct ProjectTests {
             let tooLong = try await app.post("/api/projects", ["name": String(repeating: "a", count: 101)])
             #expect(tooLong.status == 400)
             #expect(tooLong.errorCode == "validation_failed")
-            #expect(Self.fieldNames(tooLong) == ["name"])
+            #expect(tooLong.fieldNames == ["name"])
             let longest = try await app.post("/api/projects", ["name": String(repeating: "b", count: 100)])
             #expect(longest.status == 201)
             // The limit applies after trimming.
@@ -45,7 +39,7 @@ struct ProjectTests {
                 let reply = try await app.post("/api/projects", ["name": name])
                 #expect(reply.status == 400, "\(name.debugDescription)")
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["name"])
+                #expect(reply.fieldNames == ["name"])
             }
             #expect(try await app.get("/api/projects").items.isEmpty)
         }
@@ -72,7 +66,7 @@ struct ProjectTests {
                 let reply = try await app.patch("/api/projects/\(id)", ["name": name])
                 #expect(reply.status == 400)
                 #expect(reply.errorCode == "validation_failed")
-                #expect(Self.fieldNames(reply) == ["name"])
+                #expect(reply.fieldNames == ["name"])
             }
             let current = try await app.get("/api/projects/\(id)")
             #expect(current["name"] as? String == "checkout")
@@ -88,7 +82,7 @@ struct ProjectTests {
                 let reply = try await app.post("/api/projects", ["name": name])
                 #expect(reply.status == 409, "\(name)")
                 #expect(reply.errorCode == "conflict")
-                #expect(Self.details(reply)["field"] as? String == "name")
+                #expect(reply.details["field"] as? String == "name")
             }
             #expect(try await app.get("/api/projects").items.count == 1)
         }
@@ -102,7 +96,7 @@ struct ProjectTests {
             let reply = try await app.patch("/api/projects/\(other)", ["name": "CheckOut"])
             #expect(reply.status == 409)
             #expect(reply.errorCode == "conflict")
-            #expect(Self.details(reply)["field"] as? String == "name")
+            #expect(reply.details["field"] as? String == "name")
             let current = try await app.get("/api/projects/\(other)")
             #expect(current["name"] as? String == "billing")
             #expect(current["version"] as? Int == 1)
@@ -223,7 +217,7 @@ struct ProjectTests {
             let reply = try await app.delete("/api/projects/\(tree.project)")
             #expect(reply.status == 409)
             #expect(reply.errorCode == "has_children")
-            let details = Self.details(reply)
+            let details = reply.details
             #expect(details["environmentCount"] as? Int == 2)
             #expect(details["deploymentCount"] as? Int == 3)
             #expect(details["environmentIds"] as? [String] == [tree.environment, second])
@@ -241,7 +235,7 @@ struct ProjectTests {
             let reply = try await app.delete("/api/projects/\(project)")
             #expect(reply.status == 409)
             #expect(reply.errorCode == "has_children")
-            let details = Self.details(reply)
+            let details = reply.details
             #expect(details["environmentCount"] as? Int == 22)
             #expect(details["deploymentCount"] as? Int == 0)
             #expect(details["environmentIds"] as? [String] == Array(environments.prefix(20)))
@@ -255,8 +249,8 @@ struct ProjectTests {
             #expect(try await app.delete("/api/deployments/\(tree.deployment)").status == 204)
             let blocked = try await app.delete("/api/projects/\(tree.project)")
             #expect(blocked.status == 409)
-            #expect(Self.details(blocked)["environmentCount"] as? Int == 1)
-            #expect(Self.details(blocked)["deploymentCount"] as? Int == 0)
+            #expect(blocked.details["environmentCount"] as? Int == 1)
+            #expect(blocked.details["deploymentCount"] as? Int == 0)
             #expect(try await app.delete("/api/projects/\(tree.project)/environments/\(tree.environment)").status == 204)
             #expect(try await app.delete("/api/projects/\(tree.project)").status == 204)
         }
@@ -323,7 +317,7 @@ struct ProjectTests {
             let reply = try await app.request(.post, "/api/projects/\(id)/restore")
             #expect(reply.status == 409)
             #expect(reply.errorCode == "conflict")
-            #expect(Self.details(reply)["field"] as? String == "name")
+            #expect(reply.details["field"] as? String == "name")
             #expect(try await app.get("/api/projects/\(id)").status == 404)
             #expect(try await app.get("/api/projects").items.compactMap { $0["id"] as? String } == [usurper])
             // Once the usurper is renamed, the restore goes through.

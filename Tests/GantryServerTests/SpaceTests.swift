@@ -4,16 +4,6 @@ import Testing
 /// CONTRACT.md §4, Deployment spaces: kubeconfig and cloud spaces, what a kubeconfig may hold, secrecy, names and deletes — on every database.
 @Suite("Deployment spaces")
 struct SpaceTests {
-    static func fieldNames(_ reply: Reply) -> [String] {
-        ((reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
-    }
-
-    static func details(_ reply: Reply) -> [String: Any] { reply.error["details"] as? [String: Any] ?? [:] }
-
-    static func rawData(_ reply: Reply) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any])?["data"] as? [String: Any] ?? [:]
-    }
-
     /// Neither the cluster token nor the CA data may appear anywhere in an answer.
     static func expectNoSecrets(_ reply: Reply, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!reply.text.contains(TestApp.clusterToken), "token leaked: \(reply.text)", sourceLocation: sourceLocation)
@@ -64,7 +54,7 @@ struct SpaceTests {
             #expect(reply.id.hasPrefix("spc_"))
             #expect(reply.header("Location") == "/api/spaces/\(reply.id)")
             #expect(reply.header("ETag") == "\"1\"")
-            let data = Self.rawData(reply)
+            let data = reply.data
             #expect(data["name"] as? String == "prod-cluster")
             #expect(data["provider"] as? String == "kubeconfig")
             #expect(data["config"] as? [String: String] == ["context": "prod"])
@@ -97,7 +87,7 @@ struct SpaceTests {
             ])
             #expect(reply.status == 400)
             #expect(reply.errorCode == "validation_failed")
-            #expect(!Self.fieldNames(reply).isEmpty)
+            #expect(!reply.fieldNames.isEmpty)
             Self.expectNoSecrets(reply)
             #expect(try await app.get("/api/spaces").items.isEmpty)
         }
@@ -177,7 +167,7 @@ struct SpaceTests {
             }
             let missing = try await app.post("/api/spaces", ["name": "x", "provider": "kubeconfig"])
             #expect(missing.status == 400)
-            #expect(Self.fieldNames(missing).contains("kubeconfig"))
+            #expect(missing.fieldNames.contains("kubeconfig"))
         }
     }
 
@@ -214,7 +204,7 @@ struct SpaceTests {
             for field in ["name", "kubeconfig", "context"] {
                 let reply = try await app.patch("/api/spaces/\(space)", [field: NSNull()])
                 #expect(reply.status == 400, "\(field): \(reply.text)")
-                #expect(Self.fieldNames(reply).contains(field), "\(field): \(reply.text)")
+                #expect(reply.fieldNames.contains(field), "\(field): \(reply.text)")
             }
             let fetched = try await app.get("/api/spaces/\(space)")
             #expect(fetched["version"] as? Int == 1)
@@ -233,12 +223,12 @@ struct SpaceTests {
             let clash = try await app.post("/api/spaces", ["name": "prod cluster", "provider": "kubeconfig", "kubeconfig": TestApp.kubeconfig()])
             #expect(clash.status == 409)
             #expect(clash.errorCode == "conflict")
-            #expect(Self.details(clash)["field"] as? String == "name")
+            #expect(clash.details["field"] as? String == "name")
 
             let other = try await app.createSpace("other")
             let renamed = try await app.patch("/api/spaces/\(other)", ["name": "PROD CLUSTER"])
             #expect(renamed.status == 409)
-            #expect(Self.details(renamed)["field"] as? String == "name")
+            #expect(renamed.details["field"] as? String == "name")
 
             // A deleted space frees its name.
             #expect(try await app.delete("/api/spaces/\(first)").status == 204)
@@ -257,7 +247,7 @@ struct SpaceTests {
             let blocked = try await app.delete("/api/spaces/\(space)")
             #expect(blocked.status == 409)
             #expect(blocked.errorCode == "has_children")
-            #expect(Self.details(blocked)["environmentCount"] as? Int == 1)
+            #expect(blocked.details["environmentCount"] as? Int == 1)
             #expect(try await app.get("/api/spaces/\(space)").status == 200)
 
             #expect(try await app.delete("/api/projects/\(project)/environments/\(environment)").status == 204)
@@ -278,7 +268,7 @@ struct SpaceTests {
                 "name": "eks", "provider": "aws", "cloudAccountId": account, "config": ["clusterName": "prod", "region": "eu-west-1"],
             ])
             #expect(reply.status == 201, "\(reply.text)")
-            let data = Self.rawData(reply)
+            let data = reply.data
             #expect(data["provider"] as? String == "aws")
             #expect(data["cloudAccountId"] as? String == account)
             #expect(data["server"] is NSNull, "\(reply.text)")
@@ -299,13 +289,13 @@ struct SpaceTests {
             ])
             #expect(noRegion.status == 400)
             #expect(noRegion.errorCode == "validation_failed")
-            #expect(Self.fieldNames(noRegion).contains("config.region"), "\(noRegion.text)")
+            #expect(noRegion.fieldNames.contains("config.region"), "\(noRegion.text)")
 
             let noCluster = try await app.post("/api/spaces", [
                 "name": "eks", "provider": "aws", "cloudAccountId": account, "config": ["region": "eu-west-1"],
             ])
             #expect(noCluster.status == 400)
-            #expect(Self.fieldNames(noCluster).contains("config.clusterName"), "\(noCluster.text)")
+            #expect(noCluster.fieldNames.contains("config.clusterName"), "\(noCluster.text)")
 
             let noConfig = try await app.post("/api/spaces", ["name": "eks", "provider": "aws", "cloudAccountId": account])
             #expect(noConfig.status == 400)
@@ -314,7 +304,7 @@ struct SpaceTests {
                 "name": "eks", "provider": "aws", "config": ["clusterName": "prod", "region": "eu-west-1"],
             ])
             #expect(noAccount.status == 400)
-            #expect(Self.fieldNames(noAccount).contains("cloudAccountId"))
+            #expect(noAccount.fieldNames.contains("cloudAccountId"))
             #expect(try await app.get("/api/spaces").items.isEmpty)
         }
     }
@@ -328,14 +318,14 @@ struct SpaceTests {
             ])
             #expect(reply.status == 400)
             #expect(reply.errorCode == "validation_failed")
-            #expect(Self.fieldNames(reply) == ["cloudAccountId"])
+            #expect(reply.fieldNames == ["cloudAccountId"])
 
             let unknown = try await app.post("/api/spaces", [
                 "name": "eks", "provider": "aws", "cloudAccountId": "ca_00000000000000000000000000",
                 "config": ["clusterName": "prod", "region": "eu-west-1"],
             ])
             #expect(unknown.status == 400)
-            #expect(Self.fieldNames(unknown) == ["cloudAccountId"])
+            #expect(unknown.fieldNames == ["cloudAccountId"])
             #expect(try await app.get("/api/spaces").items.isEmpty)
         }
     }
@@ -351,7 +341,7 @@ struct SpaceTests {
             let blocked = try await app.delete("/api/cloud-accounts/\(account)")
             #expect(blocked.status == 409)
             #expect(blocked.errorCode == "has_children")
-            #expect(Self.details(blocked)["spaceCount"] as? Int == 1)
+            #expect(blocked.details["spaceCount"] as? Int == 1)
             #expect(try await app.get("/api/cloud-accounts/\(account)").status == 200)
 
             #expect(try await app.delete("/api/spaces/\(space.id)").status == 204)

@@ -218,8 +218,7 @@ struct StatsTests {
                 let reply = try await app.get("/api/projects/stats?\(query)")
                 #expect(reply.status == 400, "\(query)")
                 #expect(reply.errorCode == "validation_failed")
-                let fields = (reply.error["details"] as? [String: Any])?["fields"] as? [[String: Any]]
-                #expect(fields?.first?["field"] as? String == field)
+                #expect(reply.fieldNames.first == field)
             }
         }
     }

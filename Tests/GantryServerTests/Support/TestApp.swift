@@ -82,6 +82,9 @@ struct Reply: Sendable {
     var items: [[String: Any]] { json["data"] as? [[String: Any]] ?? [] }
     var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
     var errorCode: String? { error["code"] as? String }
+    var details: [String: Any] { error["details"] as? [String: Any] ?? [:] }
+    /// The fields a `validation_failed` answer names, in order.
+    var fieldNames: [String] { (details["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? [] }
     var id: String { data["id"] as? String ?? "" }
     var text: String { String(decoding: body, as: UTF8.self) }
     subscript(_ key: String) -> Any? { data[key] }
