@@ -4,25 +4,41 @@ import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import ServiceLifecycle
 
 /// PostgreSQL through PostgresNIO's `PostgresClient` pool. The client must be running (it is a Service).
 public final class PostgresBackend: Database {
     public let kind = DatabaseKind.postgres
     public let client: PostgresClient
     private let logger: Logger
+    /// Opened when the pool's `run()` starts: leasing before that only logs warnings and waits.
+    let started = AsyncLatch()
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
+    /// The service that runs the pool; the database must not be used before it runs.
+    var service: some Service { PoolService(backend: self) }
+
+    struct PoolService: Service {
+        let backend: PostgresBackend
+        func run() async {
+            backend.started.open()
+            await backend.client.run()
+        }
+    }
+
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        await started.wait()
+        return try await client.withConnection { connection in
             try await work(connection.sql(queryLogLevel: nil))
         }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        await started.wait()
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 try await work(connection.sql(queryLogLevel: nil))
@@ -112,7 +128,8 @@ extension PostgresBackend: MigratableDatabase {
     static let migrationLockKey: Int64 = 0x6761_6E74_7279
 
     public func withMigrationLock<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        await started.wait()
+        return try await client.withConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLockKey))").run()
             do {

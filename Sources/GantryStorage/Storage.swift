@@ -47,8 +47,8 @@ public struct OpenedDatabase: Sendable {
         case .postgres(let url):
             let configuration = try PostgresBackend.configuration(url: url)
             try await PostgresBackend.checkReachable(url: url, logger: logger)
-            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-            return OpenedDatabase(database: PostgresBackend(client: client, logger: logger), service: client)
+            let backend = PostgresBackend(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+            return OpenedDatabase(database: backend, service: backend.service)
         }
     }
 }
