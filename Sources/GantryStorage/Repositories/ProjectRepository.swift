@@ -146,8 +146,12 @@ public struct SQLProjectRepository: ProjectRepository {
         let org = caller.organizationID
         let page = SQLFragments.page(query.page, column: "p.id")
         // One query: the projects joined to per-project aggregates, each computed in one pass over the partial indexes.
-        let buckets = DeploymentStatus.allCases.map {
-            "SUM(CASE WHEN status = '\($0.rawValue)' THEN 1 ELSE 0 END) AS \($0.rawValue)"
+        // Each dialect's cheapest conditional count: SQLite sums its 0/1 comparisons, PostgreSQL filters.
+        let buckets: String = DeploymentStatus.allCases.map { status -> String in
+            switch database.kind {
+            case .sqlite: "SUM(status = '\(status.rawValue)') AS \(status.rawValue)"
+            case .postgres: "COUNT(*) FILTER (WHERE status = '\(status.rawValue)') AS \(status.rawValue)"
+            }
         }.joined(separator: ", ")
         // A page aggregates only its own projects; the whole list aggregates the organization in one pass.
         let inner = SQLFragments.page(query.page, column: "id")
