@@ -74,3 +74,13 @@ public enum Cursor {
         return id
     }
 }
+
+/// A list request: name filter plus keyset page.
+public struct ListQuery: Sendable {
+    public var nameContains: String?
+    public var page: PageRequest
+    public init(nameContains: String? = nil, page: PageRequest = PageRequest()) {
+        self.nameContains = nameContains.flatMap { $0.isEmpty ? nil : $0 }
+        self.page = page
+    }
+}

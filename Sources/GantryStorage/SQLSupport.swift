@@ -78,3 +78,28 @@ func checkVersion(_ ifMatch: Int?, current: Int) throws {
 func hasChildren(_ message: String, _ counts: [String: DetailValue]) -> AppError {
     AppError(.hasChildren, message, details: counts)
 }
+
+/// JSON stored in a TEXT column, portable between the two databases.
+enum JSONColumn {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Organization-wide names that are unique ignoring case among live rows.
+enum NameRules {
+    static func ensureFree(
+        _ name: String, table: String, excluding id: String?, org: String, on sql: any SQLDatabase, taken: (String) -> AppError
+    ) async throws {
+        let existing = try await sql.raw("""
+            SELECT id FROM \(unsafeRaw: table) WHERE org_id = \(bind: org) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
+            """).first().map { try $0.string("id") }
+        if let existing, existing != id { throw taken(name) }
+    }
+}

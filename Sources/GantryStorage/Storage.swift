@@ -8,7 +8,7 @@ import ServiceLifecycle
 public struct Repositories: Sendable {
     public let projects: any ProjectRepository
     public let environments: any EnvironmentRepository
-    public let spaces: SQLSpaceRepository
+    public let spaces: any SpaceRepository
     public let cloudAccounts: any CloudAccountRepository
     public let integrations: any IntegrationRepository
     public let deployments: any DeploymentRepository

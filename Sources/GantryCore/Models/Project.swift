@@ -53,13 +53,3 @@ public struct ProjectStats: Sendable, Equatable {
         self.serviceCount = serviceCount; self.statusBuckets = statusBuckets; self.lastDeployAt = lastDeployAt
     }
 }
-
-/// A list request: name filter plus keyset page.
-public struct ListQuery: Sendable {
-    public var nameContains: String?
-    public var page: PageRequest
-    public init(nameContains: String? = nil, page: PageRequest = PageRequest()) {
-        self.nameContains = nameContains.flatMap { $0.isEmpty ? nil : $0 }
-        self.page = page
-    }
-}

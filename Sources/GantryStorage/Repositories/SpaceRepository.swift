@@ -3,7 +3,9 @@ import GantryCore
 import SQLKit
 
 public protocol SpaceRepository: Sendable {
-    func create(_ new: NewSpace, by caller: Caller) async throws -> Space
+    /// Reserves an ID before sealing, so a sealed kubeconfig is bound to the row it belongs to.
+    func makeID() -> String
+    func create(_ new: NewSpace, id: String, by caller: Caller) async throws -> Space
     func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Space>
     func get(_ id: String, for caller: Caller) async throws -> Space
     func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space
@@ -25,12 +27,7 @@ public struct SQLSpaceRepository: SpaceRepository {
         .conflict(field: "name", "A deployment space named '\(name)' already exists in this organization (names ignore case).")
     }
 
-    /// Reserves a space ID before sealing, so the sealed kubeconfig can be bound to the row it belongs to.
     public func makeID() -> String { ids.make(.space) }
-
-    public func create(_ new: NewSpace, by caller: Caller) async throws -> Space {
-        try await create(new, id: makeID(), by: caller)
-    }
 
     public func create(_ new: NewSpace, id: String, by caller: Caller) async throws -> Space {
         let now = Timestamp.now()
@@ -132,30 +129,5 @@ public struct SQLSpaceRepository: SpaceRepository {
             server: try row.optionalString("server"), status: SpaceStatus(rawValue: try row.string("status")) ?? .active,
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
         )
-    }
-}
-
-/// JSON stored in a TEXT column, portable between the two databases.
-enum JSONColumn {
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-}
-
-/// Organization-wide names that are unique ignoring case among live rows.
-enum NameRules {
-    static func ensureFree(
-        _ name: String, table: String, excluding id: String?, org: String, on sql: any SQLDatabase, taken: (String) -> AppError
-    ) async throws {
-        let existing = try await sql.raw("""
-            SELECT id FROM \(unsafeRaw: table) WHERE org_id = \(bind: org) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
-            """).first().map { try $0.string("id") }
-        if let existing, existing != id { throw taken(name) }
     }
 }

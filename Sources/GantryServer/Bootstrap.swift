@@ -1,0 +1,16 @@
+import Foundation
+import GantryStorage
+import Logging
+
+/// Seeds the first organization when the database has none (CONTRACT.md §1).
+enum Bootstrap {
+    static func run(_ identity: any IdentityRepository, tokenSecret: String?, logger: Logger) async throws {
+        guard try await !identity.hasOrganizations() else { return }
+        let (organization, token) = try await identity.createOrganization(name: "default", adminEmail: "admin@localhost", tokenSecret: tokenSecret)
+        logger.info("created organization", metadata: ["organization_id": "\(organization.id)", "admin": "admin@localhost"])
+        if tokenSecret == nil {
+            // Printed once, on a line of its own, and never logged.
+            FileHandle.standardError.write(Data("bootstrap token: \(token)\n".utf8))
+        }
+    }
+}

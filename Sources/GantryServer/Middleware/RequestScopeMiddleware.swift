@@ -1,0 +1,11 @@
+import Hummingbird
+
+/// Publishes the request's context to the generated handlers as a task local.
+struct RequestScopeMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let scope = RequestScope(requestID: context.requestID, caller: context.caller, rawBody: context.rawBody, logger: context.logger)
+        return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
+    }
+}
