@@ -25,10 +25,8 @@ public struct AppRequestContext: RequestContext {
 public struct RequestScope: Sendable {
     @TaskLocal public static var current: RequestScope?
 
-    public var requestID: String
     public var caller: Caller?
     public var rawBody: ByteBuffer?
-    public var logger: Logger
 
     static func caller() throws -> Caller {
         guard let caller = current?.caller else { throw AppError(.unauthenticated, "A bearer token is required.") }

@@ -38,10 +38,8 @@ public struct OpenedDatabase: Sendable {
     /// so reachability is checked by the first query (the migration run).
     public static func open(_ url: DatabaseURL, logger: Logger) async throws -> OpenedDatabase {
         switch url {
-        case .sqliteMemory:
-            let backend = try await SQLiteBackend.open(path: nil, logger: logger)
-            return OpenedDatabase(database: backend, service: ClosingService(backend))
-        case .sqliteFile(let path):
+        case .sqliteMemory, .sqliteFile:
+            let path: String? = if case .sqliteFile(let path) = url { path } else { nil }
             let backend = try await SQLiteBackend.open(path: path, logger: logger)
             return OpenedDatabase(database: backend, service: ClosingService(backend))
         case .postgres(let url):
@@ -49,6 +47,22 @@ public struct OpenedDatabase: Sendable {
             try await PostgresBackend.checkReachable(url: url, logger: logger)
             let backend = PostgresBackend(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
             return OpenedDatabase(database: backend, service: backend.service)
+        }
+    }
+}
+
+extension OpenedDatabase {
+    /// Runs `work` while the database's service runs, then shuts it down (closing SQLite connections,
+    /// which assert if freed open) before returning or rethrowing. For one-shot commands and tests.
+    public func whileRunning<T: Sendable>(logger: Logger, _ work: @Sendable (any MigratableDatabase) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let services = ServiceGroup(services: [service], logger: logger)
+            group.addTask { try await services.run() }
+            let result: Result<T, any Error>
+            do { result = .success(try await work(database)) } catch { result = .failure(error) }
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return try result.get()
         }
     }
 }

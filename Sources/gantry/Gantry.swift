@@ -153,23 +153,13 @@ func withDatabase(_ options: ServerOptions, _ work: @escaping @Sendable (any Mig
     logger.logLevel = .warning
     let settings = try Settings(reader: options.reader)
     let opened = try await OpenedDatabase.open(settings.database, logger: logger)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        let serviceGroup = ServiceGroup(services: [opened.service], logger: logger)
-        group.addTask { try await serviceGroup.run() }
-        var failure: (any Error)?
-        do {
-            try await work(opened.database, logger)
-        } catch {
-            failure = error
-        }
-        // Close the database before reporting: an unclosed SQLite connection asserts when freed.
-        await serviceGroup.triggerGracefulShutdown()
-        try await group.waitForAll()
-        switch failure {
-        case nil: return
-        case let error as AppError: throw ConfigurationError(error.message)
-        case let error as ConfigurationError: throw error
-        case let error?: throw ConfigurationError("cannot use the database \(settings.database.redacted): \(error)")
-        }
+    do {
+        try await opened.whileRunning(logger: logger) { [logger] database in try await work(database, logger) }
+    } catch let error as AppError {
+        throw ConfigurationError(error.message)
+    } catch let error as ConfigurationError {
+        throw error
+    } catch {
+        throw ConfigurationError("cannot use the database \(settings.database.redacted): \(error)")
     }
 }

@@ -68,8 +68,6 @@ struct ErrorMiddleware: RouterMiddleware {
             return (AppError(.payloadTooLarge, "The request body is over the 1 MiB limit."), [:])
         case 415:
             return (AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json."), [:])
-        case 405:
-            return (AppError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)."), [:])
         case 400..<500:
             return (AppError(.badRequest, error.body ?? "The request could not be understood."), [:])
         default:

@@ -5,7 +5,7 @@ struct RequestScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let scope = RequestScope(requestID: context.requestID, caller: context.caller, rawBody: context.rawBody, logger: context.logger)
+        let scope = RequestScope(caller: context.caller, rawBody: context.rawBody)
         return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
     }
 }

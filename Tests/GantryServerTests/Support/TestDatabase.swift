@@ -3,7 +3,6 @@ import GantryCore
 import GantryStorage
 import Logging
 import PostgresNIO
-import ServiceLifecycle
 import Testing
 
 /// The databases every storage and API test runs on: SQLite always, PostgreSQL when the test
@@ -51,13 +50,5 @@ func withPostgres<T: Sendable>(url: String, _ work: @Sendable (PostgresClient) a
 /// Opens a second handle on a test's database, for arranging state no API writes (e.g. deployer-owned status).
 func withDirectDatabase<T: Sendable>(url: String, _ work: @Sendable (any Database) async throws -> T) async throws -> T {
     let opened = try await OpenedDatabase.open(try DatabaseURL(url), logger: Logger(label: "test"))
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        let services = ServiceGroup(services: [opened.service], logger: Logger(label: "test"))
-        group.addTask { try await services.run() }
-        let result: Result<T, any Error>
-        do { result = .success(try await work(opened.database)) } catch { result = .failure(error) }
-        await services.triggerGracefulShutdown()
-        try await group.waitForAll()
-        return try result.get()
-    }
+    return try await opened.whileRunning(logger: Logger(label: "test")) { try await work($0) }
 }
