@@ -40,13 +40,15 @@ public enum ErrorCode: String, Sendable, Codable {
     }
 }
 
-/// A JSON value for error details, kept free of any encoder so the core stays I/O-free.
-public enum DetailValue: Sendable, Equatable {
+/// A JSON value, for error details and audit changes.
+public enum JSONValue: Sendable, Equatable, Hashable {
+    case null
     case string(String)
     case int(Int)
+    case double(Double)
     case bool(Bool)
-    case array([DetailValue])
-    case object([String: DetailValue])
+    case array([JSONValue])
+    case object([String: JSONValue])
 }
 
 /// One invalid field, as listed in `details.fields`.
@@ -63,9 +65,9 @@ public struct FieldError: Sendable, Equatable {
 public struct AppError: Error, Sendable, Equatable {
     public let code: ErrorCode
     public let message: String
-    public let details: [String: DetailValue]?
+    public let details: [String: JSONValue]?
 
-    public init(_ code: ErrorCode, _ message: String, details: [String: DetailValue]? = nil) {
+    public init(_ code: ErrorCode, _ message: String, details: [String: JSONValue]? = nil) {
         self.code = code
         self.message = message
         self.details = details

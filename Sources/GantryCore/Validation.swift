@@ -130,3 +130,31 @@ public enum Rules {
         name.lowercased()
     }
 }
+
+extension Validator {
+    /// Known policy strings, each once.
+    public mutating func policies(_ values: [String], field: String = "policies") {
+        if let unknown = values.first(where: { !Policies.all.contains($0) }) {
+            fail(field, "'\(unknown)' is not a policy; GET /policies lists them.")
+        } else if Set(values).count != values.count {
+            fail(field, "Each policy may appear once.")
+        }
+    }
+
+    /// `org`, `project:<prj id>` or `environment:<env id>`.
+    public mutating func scope(_ value: String, field: String = "scope") -> Scope? {
+        guard let scope = Scope(parsing: value) else {
+            fail(field, "Use 'org', 'project:<project id>' or 'environment:<environment id>'.")
+            return nil
+        }
+        return scope
+    }
+
+    public mutating func email(_ value: String, field: String = "email") {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        if value.count > 254 || parts.count != 2 || parts[0].isEmpty || parts[1].isEmpty
+            || value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 }) {
+            fail(field, "Must be an email address such as ada@example.com.")
+        }
+    }
+}

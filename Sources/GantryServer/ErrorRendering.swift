@@ -19,10 +19,12 @@ enum ErrorRendering {
         )
     }
 
-    static func json(_ value: DetailValue) -> Any {
+    static func json(_ value: JSONValue) -> Any {
         switch value {
+        case .null: NSNull()
         case .string(let s): s
         case .int(let i): i
+        case .double(let d): d
         case .bool(let b): b
         case .array(let a): a.map(json)
         case .object(let o): o.mapValues(json)

@@ -75,7 +75,7 @@ func checkVersion(_ ifMatch: Int?, current: Int) throws {
 }
 
 /// The shape of a `has_children` refusal.
-func hasChildren(_ message: String, _ counts: [String: DetailValue]) -> AppError {
+func hasChildren(_ message: String, _ counts: [String: JSONValue]) -> AppError {
     AppError(.hasChildren, message, details: counts)
 }
 
@@ -101,5 +101,14 @@ enum NameRules {
             SELECT id FROM \(unsafeRaw: table) WHERE org_id = \(bind: org) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
             """).first().map { try $0.string("id") }
         if let existing, existing != id { throw taken(name) }
+    }
+}
+
+extension SQLFragments {
+    /// `AND column IN (…)` for a caller who sees only some rows; nothing when it sees them all.
+    static func visible(_ visible: Visible, column: String) -> SQLQueryString {
+        guard case .only(let ids) = visible else { return "" }
+        guard !ids.isEmpty else { return " AND 1 = 0" }
+        return " AND \(unsafeRaw: column) IN (\(binds: ids.sorted()))"
     }
 }

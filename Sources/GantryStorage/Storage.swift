@@ -14,6 +14,8 @@ public struct Repositories: Sendable {
     public let deployments: any DeploymentRepository
     public let connections: any ConnectionRepository
     public let identity: any IdentityRepository
+    public let access: any AccessRepository
+    public let audit: any AuditRepository
     public let idempotency: any IdempotencyRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
@@ -25,6 +27,8 @@ public struct Repositories: Sendable {
         deployments = SQLDeploymentRepository(database: database, ids: ids)
         connections = SQLConnectionRepository(database: database, ids: ids)
         identity = SQLIdentityRepository(database: database, ids: ids)
+        access = SQLAccessRepository(database: database, ids: ids)
+        audit = SQLAuditRepository(database: database)
         idempotency = SQLIdempotencyRepository(database: database)
     }
 }

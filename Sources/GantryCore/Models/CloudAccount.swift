@@ -44,3 +44,8 @@ public enum CloudCredentialRules {
         }
     }
 }
+
+extension CloudAccount {
+    /// The fields an audit entry may show: never the credentials, only that they were replaced.
+    public var auditFields: [String: JSONValue] { ["name": .string(name), "provider": .string(provider.rawValue)] }
+}

@@ -80,3 +80,25 @@ public struct Connection: Sendable, Equatable {
         self.toDeploymentID = toDeploymentID; self.sourceHint = sourceHint; self.injectedVar = injectedVar; self.createdAt = createdAt
     }
 }
+
+extension Deployment {
+    /// The fields an audit entry may show.
+    public var auditFields: [String: JSONValue] {
+        ["name": .string(name), "image": .string(image), "replicas": .int(replicas), "port": JSONValue(port),
+         "resources": resources.map { .object(["cpuRequest": .string($0.cpuRequest), "memoryRequest": .string($0.memoryRequest)]) } ?? .null,
+         "canvasPosition": canvasPosition.map { .object(["x": .double($0.x), "y": .double($0.y)]) } ?? .null]
+    }
+}
+
+extension Connection {
+    /// The fields an audit entry may show.
+    public var auditFields: [String: JSONValue] {
+        ["fromDeploymentId": .string(fromDeploymentID), "toDeploymentId": .string(toDeploymentID),
+         "sourceHint": .string(sourceHint.rawValue), "injectedVar": JSONValue(injectedVar)]
+    }
+}
+
+extension Deployment {
+    /// Access checks place a deployment at its environment: grants stop at environment scope.
+    public var target: Target { .environment(environmentID, project: projectID) }
+}

@@ -60,3 +60,16 @@ public struct EnvironmentPatch: Sendable {
         self.registryIntegrationID = registryIntegrationID; self.registryURL = registryURL
     }
 }
+
+extension Environment {
+    /// The fields an audit entry may show.
+    public var auditFields: [String: JSONValue] {
+        ["name": .string(name), "spaceId": .string(spaceID), "namespace": .string(namespace),
+         "registryIntegrationId": JSONValue(registryIntegrationID), "registryUrl": JSONValue(registryURL)]
+    }
+}
+
+extension Environment {
+    /// Where access checks place this environment and everything in it.
+    public var target: Target { .environment(id, project: projectID) }
+}

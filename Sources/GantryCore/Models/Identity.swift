@@ -43,3 +43,30 @@ public enum BuiltInRole {
     public static let developer = "role_developer"
     public static let viewer = "role_viewer"
 }
+
+/// A role: a named set of policies. Built-in roles have fixed IDs and cannot be changed.
+public struct Role: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var description: String
+    public var policies: [String]
+    public var builtIn: Bool
+    public var version: Int
+    public init(id: String, name: String, description: String, policies: [String], builtIn: Bool, version: Int) {
+        self.id = id; self.name = name; self.description = description; self.policies = policies
+        self.builtIn = builtIn; self.version = version
+    }
+
+    public var auditFields: [String: JSONValue] {
+        ["name": .string(name), "description": .string(description), "policies": .array(policies.map(JSONValue.string))]
+    }
+}
+
+public struct RoleDraft: Sendable {
+    public var name: String
+    public var description: String
+    public var policies: [String]
+    public init(name: String, description: String, policies: [String]) {
+        self.name = name; self.description = description; self.policies = policies
+    }
+}

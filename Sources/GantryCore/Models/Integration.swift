@@ -33,3 +33,11 @@ public struct IntegrationPatch: Sendable {
         self.name = name; self.registry = registry; self.cloudAccountID = cloudAccountID; self.sealedCredentials = sealedCredentials
     }
 }
+
+extension Integration {
+    /// The fields an audit entry may show: never the credentials, only whether there are some.
+    public var auditFields: [String: JSONValue] {
+        ["name": .string(name), "kind": .string(kind.rawValue), "registry": .string(registry),
+         "cloudAccountId": JSONValue(cloudAccountID), "hasCredentials": .bool(hasCredentials)]
+    }
+}

@@ -53,3 +53,8 @@ public struct ProjectStats: Sendable, Equatable {
         self.serviceCount = serviceCount; self.statusBuckets = statusBuckets; self.lastDeployAt = lastDeployAt
     }
 }
+
+extension Project {
+    /// The fields an audit entry may show.
+    public var auditFields: [String: JSONValue] { ["name": .string(name), "description": .string(description)] }
+}

@@ -64,3 +64,17 @@ public struct SpacePatch: Sendable {
         self.name = name; self.config = config; self.server = server; self.sealedKubeconfig = sealedKubeconfig
     }
 }
+
+extension Space {
+    /// The fields an audit entry may show: never the kubeconfig, only that it was replaced.
+    public var auditFields: [String: JSONValue] {
+        var config: [String: JSONValue] = [:]
+        for (key, value) in [("context", self.config.context), ("clusterName", self.config.clusterName), ("region", self.config.region),
+                             ("resourceGroup", self.config.resourceGroup), ("subscriptionId", self.config.subscriptionId),
+                             ("projectId", self.config.projectId)] {
+            if let value { config[key] = .string(value) }
+        }
+        return ["name": .string(name), "provider": .string(provider.rawValue), "cloudAccountId": JSONValue(cloudAccountID),
+                "config": .object(config), "server": JSONValue(server)]
+    }
+}

@@ -11,7 +11,7 @@ public protocol CloudAccountRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLCloudAccountRepository: CloudAccountRepository {
+public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedRepository {
     static let columns = "id, name, provider, created_at, updated_at, version"
 
     let database: any Database
@@ -40,7 +40,11 @@ public struct SQLCloudAccountRepository: CloudAccountRepository {
                         \(bind: sealedCredentials), \(bind: now), \(bind: now), 1)
                     """).run()
             }
-            return CloudAccount(id: id, name: name, provider: provider, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1)
+            let account = CloudAccount(id: id, name: name, provider: provider, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1)
+            var changes = Changes.created(account.auditFields)
+            changes["credentials"] = .object(["from": .null, "to": .string("(sealed)")])
+            try await record(AuditEvent("created", "cloudAccount", id, changes: changes), by: caller, on: sql)
+            return account
         }
     }
 
@@ -63,6 +67,7 @@ public struct SQLCloudAccountRepository: CloudAccountRepository {
         return try await database.transaction { [database] sql in
             var account = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
             try checkVersion(ifMatch, current: account.version)
+            let before = account
             if let name, name != account.name {
                 try await NameRules.ensureFree(name, table: "cloud_accounts", excluding: id, org: org, on: sql, taken: Self.nameTaken)
                 account.name = name
@@ -77,6 +82,9 @@ public struct SQLCloudAccountRepository: CloudAccountRepository {
                         updated_at = \(bind: now), version = \(bind: account.version)
                     """ + sealed + " WHERE id = \(bind: id)").run()
             }
+            var changes = Changes.diff(before.auditFields, account.auditFields)
+            if sealedCredentials != nil { changes["credentials"] = Changes.replacedSecret }
+            try await record(AuditEvent("updated", "cloudAccount", id, changes: changes), by: caller, on: sql)
             return account
         }
     }
@@ -95,7 +103,9 @@ public struct SQLCloudAccountRepository: CloudAccountRepository {
                     ["spaceCount": .int(spaces), "integrationCount": .int(integrations)]
                 )
             }
-            try await sql.raw("UPDATE cloud_accounts SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE cloud_accounts SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(AuditEvent("deleted", "cloudAccount", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
 

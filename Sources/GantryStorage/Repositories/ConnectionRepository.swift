@@ -11,7 +11,7 @@ public protocol ConnectionRepository: Sendable {
     func accept(_ id: String, by caller: Caller) async throws -> Connection
 }
 
-public struct SQLConnectionRepository: ConnectionRepository {
+public struct SQLConnectionRepository: ConnectionRepository, AuditedRepository {
     static let columns = "c.id, c.environment_id, c.from_deployment_id, c.to_deployment_id, c.source_hint, c.injected_var, c.created_at"
 
     let database: any Database
@@ -28,7 +28,8 @@ public struct SQLConnectionRepository: ConnectionRepository {
                        by caller: Caller) async throws -> Connection {
         let org = caller.organizationID
         return try await database.transaction { [database] sql in
-            _ = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: org, lock: database.kind.lock(.share), on: sql)
+            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: org, lock: database.kind.lock(.share), on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             var validator = Validator()
             if from == to { validator.fail("toDeploymentId", "must differ from fromDeploymentId: a deployment cannot connect to itself") }
             for (field, id) in [("fromDeploymentId", from), ("toDeploymentId", to)] {
@@ -54,6 +55,7 @@ public struct SQLConnectionRepository: ConnectionRepository {
                         \(bind: sourceHint.rawValue), \(bind: injectedVar), \(bind: now))
                     """).run()
             }
+            try await record(Self.event("created", connection, projectID: environment.projectID, changes: Changes.created(connection.auditFields)), by: caller, on: sql)
             return connection
         }
     }
@@ -61,7 +63,8 @@ public struct SQLConnectionRepository: ConnectionRepository {
     public func list(in environmentID: String, _ page: PageRequest, for caller: Caller) async throws -> Page<Connection> {
         let fragments = SQLFragments.page(page, column: "c.id")
         let rows = try await database.read { sql in
-            _ = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
+            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             return try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM connections c
                 WHERE c.environment_id = \(bind: environmentID) AND c.org_id = \(bind: caller.organizationID) AND c.deleted_at IS NULL
@@ -72,31 +75,42 @@ public struct SQLConnectionRepository: ConnectionRepository {
 
     public func delete(_ id: String, by caller: Caller) async throws {
         try await database.transaction { [database] sql in
-            _ = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            let (connection, projectID) = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(.environment(connection.environmentID, project: projectID), resource: "connection")
             try await sql.raw("UPDATE connections SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            try await record(Self.event("deleted", connection, projectID: projectID, changes: Changes.diff(connection.auditFields, [:])), by: caller, on: sql)
         }
     }
 
     public func accept(_ id: String, by caller: Caller) async throws -> Connection {
         try await database.transaction { [database] sql in
-            var connection = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            var (connection, projectID) = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(.environment(connection.environmentID, project: projectID), resource: "connection")
             if connection.sourceHint == .suggestion {
                 try await sql.raw("UPDATE connections SET source_hint = 'manual' WHERE id = \(bind: id)").run()
                 connection.sourceHint = .manual
+                try await record(Self.event("accepted", connection, projectID: projectID, changes: [
+                    "sourceHint": .object(["from": .string(ConnectionSource.suggestion.rawValue), "to": .string(ConnectionSource.manual.rawValue)]),
+                ]), by: caller, on: sql)
             }
             return connection
         }
     }
 
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Connection {
+    static func event(_ verb: String, _ connection: Connection, projectID: String, changes: [String: JSONValue]) -> AuditEvent {
+        AuditEvent(verb, "connection", connection.id, projectID: projectID, environmentID: connection.environmentID, changes: changes)
+    }
+
+    /// A live connection and its project, for the access check.
+    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> (Connection, projectID: String) {
         guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM connections c
+            SELECT \(unsafeRaw: columns), e.project_id FROM connections c
             JOIN environments e ON e.id = c.environment_id JOIN projects p ON p.id = e.project_id
             WHERE c.id = \(bind: id) AND c.org_id = \(bind: org) AND c.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
             """ + SQLQueryString(lock.isEmpty ? "" : lock + " OF c")).first() else {
             throw AppError.notFound("connection")
         }
-        return try connection(row)
+        return (try connection(row), try row.string("project_id"))
     }
 
     static func connection(_ row: any SQLRow) throws -> Connection {

@@ -11,7 +11,7 @@ public protocol DeploymentRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLDeploymentRepository: DeploymentRepository {
+public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
     static let columns = """
         d.id, d.project_id, d.environment_id, d.name, d.image, d.replicas, d.port, d.cpu_request, d.memory_request, d.status,
         d.last_deployed_at, d.canvas_x, d.canvas_y, d.created_at, d.updated_at, d.version
@@ -34,6 +34,7 @@ public struct SQLDeploymentRepository: DeploymentRepository {
         let org = caller.organizationID
         return try await database.transaction { [database] sql in
             let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: org, lock: database.kind.lock(.share), on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             let taken = try await sql.raw("""
                 SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND name = \(bind: new.name) AND deleted_at IS NULL
                 """).first()
@@ -53,6 +54,7 @@ public struct SQLDeploymentRepository: DeploymentRepository {
                         \(bind: now), \(bind: now), 1)
                     """).run()
             }
+            try await record(Self.event("created", deployment, changes: Changes.created(deployment.auditFields)), by: caller, on: sql)
             return deployment
         }
     }
@@ -60,7 +62,8 @@ public struct SQLDeploymentRepository: DeploymentRepository {
     public func list(in environmentID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Deployment> {
         let page = SQLFragments.page(query.page, column: "d.id")
         let rows = try await database.read { sql in
-            _ = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
+            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             return try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM deployments d
                 WHERE d.environment_id = \(bind: environmentID) AND d.org_id = \(bind: caller.organizationID) AND d.deleted_at IS NULL
@@ -70,13 +73,17 @@ public struct SQLDeploymentRepository: DeploymentRepository {
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> Deployment {
-        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        let deployment = try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        try caller.authorize(deployment.target, resource: "deployment")
+        return deployment
     }
 
     public func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller) async throws -> Deployment {
         try await database.transaction { [database] sql in
             var deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
+            let before = deployment
             deployment.image = patch.image ?? deployment.image
             deployment.replicas = patch.replicas ?? deployment.replicas
             deployment.port = patch.port.applied(to: deployment.port)
@@ -92,6 +99,7 @@ public struct SQLDeploymentRepository: DeploymentRepository {
                     updated_at = \(bind: now), version = \(bind: deployment.version)
                 WHERE id = \(bind: id)
                 """).run()
+            try await record(Self.event("updated", deployment, changes: Changes.diff(before.auditFields, deployment.auditFields)), by: caller, on: sql)
             return deployment
         }
     }
@@ -99,6 +107,7 @@ public struct SQLDeploymentRepository: DeploymentRepository {
     public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
         try await database.transaction { [database] sql in
             let deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
             let now = Timestamp.now()
             try await sql.raw("""
@@ -106,7 +115,13 @@ public struct SQLDeploymentRepository: DeploymentRepository {
                 WHERE (from_deployment_id = \(bind: id) OR to_deployment_id = \(bind: id)) AND deleted_at IS NULL
                 """).run()
             try await sql.raw("UPDATE deployments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(Self.event("deleted", deployment, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]), by: caller, on: sql)
         }
+    }
+
+    static func event(_ verb: String, _ deployment: Deployment, changes: [String: JSONValue]) -> AuditEvent {
+        AuditEvent(verb, "deployment", deployment.id, projectID: deployment.projectID, environmentID: deployment.environmentID,
+                   deploymentID: deployment.id, changes: changes)
     }
 
     static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Deployment {

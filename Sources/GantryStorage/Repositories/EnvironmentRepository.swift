@@ -11,7 +11,7 @@ public protocol EnvironmentRepository: Sendable {
     func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview
 }
 
-public struct SQLEnvironmentRepository: EnvironmentRepository {
+public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository {
     static let columns = """
         id, project_id, name, space_id, namespace, registry_integration_id, registry_url, created_by, created_at, updated_at, version
         """
@@ -44,6 +44,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository {
             updatedAt: Timestamp.date(now), createdBy: caller.email, version: 1
         )
         let org = caller.organizationID
+        try caller.authorize(.project(projectID), resource: "project")
         return try await database.transaction { [database] sql in
             // FOR SHARE on the parent: a concurrent project delete waits for this insert, then sees it and refuses.
             _ = try await SQLProjectRepository.fetchLive(projectID, org: org, lock: database.kind.lock(.share), on: sql)
@@ -58,33 +59,40 @@ public struct SQLEnvironmentRepository: EnvironmentRepository {
                         \(bind: caller.email), \(bind: now), \(bind: now), 1)
                     """).run()
             }
+            try await record(Self.event("created", environment, changes: Changes.created(environment.auditFields)), by: caller, on: sql)
             return environment
         }
     }
 
     public func list(in projectID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Environment> {
         let page = SQLFragments.page(query.page)
+        guard caller.permissions.sees(.project(projectID)) else { throw AppError.notFound("project") }
         let rows = try await database.read { sql in
             _ = try await SQLProjectRepository.fetchLive(projectID, org: caller.organizationID, lock: "", on: sql)
             return try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM environments
                 WHERE project_id = \(bind: projectID) AND org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "id")
+                + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
         }
         return Page(rows: try rows.map(Self.environment), limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, in projectID: String?, for caller: Caller) async throws -> Environment {
-        try await database.read { sql in
+        let environment = try await database.read { sql in
             try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: "", on: sql)
         }
+        try caller.authorize(environment.target, resource: "environment")
+        return environment
     }
 
     public func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller) async throws -> Environment {
         let org = caller.organizationID
         return try await database.transaction { [database] sql in
             var environment = try await Self.fetchLive(id, in: projectID, org: org, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             try checkVersion(ifMatch, current: environment.version)
+            let before = environment
             let moves = (patch.spaceID.map { $0 != environment.spaceID } ?? false) || (patch.namespace.map { $0 != environment.namespace } ?? false)
             if moves {
                 let deployments = try await Self.liveDeploymentCount(id, on: sql)
@@ -117,6 +125,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository {
                     WHERE id = \(bind: id)
                     """).run()
             }
+            try await record(Self.event("updated", environment, changes: Changes.diff(before.auditFields, environment.auditFields)), by: caller, on: sql)
             return environment
         }
     }
@@ -124,6 +133,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository {
     public func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
         try await database.transaction { [database] sql in
             let environment = try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            try caller.authorize(environment.target, resource: "environment")
             try checkVersion(ifMatch, current: environment.version)
             let deployments = try await Self.liveDeploymentCount(id, on: sql)
             let preview = DeletionPreview(environmentCount: 0, deploymentCount: deployments)
@@ -134,12 +144,18 @@ public struct SQLEnvironmentRepository: EnvironmentRepository {
                     ["deploymentCount": .int(deployments)]
                 )
             }
-            try await sql.raw("UPDATE environments SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE environments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(Self.event("deleted", environment, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]), by: caller, on: sql)
             return preview
         }
     }
 
     // MARK: - Rules and rows
+
+    static func event(_ verb: String, _ environment: Environment, changes: [String: JSONValue]) -> AuditEvent {
+        AuditEvent(verb, "environment", environment.id, projectID: environment.projectID, environmentID: environment.id, changes: changes)
+    }
 
     static func liveDeploymentCount(_ environmentID: String, on sql: any SQLDatabase) async throws -> Int {
         try await sql.raw("SELECT COUNT(*) AS n FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL")

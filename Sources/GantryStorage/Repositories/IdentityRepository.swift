@@ -27,18 +27,25 @@ public struct SQLIdentityRepository: IdentityRepository {
         self.ids = ids
     }
 
+    /// One indexed query: the token, its member and every live assignment with its role's policies (and, for
+    /// an environment scope, that environment's project), so each request's access checks need no further I/O.
     public func authenticate(secret: String) async throws -> Caller? {
         guard AccessToken.isWellFormed(secret) else { return nil }
         let hash = AccessToken.hash(secret)
         let now = Timestamp.now()
-        let found = try await database.read { sql in
+        let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email FROM tokens t
+                SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email,
+                    a.scope, a.role_id, r.policies, e.project_id AS scope_project_id
+                FROM tokens t
                 JOIN users u ON u.id = t.user_id
+                LEFT JOIN assignments a ON a.user_id = t.user_id AND a.deleted_at IS NULL
+                LEFT JOIN roles r ON r.id = a.role_id AND r.deleted_at IS NULL
+                LEFT JOIN environments e ON a.scope LIKE 'environment:%' AND e.id = SUBSTR(a.scope, 13)
                 WHERE t.secret_hash = \(bind: hash) AND u.deleted_at IS NULL
-                """).first()
+                """).all()
         }
-        guard let row = found, try row.optionalInt("revoked_at") == nil else { return nil }
+        guard let row = rows.first, try row.optionalInt("revoked_at") == nil else { return nil }
         if let expiresAt = try row.optionalInt("expires_at"), Int64(expiresAt) <= now { return nil }
         let tokenID = try row.string("id")
         if Int64(try row.optionalInt("last_used_at") ?? 0) < now - Self.lastUsedResolution {
@@ -46,8 +53,22 @@ public struct SQLIdentityRepository: IdentityRepository {
                 try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
             }
         }
-        return Caller(organizationID: try row.string("org_id"), userID: try row.string("user_id"), email: try row.string("email"), tokenID: tokenID)
+        let grants = try rows.compactMap { row -> Grant? in
+            guard let scopeText = try row.optionalString("scope"), let scope = Scope(parsing: scopeText),
+                  let roleID = try row.optionalString("role_id"), let stored = try row.optionalString("policies") else { return nil }
+            // Built-in roles are fixed: their policies come from the code, sparing a JSON decode per request.
+            let policies = try Self.builtInPolicies[roleID] ?? Set(JSONColumn.decode([String].self, from: stored))
+            return Grant(scope: scope, projectID: try row.optionalString("scope_project_id"), policies: policies)
+        }
+        return Caller(
+            organizationID: try row.string("org_id"), userID: try row.string("user_id"), email: try row.string("email"), tokenID: tokenID,
+            permissions: Permissions(grants: grants)
+        )
     }
+
+    static let builtInPolicies: [String: Set<String>] = Dictionary(
+        uniqueKeysWithValues: Policies.builtInRoles.map { ($0.id, Set($0.policies)) }
+    )
 
     public func me(_ caller: Caller) async throws -> (User, Organization, [Assignment]) {
         try await database.read { sql in
@@ -72,8 +93,15 @@ public struct SQLIdentityRepository: IdentityRepository {
         let secret = AccessToken.generate()
         let now = Timestamp.now()
         let info = TokenInfo(id: ids.make(.token), name: name, createdAt: Timestamp.date(now), expiresAt: expiresAt, lastUsedAt: nil, revokedAt: nil)
-        try await database.transaction { sql in
+        try await database.transaction { [database, ids] sql in
+            _ = try await SQLAccessRepository.fetchUser(userID, org: caller.organizationID, lock: database.kind.lock(.share), on: sql)
             try await Self.insertToken(info, secret: secret, userID: userID, org: caller.organizationID, on: sql)
+            try await AuditTrail.record(
+                AuditEvent("created", "token", info.id, changes: Changes.created(
+                    ["name": .string(name), "userId": .string(userID), "expiresAt": JSONValue(expiresAt)]
+                )),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
         }
         return (info, secret)
     }
@@ -90,12 +118,17 @@ public struct SQLIdentityRepository: IdentityRepository {
     }
 
     public func revokeToken(_ id: String, by caller: Caller) async throws {
-        try await database.transaction { sql in
+        try await database.transaction { [database, ids] sql in
             guard let row = try await sql.raw("""
                 SELECT revoked_at FROM tokens WHERE id = \(bind: id) AND user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
                 """).first() else { throw AppError.notFound("token") }
             if try row.optionalInt("revoked_at") == nil {
-                try await sql.raw("UPDATE tokens SET revoked_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+                let now = Timestamp.now()
+                try await sql.raw("UPDATE tokens SET revoked_at = \(bind: now) WHERE id = \(bind: id)").run()
+                try await AuditTrail.record(
+                    AuditEvent("revoked", "token", id, changes: ["revokedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]),
+                    by: caller, ids: ids, kind: database.kind, on: sql
+                )
             }
         }
     }
@@ -109,7 +142,7 @@ public struct SQLIdentityRepository: IdentityRepository {
         let organization = Organization(id: ids.make(.organization), name: name)
         let userID = ids.make(.user)
         let now = Timestamp.now()
-        try await database.transaction { [ids] sql in
+        try await database.transaction { [database, ids] sql in
             try await mappingUniqueViolation({ _ in .conflict(field: "name", "An organization named '\(name)' already exists.") }) {
                 try await sql.raw("""
                     INSERT INTO organizations (id, name, name_key, created_at)
@@ -124,6 +157,11 @@ public struct SQLIdentityRepository: IdentityRepository {
                 INSERT INTO assignments (id, org_id, user_id, role_id, scope, created_at)
                 VALUES (\(bind: ids.make(.assignment)), \(bind: organization.id), \(bind: userID), \(bind: BuiltInRole.admin), 'org', \(bind: now))
                 """).run()
+            try await sql.raw("INSERT INTO audit_heads (org_id, seq, hash) VALUES (\(bind: organization.id), 0, NULL)").run()
+            try await AuditTrail.record(
+                AuditEvent("created", "organization", organization.id, changes: Changes.created(["name": .string(name), "adminEmail": .string(adminEmail)])),
+                actor: .system, org: organization.id, requestID: nil, ids: ids, kind: database.kind, on: sql
+            )
             let token = TokenInfo(id: ids.make(.token), name: "bootstrap", createdAt: Timestamp.date(now), expiresAt: nil, lastUsedAt: nil, revokedAt: nil)
             try await Self.insertToken(token, secret: secret, userID: userID, org: organization.id, on: sql)
         }

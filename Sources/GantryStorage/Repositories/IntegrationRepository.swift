@@ -12,7 +12,7 @@ public protocol IntegrationRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLIntegrationRepository: IntegrationRepository {
+public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository {
     static let columns = """
         id, name, kind, registry, cloud_account_id, CASE WHEN sealed_credentials IS NULL THEN 0 ELSE 1 END AS has_credentials,
         created_at, updated_at, version
@@ -49,10 +49,12 @@ public struct SQLIntegrationRepository: IntegrationRepository {
                         \(bind: cloudAccountID), \(bind: sealedCredentials), \(bind: now), \(bind: now), 1)
                     """).run()
             }
-            return Integration(
+            let integration = Integration(
                 id: id, name: name, kind: kind, registry: registry, cloudAccountID: cloudAccountID, hasCredentials: sealedCredentials != nil,
                 createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1
             )
+            try await record(AuditEvent("created", "integration", id, changes: Changes.created(integration.auditFields)), by: caller, on: sql)
+            return integration
         }
     }
 
@@ -75,6 +77,7 @@ public struct SQLIntegrationRepository: IntegrationRepository {
         return try await database.transaction { [database] sql in
             var integration = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
             try checkVersion(ifMatch, current: integration.version)
+            let before = integration
             if let name = patch.name, name != integration.name {
                 try await NameRules.ensureFree(name, table: "integrations", excluding: id, org: org, on: sql, taken: Self.nameTaken)
                 integration.name = name
@@ -96,6 +99,9 @@ public struct SQLIntegrationRepository: IntegrationRepository {
                         updated_at = \(bind: now), version = \(bind: integration.version)
                     """ + sealed + " WHERE id = \(bind: id)").run()
             }
+            var changes = Changes.diff(before.auditFields, integration.auditFields)
+            if patch.sealedCredentials != nil { changes["credentials"] = Changes.replacedSecret }
+            try await record(AuditEvent("updated", "integration", id, changes: changes), by: caller, on: sql)
             return integration
         }
     }
@@ -113,7 +119,9 @@ public struct SQLIntegrationRepository: IntegrationRepository {
                     ["environmentCount": .int(environments)]
                 )
             }
-            try await sql.raw("UPDATE integrations SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE integrations SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(AuditEvent("deleted", "integration", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
 

@@ -14,7 +14,7 @@ public protocol ProjectRepository: Sendable {
     func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats>
 }
 
-public struct SQLProjectRepository: ProjectRepository {
+public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
     static let restoreWindow: TimeInterval = 30 * 24 * 3600
     static let columns = "id, name, description, created_by, created_at, updated_at, version, deleted_at"
 
@@ -45,6 +45,9 @@ public struct SQLProjectRepository: ProjectRepository {
                             \(bind: description), \(bind: caller.email), \(bind: now), \(bind: now), 1)
                     """).run()
             }
+            try await record(
+                AuditEvent("created", "project", project.id, projectID: project.id, changes: Changes.created(project.auditFields)), by: caller, on: sql
+            )
             return project
         }
     }
@@ -55,20 +58,24 @@ public struct SQLProjectRepository: ProjectRepository {
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM projects
                 WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                """ + SQLFragments.visible(caller.permissions.visibleProjects, column: "id")
+                + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
         }
         return Page(rows: try rows.map(Self.project), limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> Project {
-        try await database.read { sql in
+        try caller.authorize(.project(id), resource: "project")
+        return try await database.read { sql in
             try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql)
         }
     }
 
     public func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller) async throws -> Project {
-        try await database.transaction { [database] sql in
+        try caller.authorize(.project(id), resource: "project")
+        return try await database.transaction { [database] sql in
             var project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            let before = project
             try checkVersion(ifMatch, current: project.version)
             if let name = patch.name, name != project.name {
                 try await NameRules.ensureFree(name, table: "projects", excluding: id, org: caller.organizationID, on: sql, taken: Self.nameTaken)
@@ -85,12 +92,16 @@ public struct SQLProjectRepository: ProjectRepository {
                     WHERE id = \(bind: id)
                     """).run()
             }
+            try await record(
+                AuditEvent("updated", "project", id, projectID: id, changes: Changes.diff(before.auditFields, project.auditFields)), by: caller, on: sql
+            )
             return project
         }
     }
 
     public func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
-        try await database.transaction { [database] sql in
+        try caller.authorize(.project(id), resource: "project")
+        return try await database.transaction { [database] sql in
             // FOR UPDATE waits for environment creates holding FOR SHARE on this row, so the counts below are final.
             let project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
             try checkVersion(ifMatch, current: project.version)
@@ -108,16 +119,22 @@ public struct SQLProjectRepository: ProjectRepository {
                 throw hasChildren(
                     "Project '\(project.name)' still has \(preview.environmentCount) live environment(s) and \(preview.deploymentCount) deployment(s); delete them first.",
                     ["environmentCount": .int(preview.environmentCount), "deploymentCount": .int(preview.deploymentCount),
-                     "environmentIds": .array(preview.environmentIDs.map(DetailValue.string))]
+                     "environmentIds": .array(preview.environmentIDs.map(JSONValue.string))]
                 )
             }
-            try await sql.raw("UPDATE projects SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE projects SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(
+                AuditEvent("deleted", "project", id, projectID: id, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]),
+                by: caller, on: sql
+            )
             return preview
         }
     }
 
     public func restore(_ id: String, by caller: Caller) async throws -> Project {
-        try await database.transaction { [database] sql in
+        try caller.authorize(.project(id), resource: "project")
+        return try await database.transaction { [database] sql in
             guard let row = try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: caller.organizationID)
                 """ + SQLQueryString(database.kind.lock(.update))).first() else {
@@ -138,6 +155,10 @@ public struct SQLProjectRepository: ProjectRepository {
                     UPDATE projects SET deleted_at = NULL, version = \(bind: project.version), updated_at = \(bind: now) WHERE id = \(bind: id)
                     """).run()
             }
+            try await record(
+                AuditEvent("restored", "project", id, projectID: id, changes: ["deletedAt": .object(["from": JSONValue(deletedAt), "to": .null])]),
+                by: caller, on: sql
+            )
             return project
         }
     }
@@ -155,24 +176,32 @@ public struct SQLProjectRepository: ProjectRepository {
         }.joined(separator: ", ")
         // A page aggregates only its own projects; the whole list aggregates the organization in one pass.
         let inner = SQLFragments.page(query.page, column: "id")
-        let scope: SQLQueryString = paged
+        let visibleProjects = caller.permissions.visibleProjects
+        let projectScope: SQLQueryString = paged
             ? " AND project_id IN (SELECT id FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL"
-                + SQLFragments.nameFilter(query) + inner.filter + inner.tail + ")"
-            : ""
+                + SQLFragments.visible(visibleProjects, column: "id") + SQLFragments.nameFilter(query) + inner.filter + inner.tail + ")"
+            : SQLFragments.visible(visibleProjects, column: "project_id")
+        // A caller granted single environments counts only those; a project or org grant counts them all.
+        let readable = caller.permissions.readableEnvironments
+        func scope(environmentColumn: String) -> SQLQueryString {
+            guard let readable else { return projectScope }
+            return projectScope + " AND (" + (readable.projects.isEmpty ? "1 = 0" : "project_id IN (\(binds: readable.projects.sorted()))")
+                + (readable.environments.isEmpty ? "" : " OR \(unsafeRaw: environmentColumn) IN (\(binds: readable.environments.sorted()))") + ")"
+        }
         let columns = DeploymentStatus.allCases.map { "COALESCE(d.\($0.rawValue), 0) AS \($0.rawValue)" }.joined(separator: ", ")
         let environmentCounts: SQLQueryString = "SELECT project_id, COUNT(*) AS n FROM environments WHERE org_id = \(bind: org) AND deleted_at IS NULL"
-            + scope + " GROUP BY project_id"
+            + scope(environmentColumn: "id") + " GROUP BY project_id"
         let deploymentCounts: SQLQueryString = """
             SELECT project_id, COUNT(*) AS n, MAX(last_deployed_at) AS last, \(unsafeRaw: buckets)
             FROM deployments WHERE org_id = \(bind: org) AND deleted_at IS NULL
-            """ + scope + " GROUP BY project_id"
+            """ + scope(environmentColumn: "environment_id") + " GROUP BY project_id"
         let select: SQLQueryString = """
             SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last, \(unsafeRaw: columns)
             FROM projects p
             """
             + " LEFT JOIN (" + environmentCounts + ") e ON e.project_id = p.id"
             + " LEFT JOIN (" + deploymentCounts + ") d ON d.project_id = p.id"
-            + " WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL"
+            + " WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL" + SQLFragments.visible(visibleProjects, column: "p.id")
             + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")
         let rows = try await database.read { sql in try await sql.raw(select).all() }
         let cards = try rows.map { row in

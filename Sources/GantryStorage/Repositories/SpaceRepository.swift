@@ -12,7 +12,7 @@ public protocol SpaceRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLSpaceRepository: SpaceRepository {
+public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
     static let columns = "id, name, provider, cloud_account_id, config, server, status, created_at, updated_at, version"
 
     let database: any Database
@@ -50,6 +50,7 @@ public struct SQLSpaceRepository: SpaceRepository {
                         \(bind: new.sealedKubeconfig), \(bind: now), \(bind: now), 1)
                     """).run()
             }
+            try await record(AuditEvent("created", "space", id, changes: Changes.created(space.auditFields)), by: caller, on: sql)
             return space
         }
     }
@@ -73,6 +74,7 @@ public struct SQLSpaceRepository: SpaceRepository {
         return try await database.transaction { [database] sql in
             var space = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
             try checkVersion(ifMatch, current: space.version)
+            let before = space
             if let name = patch.name, name != space.name {
                 try await NameRules.ensureFree(name, table: "spaces", excluding: id, org: org, on: sql, taken: Self.nameTaken)
                 space.name = name
@@ -90,6 +92,9 @@ public struct SQLSpaceRepository: SpaceRepository {
                         updated_at = \(bind: now), version = \(bind: space.version)
                     """ + sealed + " WHERE id = \(bind: id)").run()
             }
+            var changes = Changes.diff(before.auditFields, space.auditFields)
+            if patch.sealedKubeconfig != nil { changes["kubeconfig"] = Changes.replacedSecret }
+            try await record(AuditEvent("updated", "space", id, changes: changes), by: caller, on: sql)
             return space
         }
     }
@@ -107,7 +112,9 @@ public struct SQLSpaceRepository: SpaceRepository {
                     ["environmentCount": .int(environments)]
                 )
             }
-            try await sql.raw("UPDATE spaces SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE spaces SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(AuditEvent("deleted", "space", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
 

@@ -1,0 +1,321 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+/// Organization members, roles and assignments (CONTRACT.md §3). Every change is audited.
+public protocol AccessRepository: Sendable {
+    func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User>
+    func createUser(email: String, name: String, by caller: Caller) async throws -> User
+    func getUser(_ id: String, for caller: Caller) async throws -> User
+    /// Soft-deletes a member: their tokens stop working and their assignments end.
+    func deleteUser(_ id: String, by caller: Caller) async throws
+
+    func listRoles(_ page: PageRequest, for caller: Caller) async throws -> Page<Role>
+    func createRole(_ draft: RoleDraft, by caller: Caller) async throws -> Role
+    func getRole(_ id: String, for caller: Caller) async throws -> Role
+    func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role
+    func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+
+    func listAssignments(_ page: PageRequest, for caller: Caller) async throws -> Page<Assignment>
+    func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment
+    func deleteAssignment(_ id: String, by caller: Caller) async throws
+}
+
+public struct SQLAccessRepository: AccessRepository {
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    // MARK: - Users
+
+    static func emailTaken(_ email: String) -> AppError {
+        .conflict(field: "email", "A member with email '\(email)' already exists in this organization.")
+    }
+
+    public func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User> {
+        let fragments = SQLFragments.page(page)
+        let rows = try await database.read { sql in
+            try await sql.raw("SELECT id, email, name FROM users WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL"
+                + fragments.filter + fragments.tail).all()
+        }
+        return Page(rows: try rows.map(Self.user), limit: page.limit, key: \.id)
+    }
+
+    public func createUser(email: String, name: String, by caller: Caller) async throws -> User {
+        let user = User(id: ids.make(.user), email: email, name: name)
+        return try await database.transaction { [database, ids] sql in
+            let existing = try await sql.raw("""
+                SELECT id FROM users WHERE org_id = \(bind: caller.organizationID) AND email_key = \(bind: email.lowercased()) AND deleted_at IS NULL
+                """).first()
+            if existing != nil { throw Self.emailTaken(email) }
+            try await mappingUniqueViolation({ _ in Self.emailTaken(email) }) {
+                try await sql.raw("""
+                    INSERT INTO users (id, org_id, email, email_key, name, created_at)
+                    VALUES (\(bind: user.id), \(bind: caller.organizationID), \(bind: email), \(bind: email.lowercased()), \(bind: name), \(bind: Timestamp.now()))
+                    """).run()
+            }
+            try await AuditTrail.record(
+                AuditEvent("created", "user", user.id, changes: Changes.created(["email": .string(email), "name": .string(name)])),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+            return user
+        }
+    }
+
+    public func getUser(_ id: String, for caller: Caller) async throws -> User {
+        try await database.read { sql in try await Self.fetchUser(id, org: caller.organizationID, on: sql) }
+    }
+
+    public func deleteUser(_ id: String, by caller: Caller) async throws {
+        try await database.transaction { [database, ids] sql in
+            let user = try await Self.fetchUser(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            let adminGrants = try await Self.lockOrgAdminGrants(org: caller.organizationID, kind: database.kind, on: sql)
+            if !adminGrants.isEmpty, adminGrants.allSatisfy({ $0.userID == id }) {
+                throw Self.lastAdmin
+            }
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE users SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await sql.raw("UPDATE assignments SET deleted_at = \(bind: now) WHERE user_id = \(bind: id) AND deleted_at IS NULL").run()
+            try await sql.raw("UPDATE tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: id) AND revoked_at IS NULL").run()
+            try await AuditTrail.record(
+                AuditEvent("deleted", "user", id, changes: ["email": .object(["from": .string(user.email), "to": .null])]),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+        }
+    }
+
+    static func fetchUser(_ id: String, org: String, lock: String = "", on sql: any SQLDatabase) async throws -> User {
+        guard let row = try await sql.raw("""
+            SELECT id, email, name FROM users WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+            """ + SQLQueryString(lock)).first() else { throw AppError.notFound("member") }
+        return try user(row)
+    }
+
+    static func user(_ row: any SQLRow) throws -> User {
+        User(id: try row.string("id"), email: try row.string("email"), name: try row.string("name"))
+    }
+
+    // MARK: - Roles
+
+    static let roleColumns = "id, name, description, policies, built_in, version"
+
+    static func roleNameTaken(_ name: String) -> AppError {
+        .conflict(field: "name", "A role named '\(name)' already exists (built-in role names are taken too).")
+    }
+
+    static let builtInUnchangeable = AppError(.forbidden, "Built-in roles cannot be changed or deleted; create a custom role instead.")
+
+    public func listRoles(_ page: PageRequest, for caller: Caller) async throws -> Page<Role> {
+        let fragments = SQLFragments.page(page)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.roleColumns) FROM roles WHERE (org_id = \(bind: caller.organizationID) OR org_id IS NULL) AND deleted_at IS NULL
+                """ + fragments.filter + fragments.tail).all()
+        }
+        return Page(rows: try rows.map(Self.role), limit: page.limit, key: \.id)
+    }
+
+    public func createRole(_ draft: RoleDraft, by caller: Caller) async throws -> Role {
+        let role = Role(id: ids.make(.role), name: draft.name, description: draft.description, policies: draft.policies, builtIn: false, version: 1)
+        return try await database.transaction { [database, ids] sql in
+            try await Self.ensureRoleNameFree(draft.name, excluding: nil, org: caller.organizationID, on: sql)
+            let now = Timestamp.now()
+            try await mappingUniqueViolation({ _ in Self.roleNameTaken(draft.name) }) {
+                try await sql.raw("""
+                    INSERT INTO roles (id, org_id, name, name_key, description, policies, built_in, created_at, updated_at, version)
+                    VALUES (\(bind: role.id), \(bind: caller.organizationID), \(bind: role.name), \(bind: Rules.nameKey(role.name)),
+                        \(bind: role.description), \(bind: try JSONColumn.encode(role.policies)), 0, \(bind: now), \(bind: now), 1)
+                    """).run()
+            }
+            try await AuditTrail.record(
+                AuditEvent("created", "role", role.id, changes: Changes.created(role.auditFields)), by: caller, ids: ids, kind: database.kind, on: sql
+            )
+            return role
+        }
+    }
+
+    public func getRole(_ id: String, for caller: Caller) async throws -> Role {
+        try await database.read { sql in try await Self.fetchRole(id, org: caller.organizationID, on: sql) }
+    }
+
+    public func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role {
+        try await database.transaction { [database, ids] sql in
+            let before = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            guard !before.builtIn else { throw Self.builtInUnchangeable }
+            try checkVersion(ifMatch, current: before.version)
+            try await Self.ensureRoleNameFree(draft.name, excluding: id, org: caller.organizationID, on: sql)
+            let after = Role(id: id, name: draft.name, description: draft.description, policies: draft.policies, builtIn: false, version: before.version + 1)
+            try await mappingUniqueViolation({ _ in Self.roleNameTaken(draft.name) }) {
+                try await sql.raw("""
+                    UPDATE roles SET name = \(bind: after.name), name_key = \(bind: Rules.nameKey(after.name)), description = \(bind: after.description),
+                        policies = \(bind: try JSONColumn.encode(after.policies)), updated_at = \(bind: Timestamp.now()), version = \(bind: after.version)
+                    WHERE id = \(bind: id)
+                    """).run()
+            }
+            try await AuditTrail.record(
+                AuditEvent("updated", "role", id, changes: Changes.diff(before.auditFields, after.auditFields)),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+            return after
+        }
+    }
+
+    public func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+        try await database.transaction { [database, ids] sql in
+            let role = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            guard !role.builtIn else { throw Self.builtInUnchangeable }
+            try checkVersion(ifMatch, current: role.version)
+            let assignments = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM assignments WHERE role_id = \(bind: id) AND deleted_at IS NULL
+                """).first().map { try $0.int("n") } ?? 0
+            if assignments > 0 {
+                throw hasChildren("Role '\(role.name)' is still assigned \(assignments) time(s); delete those assignments first.",
+                                  ["assignmentCount": .int(assignments)])
+            }
+            try await sql.raw("UPDATE roles SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            try await AuditTrail.record(
+                AuditEvent("deleted", "role", id, changes: ["name": .object(["from": .string(role.name), "to": .null])]),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+        }
+    }
+
+    static func ensureRoleNameFree(_ name: String, excluding id: String?, org: String, on sql: any SQLDatabase) async throws {
+        let clash = try await sql.raw("""
+            SELECT id FROM roles WHERE (org_id = \(bind: org) OR org_id IS NULL) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
+            """).all().map { try $0.string("id") }
+        if clash.contains(where: { $0 != id }) { throw roleNameTaken(name) }
+    }
+
+    static func fetchRole(_ id: String, org: String, lock: String = "", on sql: any SQLDatabase) async throws -> Role {
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: roleColumns) FROM roles WHERE id = \(bind: id) AND (org_id = \(bind: org) OR org_id IS NULL) AND deleted_at IS NULL
+            """ + SQLQueryString(lock)).first() else { throw AppError.notFound("role") }
+        return try role(row)
+    }
+
+    static func role(_ row: any SQLRow) throws -> Role {
+        Role(
+            id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
+            policies: try JSONColumn.decode([String].self, from: try row.string("policies")), builtIn: try row.int("built_in") != 0,
+            version: try row.int("version")
+        )
+    }
+
+    // MARK: - Assignments
+
+    static let lastAdmin = AppError(
+        .conflict, "This is the organization's last org-scoped admin assignment; grant role_admin at org scope to someone else first.",
+        details: ["field": .string("roleId")]
+    )
+
+    public func listAssignments(_ page: PageRequest, for caller: Caller) async throws -> Page<Assignment> {
+        let fragments = SQLFragments.page(page)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, user_id, role_id, scope FROM assignments WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + fragments.filter + fragments.tail).all()
+        }
+        return Page(rows: try rows.map(Self.assignment), limit: page.limit, key: \.id)
+    }
+
+    public func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment {
+        let assignment = Assignment(id: ids.make(.assignment), userID: userID, roleID: roleID, scope: scope.description)
+        let org = caller.organizationID
+        return try await database.transaction { [database, ids] sql in
+            var invalid: [FieldError] = []
+            let lock = database.kind.lock(.share)
+            if try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first() == nil {
+                invalid.append(FieldError("userId", "No such member in your organization."))
+            }
+            if try await sql.raw("""
+                SELECT id FROM roles WHERE id = \(bind: roleID) AND (org_id = \(bind: org) OR org_id IS NULL) AND deleted_at IS NULL
+                """ + SQLQueryString(lock)).first() == nil {
+                invalid.append(FieldError("roleId", "No such role; GET /roles lists them."))
+            }
+            var projectID: String?, environmentID: String?
+            switch scope {
+            case .organization: break
+            case .project(let id):
+                projectID = id
+                if try await sql.raw("SELECT id FROM projects WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first() == nil {
+                    invalid.append(FieldError("scope", "No such live project in your organization."))
+                }
+            case .environment(let id):
+                environmentID = id
+                let row = try await sql.raw("SELECT project_id FROM environments WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first()
+                if let row { projectID = try row.string("project_id") } else {
+                    invalid.append(FieldError("scope", "No such live environment in your organization."))
+                }
+            }
+            if !invalid.isEmpty { throw AppError.validation(invalid) }
+            let taken = AppError.conflict(field: "scope", "This member already holds this role at this scope.")
+            if try await sql.raw("""
+                SELECT id FROM assignments WHERE user_id = \(bind: userID) AND role_id = \(bind: roleID) AND scope = \(bind: assignment.scope) AND deleted_at IS NULL
+                """).first() != nil { throw taken }
+            try await mappingUniqueViolation({ _ in taken }) {
+                try await sql.raw("""
+                    INSERT INTO assignments (id, org_id, user_id, role_id, scope, created_at)
+                    VALUES (\(bind: assignment.id), \(bind: org), \(bind: userID), \(bind: roleID), \(bind: assignment.scope), \(bind: Timestamp.now()))
+                    """).run()
+            }
+            try await AuditTrail.record(
+                AuditEvent("created", "assignment", assignment.id, projectID: projectID, environmentID: environmentID, changes: Changes.created(
+                    ["userId": .string(userID), "roleId": .string(roleID), "scope": .string(assignment.scope)]
+                )),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+            return assignment
+        }
+    }
+
+    public func deleteAssignment(_ id: String, by caller: Caller) async throws {
+        let org = caller.organizationID
+        try await database.transaction { [database, ids] sql in
+            guard let row = try await sql.raw("""
+                SELECT id, user_id, role_id, scope FROM assignments WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+                """ + SQLQueryString(database.kind.lock(.update))).first() else { throw AppError.notFound("assignment") }
+            let assignment = try Self.assignment(row)
+            if assignment.roleID == BuiltInRole.admin, assignment.scope == "org" {
+                let grants = try await Self.lockOrgAdminGrants(org: org, kind: database.kind, on: sql)
+                if grants.allSatisfy({ $0.id == id }) { throw Self.lastAdmin }
+            }
+            try await sql.raw("UPDATE assignments SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
+            var projectID: String?, environmentID: String?
+            switch Scope(parsing: assignment.scope) {
+            case .project(let project)?: projectID = project
+            case .environment(let environment)?:
+                environmentID = environment
+                projectID = try await sql.raw("SELECT project_id FROM environments WHERE id = \(bind: environment)").first().map { try $0.string("project_id") }
+            default: break
+            }
+            try await AuditTrail.record(
+                AuditEvent("deleted", "assignment", id, projectID: projectID, environmentID: environmentID, changes: [
+                    "userId": .object(["from": .string(assignment.userID), "to": .null]),
+                    "roleId": .object(["from": .string(assignment.roleID), "to": .null]),
+                    "scope": .object(["from": .string(assignment.scope), "to": .null]),
+                ]),
+                by: caller, ids: ids, kind: database.kind, on: sql
+            )
+        }
+    }
+
+    /// The live org-scoped admin assignments of live members, locked so two concurrent removals cannot
+    /// both see "one other admin left" and remove the last two.
+    static func lockOrgAdminGrants(org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws -> [Assignment] {
+        let lock = kind == .postgres ? " FOR UPDATE OF a" : ""
+        return try await sql.raw("""
+            SELECT a.id, a.user_id, a.role_id, a.scope FROM assignments a JOIN users u ON u.id = a.user_id
+            WHERE a.org_id = \(bind: org) AND a.role_id = \(bind: BuiltInRole.admin) AND a.scope = 'org'
+                AND a.deleted_at IS NULL AND u.deleted_at IS NULL
+            """ + SQLQueryString(lock)).all().map(assignment)
+    }
+
+    static func assignment(_ row: any SQLRow) throws -> Assignment {
+        Assignment(id: try row.string("id"), userID: try row.string("user_id"), roleID: try row.string("role_id"), scope: try row.string("scope"))
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+/// Filters of `GET /audit-logs` and its export (CONTRACT.md §5).
+public struct AuditFilter: Sendable, Equatable {
+    public var projectID: String?
+    public var environmentID: String?
+    public var deploymentID: String?
+    public var actorEmail: String?
+    public var action: String?
+    public var resourceType: String?
+    public var resourceID: String?
+    public var from: Date?
+    public var to: Date?
+
+    public init(
+        projectID: String? = nil, environmentID: String? = nil, deploymentID: String? = nil, actorEmail: String? = nil,
+        action: String? = nil, resourceType: String? = nil, resourceID: String? = nil, from: Date? = nil, to: Date? = nil
+    ) {
+        self.projectID = projectID; self.environmentID = environmentID; self.deploymentID = deploymentID
+        self.actorEmail = actorEmail; self.action = action; self.resourceType = resourceType; self.resourceID = resourceID
+        self.from = from; self.to = to
+    }
+}
+
+public struct AuditVerification: Sendable, Equatable {
+    public var ok: Bool
+    public var entries: Int
+    public var firstBadID: String?
+}
+
+public protocol AuditRepository: Sendable {
+    /// Newest first.
+    func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry>
+    /// Every matching entry, oldest first, read in pages so memory stays flat however long the log.
+    func export(_ filter: AuditFilter, for caller: Caller) -> AsyncThrowingStream<AuditEntry, any Error>
+    /// Walks the organization's chain in order and recomputes every hash.
+    func verify(for caller: Caller) async throws -> AuditVerification
+}
+
+public struct SQLAuditRepository: AuditRepository {
+    static let columns = """
+        id, seq, action, actor_type, actor_id, actor_email, token_id, resource_type, resource_id, project_id, environment_id,
+        deployment_id, request_id, changes, created_at, hash, prev_hash
+        """
+    static let exportBatch = 500
+
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry> {
+        let after: SQLQueryString = page.after.map { " AND id < \(bind: $0)" } ?? ""
+        let rows = try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
+                + Self.conditions(filter) + after + " ORDER BY id DESC LIMIT \(literal: page.limit + 1)").all()
+        }
+        return Page(rows: try rows.map(Self.entry), limit: page.limit, key: \.id)
+    }
+
+    public func export(_ filter: AuditFilter, for caller: Caller) -> AsyncThrowingStream<AuditEntry, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: AuditEntry.self, bufferingPolicy: .bufferingOldest(Self.exportBatch))
+        let task = Task { [database] in
+            do {
+                var after = ""
+                while true {
+                    let rows = try await database.read { [after] sql in
+                        try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
+                            + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all()
+                    }
+                    for row in rows {
+                        // Wait for the reader to drain before producing more: the export never holds the log in memory.
+                        while case .dropped = continuation.yield(try Self.entry(row)) {
+                            try await Task.sleep(for: .milliseconds(5))
+                        }
+                    }
+                    guard rows.count == Self.exportBatch, let last = rows.last else { break }
+                    after = try last.string("id")
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    public func verify(for caller: Caller) async throws -> AuditVerification {
+        var previousHash: String?
+        var previousSeq = 0
+        var count = 0
+        while true {
+            let rows = try await database.read { [previousSeq] sql in
+                try await sql.raw("""
+                    SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID) AND seq > \(bind: previousSeq)
+                    ORDER BY seq LIMIT \(literal: Self.exportBatch)
+                    """).all()
+            }
+            for row in rows {
+                let entry = try Self.entry(row)
+                let seq = try row.int("seq")
+                count += 1
+                // A gap in the sequence is a deleted entry: the one after it no longer links.
+                if seq != previousSeq + 1 || entry.prevHash != previousHash || AuditChain.hash(entry) != entry.hash {
+                    return AuditVerification(ok: false, entries: count, firstBadID: entry.id)
+                }
+                previousHash = entry.hash
+                previousSeq = seq
+            }
+            if rows.count < Self.exportBatch { break }
+        }
+        return AuditVerification(ok: true, entries: count, firstBadID: nil)
+    }
+
+    static func conditions(_ filter: AuditFilter) -> SQLQueryString {
+        var sql: SQLQueryString = ""
+        if let value = filter.projectID { sql = sql + " AND project_id = \(bind: value)" }
+        if let value = filter.environmentID { sql = sql + " AND environment_id = \(bind: value)" }
+        if let value = filter.deploymentID { sql = sql + " AND deployment_id = \(bind: value)" }
+        if let value = filter.actorEmail { sql = sql + " AND LOWER(actor_email) = \(bind: value.lowercased())" }
+        if let value = filter.action { sql = sql + " AND action = \(bind: value)" }
+        if let value = filter.resourceType { sql = sql + " AND resource_type = \(bind: value)" }
+        if let value = filter.resourceID { sql = sql + " AND resource_id = \(bind: value)" }
+        if let value = filter.from { sql = sql + " AND created_at >= \(bind: Timestamp.micros(value))" }
+        if let value = filter.to { sql = sql + " AND created_at < \(bind: Timestamp.micros(value))" }
+        return sql
+    }
+
+    static func entry(_ row: any SQLRow) throws -> AuditEntry {
+        AuditEntry(
+            id: try row.string("id"), action: try row.string("action"),
+            actor: AuditActor(
+                type: try row.string("actor_type"), id: try row.optionalString("actor_id"),
+                email: try row.optionalString("actor_email"), tokenId: try row.optionalString("token_id")
+            ),
+            resourceType: try row.string("resource_type"), resourceId: try row.string("resource_id"),
+            projectId: try row.optionalString("project_id"), environmentId: try row.optionalString("environment_id"),
+            deploymentId: try row.optionalString("deployment_id"), requestId: try row.optionalString("request_id"),
+            changes: try row.optionalString("changes").map { try JSONColumn.decode([String: JSONValue].self, from: $0) },
+            createdAtMicros: try row.decode(column: "created_at", as: Int64.self),
+            hash: try row.string("hash"), prevHash: try row.optionalString("prev_hash")
+        )
+    }
+}
+
+/// Writes the audit entry of a change inside the transaction that makes it, so both commit or neither.
+/// Called last in each transaction: the chain's head stays locked only from here to the commit.
+enum AuditTrail {
+    static func record(
+        _ event: AuditEvent, by caller: Caller, ids: IDGenerator, kind: DatabaseKind, on sql: any SQLDatabase
+    ) async throws {
+        try await record(event, actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, kind: kind, on: sql)
+    }
+
+    static func record(
+        _ event: AuditEvent, actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, kind: DatabaseKind, on sql: any SQLDatabase
+    ) async throws {
+        var head = try await sql.raw("SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)" + SQLQueryString(kind.lock(.update))).first()
+        if head == nil {
+            try await sql.raw("INSERT INTO audit_heads (org_id, seq, hash) VALUES (\(bind: org), 0, NULL) ON CONFLICT (org_id) DO NOTHING").run()
+            head = try await sql.raw("SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)" + SQLQueryString(kind.lock(.update))).first()
+        }
+        let seq = (try head?.int("seq") ?? 0) + 1
+        let entry = AuditEntry(
+            id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
+            createdAtMicros: Timestamp.now(), prevHash: try head?.optionalString("hash")
+        )
+        try await sql.raw("""
+            INSERT INTO audit_logs (id, org_id, seq, action, actor_type, actor_id, actor_email, token_id, resource_type, resource_id,
+                project_id, environment_id, deployment_id, request_id, changes, created_at, hash, prev_hash)
+            VALUES (\(bind: entry.id), \(bind: org), \(bind: seq), \(bind: entry.action), \(bind: actor.type), \(bind: actor.id),
+                \(bind: actor.email), \(bind: actor.tokenId), \(bind: entry.resourceType), \(bind: entry.resourceId), \(bind: entry.projectId),
+                \(bind: entry.environmentId), \(bind: entry.deploymentId), \(bind: entry.requestId),
+                \(bind: try entry.changes.map { try JSONColumn.encode($0) }), \(bind: entry.createdAtMicros), \(bind: entry.hash),
+                \(bind: entry.prevHash))
+            """).run()
+        try await sql.raw("UPDATE audit_heads SET seq = \(bind: seq), hash = \(bind: entry.hash) WHERE org_id = \(bind: org)").run()
+    }
+}
+
+/// A repository whose changes are audited through its own database and ID generator.
+protocol AuditedRepository: Sendable {
+    var database: any Database { get }
+    var ids: IDGenerator { get }
+}
+
+extension AuditedRepository {
+    func record(_ event: AuditEvent, by caller: Caller, on sql: any SQLDatabase) async throws {
+        try await AuditTrail.record(event, by: caller, ids: ids, kind: database.kind, on: sql)
+    }
+}
