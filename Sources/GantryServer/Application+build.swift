@@ -26,7 +26,9 @@ public func buildApplication(
         throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
     }
     let repositories = Repositories(database: opened.database)
-    let router = try buildRouter(repositories: repositories, database: opened.database, sealer: sealer, metrics: metrics, logger: logger)
+    let router = try buildRouter(
+        repositories: repositories, database: opened.database, sealer: sealer, rateLimit: settings.rateLimit, metrics: metrics, logger: logger
+    )
 
     var app = Application(
         router: router,
@@ -46,9 +48,15 @@ public func buildApplication(
 }
 
 func buildRouter(
-    repositories: Repositories, database: any Database, sealer: CredentialSealer, metrics: PrometheusCollectorRegistry?, logger: Logger
+    repositories: Repositories, database: any Database, sealer: CredentialSealer, rateLimit: Int, metrics: PrometheusCollectorRegistry?,
+    logger: Logger
 ) throws -> Router<AppRequestContext> {
     let documentYAML = try APIDocument.yaml()
+    let operations = try OpenAPIDocuments.operations(fromYAML: documentYAML, basePath: APIImplementation.basePath)
+    let unprotected = Set(operations.values).subtracting(OperationTable.requirements.keys)
+    guard unprotected.isEmpty else {
+        throw ConfigurationError("operations without an access rule in OperationTable: \(unprotected.sorted().joined(separator: ", "))")
+    }
     let documentJSON = try OpenAPIDocuments.json(fromYAML: documentYAML)
     var routes = try OpenAPIDocuments.routeTable(fromYAML: documentYAML, basePath: APIImplementation.basePath)
     for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/openapi.yaml", "/"] { routes.add(path, [.get]) }
@@ -87,9 +95,12 @@ func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: documentJSON)))
     }
 
-    let api = router.group("api")
+    var api = router.group("api")
         .add(middleware: BodyMiddleware())
         .add(middleware: AuthenticationMiddleware(identity: repositories.identity, publicPaths: []))
+    if rateLimit > 0 { api = api.add(middleware: RateLimitMiddleware(buckets: TokenBuckets(perMinute: rateLimit))) }
+    api = api
+        .add(middleware: AuthorizationMiddleware(operations: operations))
         .add(middleware: IdempotencyMiddleware(store: repositories.idempotency))
         .add(middleware: HeaderDecodingMiddleware())
         .add(middleware: RequestScopeMiddleware())

@@ -18,4 +18,17 @@ enum OpenAPIDocuments {
         }
         return table
     }
+
+    /// `"GET /api/projects/{}"` → operation ID, for every operation of the document.
+    static func operations(fromYAML yaml: Data, basePath: String) throws -> [String: String] {
+        let root = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] ?? [:]
+        var operations: [String: String] = [:]
+        for (path, item) in root["paths"] as? [String: Any] ?? [:] {
+            for (method, operation) in item as? [String: Any] ?? [:] {
+                guard let id = (operation as? [String: Any])?["operationId"] as? String else { continue }
+                operations[AuthorizationMiddleware.key(method: method.uppercased(), path: basePath + path)] = id
+            }
+        }
+        return operations
+    }
 }

@@ -4,7 +4,7 @@ import GantryCore
 import GantryStorage
 
 /// Which half of Gantry this process plays (CONTRACT.md §1).
-public enum Role: String, Sendable, CaseIterable {
+public enum ServerRole: String, Sendable, CaseIterable {
     case all, config, deployer
 }
 
@@ -19,7 +19,7 @@ public struct Settings: Sendable {
     public var host: String
     public var port: Int
     public var database: DatabaseURL
-    public var role: Role
+    public var role: ServerRole
     public var secretKeyFile: String?
     public var rateLimit: Int
     public var bootstrapToken: String?
@@ -42,7 +42,7 @@ public struct Settings: Sendable {
             throw ConfigurationError("--database: \(error)")
         }
         let roleText = reader.string(forKey: ConfigKey(Self.keys.role), default: "all")
-        guard let role = Role(rawValue: roleText) else { throw ConfigurationError("--role must be all, config or deployer (got '\(roleText)')") }
+        guard let role = ServerRole(rawValue: roleText) else { throw ConfigurationError("--role must be all, config or deployer (got '\(roleText)')") }
         self.role = role
         secretKeyFile = reader.string(forKey: ConfigKey(Self.keys.secretKeyFile))
         let rateText = reader.string(forKey: ConfigKey(Self.keys.rateLimit), default: "1200")

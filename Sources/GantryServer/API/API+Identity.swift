@@ -8,7 +8,7 @@ extension APIImplementation {
         return .ok(.init(body: .json(.init(data: .init(
             user: .init(id: user.id, email: user.email, name: user.name),
             organization: .init(id: organization.id, name: organization.name),
-            assignments: assignments.map { .init(id: $0.id, userId: $0.userID, roleId: $0.roleID, scope: $0.scope) }
+            assignments: assignments.map(Components.Schemas.Assignment.init)
         )))))
     }
 
@@ -21,19 +21,8 @@ extension APIImplementation {
 
     func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output {
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
-        let caller = try RequestScope.caller()
-        var validator = Validator()
-        let name = validator.name(body.name)
-        if let expiresAt = body.expiresAt, expiresAt <= Date() { validator.fail("expiresAt", "must be in the future") }
-        try validator.check()
-        let (info, secret) = try await repositories.identity.createToken(name: name, expiresAt: body.expiresAt, for: caller.userID, by: caller)
-        return .created(.init(
-            headers: .init(location: HTTPSupport.location("/tokens/\(info.id)")),
-            body: .json(.init(data: .init(
-                id: info.id, name: info.name, createdAt: info.createdAt, expiresAt: info.expiresAt, lastUsedAt: nil, revokedAt: nil, token: secret,
-                additionalProperties: .nulls(["expiresAt": info.expiresAt == nil, "lastUsedAt": true, "revokedAt": true])
-            )))
-        ))
+        let (location, token) = try await mintToken(body, for: nil)
+        return .created(.init(headers: .init(location: location), body: .json(.init(data: token))))
     }
 
     func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output {

@@ -32,6 +32,8 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as AppError:
             return (error, [:])
+        case let error as RateLimited:
+            return (error.appError, [.retryAfter: String(error.retryAfter)])
         case let error as ServerError:
             return classify(error.underlyingError, request: request, context: context)
         case let error as DecodingError:

@@ -1,0 +1,92 @@
+/// What an operation needs from its caller (CONTRACT.md §3).
+enum Requirement: Sendable, Equatable {
+    /// Any authenticated caller: it acts on itself (`/me`, its own tokens) or reads public facts (`/policies`).
+    case caller
+    /// The policy held at `org` scope; otherwise 403.
+    case organization(String)
+    /// The policy held at a scope covering the resource the operation acts on; checked where the resource is
+    /// read (404 when the caller cannot see it, 403 when it can see but not do this). Lists are filtered in SQL.
+    case resource(String)
+
+    var policy: String? {
+        switch self {
+        case .caller: nil
+        case .organization(let policy), .resource(let policy): policy
+        }
+    }
+}
+
+/// Every operation of `openapi.yaml` and its access rule. The router refuses to start when an operation is
+/// missing, and a test compares this table with the document, so no route can ship unprotected.
+enum OperationTable {
+    static let requirements: [String: Requirement] = [
+        "getMe": .caller,
+        "listTokens": .caller,
+        "createToken": .caller,
+        "revokeToken": .caller,
+        "listPolicies": .caller,
+
+        "listProjects": .resource("projects:read"),
+        "getProjectStats": .resource("projects:read"),
+        "createProject": .organization("projects:write"),
+        "getProject": .resource("projects:read"),
+        "updateProject": .resource("projects:write"),
+        "deleteProject": .resource("projects:delete"),
+        "restoreProject": .resource("projects:write"),
+
+        "listEnvironments": .resource("environments:read"),
+        "createEnvironment": .resource("environments:write"),
+        "getEnvironment": .resource("environments:read"),
+        "getEnvironmentById": .resource("environments:read"),
+        "updateEnvironment": .resource("environments:write"),
+        "deleteEnvironment": .resource("environments:delete"),
+
+        "listDeployments": .resource("deployments:read"),
+        "createDeployment": .resource("deployments:write"),
+        "getDeployment": .resource("deployments:read"),
+        "updateDeployment": .resource("deployments:write"),
+        "deleteDeployment": .resource("deployments:delete"),
+
+        // Connections follow deployments' policies.
+        "listConnections": .resource("deployments:read"),
+        "createConnection": .resource("deployments:write"),
+        "acceptConnection": .resource("deployments:write"),
+        "deleteConnection": .resource("deployments:delete"),
+
+        "listSpaces": .organization("spaces:read"),
+        "getSpace": .organization("spaces:read"),
+        "createSpace": .organization("spaces:write"),
+        "updateSpace": .organization("spaces:write"),
+        "deleteSpace": .organization("spaces:write"),
+
+        "listCloudAccounts": .organization("cloud-accounts:read"),
+        "getCloudAccount": .organization("cloud-accounts:read"),
+        "createCloudAccount": .organization("cloud-accounts:write"),
+        "updateCloudAccount": .organization("cloud-accounts:write"),
+        "deleteCloudAccount": .organization("cloud-accounts:write"),
+
+        "listIntegrations": .organization("integrations:read"),
+        "getIntegration": .organization("integrations:read"),
+        "createIntegration": .organization("integrations:write"),
+        "updateIntegration": .organization("integrations:write"),
+        "deleteIntegration": .organization("integrations:write"),
+
+        "listUsers": .organization("members:read"),
+        "getUser": .organization("members:read"),
+        "createUser": .organization("members:write"),
+        "deleteUser": .organization("members:write"),
+        "createUserToken": .organization("members:write"),
+        "listRoles": .organization("members:read"),
+        "getRole": .organization("members:read"),
+        "createRole": .organization("members:write"),
+        "replaceRole": .organization("members:write"),
+        "deleteRole": .organization("members:write"),
+        "listAssignments": .organization("members:read"),
+        "createAssignment": .organization("members:write"),
+        "deleteAssignment": .organization("members:write"),
+
+        "listAuditLogs": .organization("audit:read"),
+        "exportAuditLogs": .organization("audit:read"),
+        "verifyAuditLog": .organization("audit:read"),
+    ]
+}
