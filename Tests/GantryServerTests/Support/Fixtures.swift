@@ -65,4 +65,19 @@ extension TestApp {
         let deployment = try await createDeployment(environment: environment)
         return (project, space, environment, deployment)
     }
+
+    /// A new member holding `role` at `scope`, and a token for them minted by the admin.
+    func createMember(role: String, scope: String) async throws -> (user: String, token: String) {
+        let user = try await post("/api/users", ["email": "m-\(UUID().uuidString.prefix(8))@example.com", "name": "Member"])
+        try #require(user.status == 201, "create member: \(user.text)")
+        let grant = try await post("/api/assignments", ["userId": user.id, "roleId": role, "scope": scope])
+        try #require(grant.status == 201, "assign: \(grant.text)")
+        return (user.id, try await mintToken(for: user.id))
+    }
+
+    func mintToken(for user: String) async throws -> String {
+        let token = try await post("/api/users/\(user)/tokens", ["name": "t-\(UUID().uuidString.prefix(6))"])
+        try #require(token.status == 201, "mint token: \(token.text)")
+        return try #require(token["token"] as? String)
+    }
 }

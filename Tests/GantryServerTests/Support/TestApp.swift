@@ -17,7 +17,7 @@ struct TestApp {
 
     /// Builds the application exactly as `main` does (`buildApplication(reader:)`) and runs `test` against it.
     static func run<T: Sendable>(
-        _ database: TestDatabase, mode: TestingSetup = .router, _ test: @Sendable (TestApp) async throws -> T
+        _ database: TestDatabase, mode: TestingSetup = .router, settings: [String: String] = [:], _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
         let url = try await database.makeURL()
         let token = AccessToken.generate()
@@ -27,7 +27,7 @@ struct TestApp {
             AbsoluteConfigKey(ConfigKey(Settings.keys.port)): ConfigValue(.string("0"), isSecret: false),
             AbsoluteConfigKey(ConfigKey(Settings.keys.secretKeyFile)): ConfigValue(.string(keyFile), isSecret: false),
             AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken)): ConfigValue(.string(token), isSecret: true),
-        ]))
+        ].merging(settings.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) }) { $1 }))
         try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
         var logger = Logger(label: "gantry-test")
         logger.logLevel = .warning
@@ -58,6 +58,9 @@ struct TestApp {
         let response = try await client.execute(uri: path, method: method, headers: fields, body: body)
         return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: response.body))
     }
+
+    /// The same app, calling with another token.
+    func acting(as token: String) -> TestApp { TestApp(client: client, token: token, databaseURL: databaseURL) }
 
     func get(_ path: String) async throws -> Reply { try await request(.get, path) }
     func post(_ path: String, _ json: Any = [String: Any](), headers: [String: String] = [:]) async throws -> Reply {

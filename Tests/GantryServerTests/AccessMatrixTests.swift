@@ -1,0 +1,222 @@
+import Foundation
+import GantryCore
+import GantryAPI
+@testable import GantryServer
+import Testing
+
+/// CONTRACT.md §3: every built-in role × scope × operation gets the status the operation table implies.
+/// Expectations are derived from `OperationTable` by a small oracle written from the contract's words,
+/// so a new operation without a call here, or a rule the code does not enforce, fails the suite.
+@Suite("Access matrix")
+struct AccessMatrixTests {
+    enum ScopeKind: String, CaseIterable { case org, project, environment }
+
+    /// The resource a call acts on, for the oracle.
+    enum On { case organization, project, deletedProject, environment }
+
+    struct Call {
+        let method: String
+        let path: String
+        var body: [String: Any]?
+        let on: On
+    }
+
+    /// The fixture one role/scope pair runs against, made by the admin.
+    struct World {
+        var project = "", deletedProject = "", environment = "", space = "", spareSpace = "", deployment = "", spareDeployment = ""
+        var connection = "", cloudAccount = "", integration = "", user = "", spareUser = "", role = "", spareRole = "", assignment = ""
+
+        static func make(_ admin: TestApp) async throws -> World {
+            var w = World()
+            w.project = try await admin.createProject()
+            w.deletedProject = try await admin.createProject()
+            #expect(try await admin.delete("/api/projects/\(w.deletedProject)").status == 204)
+            w.space = try await admin.createSpace()
+            w.spareSpace = try await admin.createSpace()
+            w.environment = try await admin.createEnvironment(project: w.project, space: w.space)
+            w.deployment = try await admin.createDeployment(environment: w.environment, name: "api")
+            let worker = try await admin.createDeployment(environment: w.environment, name: "worker")
+            w.spareDeployment = try await admin.createDeployment(environment: w.environment, name: "spare")
+            w.connection = try await admin.post("/api/environments/\(w.environment)/connections",
+                                                ["fromDeploymentId": w.deployment, "toDeploymentId": worker]).id
+            w.cloudAccount = try await admin.post("/api/cloud-accounts", ["name": "aws-\(UUID().uuidString.prefix(6))", "provider": "aws",
+                "credentials": ["accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]]).id
+            w.integration = try await admin.post("/api/integrations", ["name": "ghcr-\(UUID().uuidString.prefix(6))", "kind": "ghcr", "registry": "ghcr.io"]).id
+            w.user = try await admin.post("/api/users", ["email": "x-\(UUID().uuidString.prefix(6))@example.com", "name": "X"]).id
+            w.spareUser = try await admin.post("/api/users", ["email": "y-\(UUID().uuidString.prefix(6))@example.com", "name": "Y"]).id
+            w.role = try await admin.post("/api/roles", ["name": "r-\(UUID().uuidString.prefix(6))", "policies": ["projects:read"]]).id
+            w.spareRole = try await admin.post("/api/roles", ["name": "s-\(UUID().uuidString.prefix(6))", "policies": ["projects:read"]]).id
+            w.assignment = try await admin.post("/api/assignments", ["userId": w.user, "roleId": w.role, "scope": "org"]).id
+            for id in [w.connection, w.cloudAccount, w.integration, w.user, w.spareUser, w.role, w.spareRole, w.assignment] {
+                try #require(!id.isEmpty, "fixture")
+            }
+            return w
+        }
+
+        func scope(_ kind: ScopeKind) -> String {
+            switch kind {
+            case .org: "org"
+            case .project: "project:\(project)"
+            case .environment: "environment:\(environment)"
+            }
+        }
+    }
+
+    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// One call per operation; deletes and the token revocation come last, in `order`.
+    static func calls(_ w: World, spareToken: String) -> [String: Call] {
+        [
+            "getMe": Call(method: "GET", path: "/api/me", on: .organization),
+            "listTokens": Call(method: "GET", path: "/api/tokens", on: .organization),
+            "createToken": Call(method: "POST", path: "/api/tokens", body: ["name": "ci"], on: .organization),
+            "revokeToken": Call(method: "DELETE", path: "/api/tokens/\(spareToken)", on: .organization),
+            "listPolicies": Call(method: "GET", path: "/api/policies", on: .organization),
+            "listProjects": Call(method: "GET", path: "/api/projects", on: .organization),
+            "getProjectStats": Call(method: "GET", path: "/api/projects/stats", on: .organization),
+            "createProject": Call(method: "POST", path: "/api/projects", body: ["name": unique("p")], on: .organization),
+            "getProject": Call(method: "GET", path: "/api/projects/\(w.project)", on: .project),
+            "updateProject": Call(method: "PATCH", path: "/api/projects/\(w.project)", body: ["description": "changed"], on: .project),
+            "deleteProject": Call(method: "DELETE", path: "/api/projects/\(w.project)", on: .project),
+            "restoreProject": Call(method: "POST", path: "/api/projects/\(w.deletedProject)/restore", on: .deletedProject),
+            "listEnvironments": Call(method: "GET", path: "/api/projects/\(w.project)/environments", on: .project),
+            "createEnvironment": Call(method: "POST", path: "/api/projects/\(w.project)/environments",
+                                      body: ["name": unique("e"), "spaceId": w.space, "namespace": unique("ns")], on: .project),
+            "getEnvironment": Call(method: "GET", path: "/api/projects/\(w.project)/environments/\(w.environment)", on: .environment),
+            "getEnvironmentById": Call(method: "GET", path: "/api/environments/\(w.environment)", on: .environment),
+            "updateEnvironment": Call(method: "PATCH", path: "/api/projects/\(w.project)/environments/\(w.environment)",
+                                      body: ["registryUrl": "ghcr.io/acme"], on: .environment),
+            "deleteEnvironment": Call(method: "DELETE", path: "/api/projects/\(w.project)/environments/\(w.environment)", on: .environment),
+            "listDeployments": Call(method: "GET", path: "/api/environments/\(w.environment)/deployments", on: .environment),
+            "createDeployment": Call(method: "POST", path: "/api/environments/\(w.environment)/deployments",
+                                     body: ["name": unique("d"), "image": "ghcr.io/acme/d:1"], on: .environment),
+            "getDeployment": Call(method: "GET", path: "/api/deployments/\(w.deployment)", on: .environment),
+            "updateDeployment": Call(method: "PATCH", path: "/api/deployments/\(w.deployment)", body: ["replicas": 2], on: .environment),
+            "deleteDeployment": Call(method: "DELETE", path: "/api/deployments/\(w.spareDeployment)", on: .environment),
+            "listConnections": Call(method: "GET", path: "/api/environments/\(w.environment)/connections", on: .environment),
+            "createConnection": Call(method: "POST", path: "/api/environments/\(w.environment)/connections",
+                                     body: ["fromDeploymentId": w.spareDeployment, "toDeploymentId": w.deployment], on: .environment),
+            "acceptConnection": Call(method: "POST", path: "/api/connections/\(w.connection)/accept", on: .environment),
+            "deleteConnection": Call(method: "DELETE", path: "/api/connections/\(w.connection)", on: .environment),
+            "listSpaces": Call(method: "GET", path: "/api/spaces", on: .organization),
+            "getSpace": Call(method: "GET", path: "/api/spaces/\(w.space)", on: .organization),
+            "createSpace": Call(method: "POST", path: "/api/spaces",
+                                body: ["name": unique("s"), "provider": "kubeconfig", "kubeconfig": TestApp.kubeconfig()], on: .organization),
+            "updateSpace": Call(method: "PATCH", path: "/api/spaces/\(w.space)", body: ["name": unique("s")], on: .organization),
+            "deleteSpace": Call(method: "DELETE", path: "/api/spaces/\(w.spareSpace)", on: .organization),
+            "listCloudAccounts": Call(method: "GET", path: "/api/cloud-accounts", on: .organization),
+            "getCloudAccount": Call(method: "GET", path: "/api/cloud-accounts/\(w.cloudAccount)", on: .organization),
+            "createCloudAccount": Call(method: "POST", path: "/api/cloud-accounts", body: ["name": unique("ca"), "provider": "aws",
+                "credentials": ["accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]], on: .organization),
+            "updateCloudAccount": Call(method: "PATCH", path: "/api/cloud-accounts/\(w.cloudAccount)", body: ["name": unique("ca")], on: .organization),
+            "deleteCloudAccount": Call(method: "DELETE", path: "/api/cloud-accounts/\(w.cloudAccount)", on: .organization),
+            "listIntegrations": Call(method: "GET", path: "/api/integrations", on: .organization),
+            "getIntegration": Call(method: "GET", path: "/api/integrations/\(w.integration)", on: .organization),
+            "createIntegration": Call(method: "POST", path: "/api/integrations", body: ["name": unique("i"), "kind": "generic", "registry": "r.example.com"], on: .organization),
+            "updateIntegration": Call(method: "PATCH", path: "/api/integrations/\(w.integration)", body: ["name": unique("i")], on: .organization),
+            "deleteIntegration": Call(method: "DELETE", path: "/api/integrations/\(w.integration)", on: .organization),
+            "listUsers": Call(method: "GET", path: "/api/users", on: .organization),
+            "getUser": Call(method: "GET", path: "/api/users/\(w.user)", on: .organization),
+            "createUser": Call(method: "POST", path: "/api/users", body: ["email": "\(unique("u"))@example.com", "name": "U"], on: .organization),
+            "deleteUser": Call(method: "DELETE", path: "/api/users/\(w.spareUser)", on: .organization),
+            "createUserToken": Call(method: "POST", path: "/api/users/\(w.user)/tokens", body: ["name": "bot"], on: .organization),
+            "listRoles": Call(method: "GET", path: "/api/roles", on: .organization),
+            "getRole": Call(method: "GET", path: "/api/roles/\(w.role)", on: .organization),
+            "createRole": Call(method: "POST", path: "/api/roles", body: ["name": unique("r"), "policies": ["audit:read"]], on: .organization),
+            "replaceRole": Call(method: "PUT", path: "/api/roles/\(w.role)", body: ["name": unique("r"), "policies": ["projects:read"]], on: .organization),
+            "deleteRole": Call(method: "DELETE", path: "/api/roles/\(w.spareRole)", on: .organization),
+            "listAssignments": Call(method: "GET", path: "/api/assignments", on: .organization),
+            "createAssignment": Call(method: "POST", path: "/api/assignments", body: ["userId": w.user, "roleId": "role_viewer", "scope": "org"], on: .organization),
+            "deleteAssignment": Call(method: "DELETE", path: "/api/assignments/\(w.assignment)", on: .organization),
+            "listAuditLogs": Call(method: "GET", path: "/api/audit-logs", on: .organization),
+            "exportAuditLogs": Call(method: "GET", path: "/api/audit-logs/export", on: .organization),
+            "verifyAuditLog": Call(method: "GET", path: "/api/audit-logs/verify", on: .organization),
+        ]
+    }
+
+    static let last = [
+        "deleteConnection", "deleteDeployment", "deleteEnvironment", "deleteProject", "deleteSpace", "deleteCloudAccount",
+        "deleteIntegration", "deleteUser", "deleteRole", "deleteAssignment", "revokeToken",
+    ]
+
+    static var order: [String] {
+        OperationTable.requirements.keys.filter { !last.contains($0) }.sorted() + last
+    }
+
+    enum Expect: Equatable { case allowed, status(Int) }
+
+    /// The contract's rules, restated: a grant covers its scope and below; org-level resources need an org grant (else 403);
+    /// a project is visible with projects:read on it or any read on one of its environments; hidden is 404, visible but not permitted 403.
+    static func expect(_ operation: String, on target: On, policies: Set<String>, scope: ScopeKind) -> Expect {
+        let anyRead = policies.contains { $0.hasSuffix(":read") }
+        func covers(_ target: On) -> Bool {
+            switch (scope, target) {
+            case (.org, _): true
+            case (.project, .project), (.project, .environment): true
+            case (.environment, .environment): true
+            default: false
+            }
+        }
+        func visible(_ target: On) -> Bool {
+            switch target {
+            case .organization: true
+            case .project, .deletedProject:
+                (policies.contains("projects:read") && covers(target)) || (scope == .environment && target == .project && anyRead)
+            case .environment: anyRead && covers(target)
+            }
+        }
+        switch OperationTable.requirements[operation]! {
+        case .caller:
+            return .allowed
+        case .organization(let policy):
+            return scope == .org && policies.contains(policy) ? .allowed : .status(403)
+        case .resource(let policy):
+            if operation == "listProjects" || operation == "getProjectStats" { return .allowed }
+            if operation == "listEnvironments" { return visible(.project) ? .allowed : .status(404) }
+            if policies.contains(policy) && covers(target) { return .allowed }
+            return .status(visible(target) ? 403 : 404)
+        }
+    }
+
+    @Test("Every operation in the document has an access rule and a matrix call, and nothing else does")
+    func tableCoversDocument() throws {
+        let yaml = try APIDocument.yaml()
+        let documented = Set(try OpenAPIDocuments.operations(fromYAML: yaml, basePath: "/api").values)
+        #expect(documented == Set(OperationTable.requirements.keys))
+        #expect(Set(Self.calls(World(), spareToken: "").keys) == Set(OperationTable.requirements.keys))
+    }
+
+    @Test("Each built-in role at org, project and environment scope gets the table's status for every operation", arguments: TestDatabase.all)
+    func matrix(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { admin in
+            var allowedAnswers = 0, refusals = 0
+            for (role, _, policies) in Policies.builtInRoles.map({ ($0.id, $0.name, Set($0.policies)) }) {
+                for scope in ScopeKind.allCases {
+                    let world = try await World.make(admin)
+                    let member = try await admin.createMember(role: role, scope: world.scope(scope))
+                    let caller = admin.acting(as: member.token)
+                    let spare = try await caller.post("/api/tokens", ["name": "spare"])
+                    try #require(spare.status == 201)
+                    let calls = Self.calls(world, spareToken: spare.id)
+                    for operation in Self.order {
+                        let call = try #require(calls[operation])
+                        let reply = try await caller.request(.init(call.method)!, call.path, json: call.body)
+                        let expected = Self.expect(operation, on: call.on, policies: policies, scope: scope)
+                        let context = "\(role) at \(scope.rawValue): \(operation) → \(reply.status) \(reply.text.prefix(160))"
+                        switch expected {
+                        case .allowed:
+                            #expect(reply.status < 400 || reply.status == 409, "\(context)")
+                            allowedAnswers += 1
+                        case .status(let status):
+                            #expect(reply.status == status, "\(context), expected \(status)")
+                            #expect(reply.errorCode == (status == 403 ? "forbidden" : "not_found"), "\(context)")
+                            refusals += 1
+                        }
+                    }
+                }
+            }
+            // Not vacuous: both outcomes occur many times.
+            #expect(allowedAnswers > 100 && refusals > 100, "allowed \(allowedAnswers), refused \(refusals)")
+        }
+    }
+}
