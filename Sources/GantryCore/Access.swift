@@ -94,8 +94,10 @@ public struct Permissions: Sendable, Equatable {
     }
 
     /// Allowed, or the error the caller gets: 404 naming `resource` when it cannot see the target, else 403.
+    /// Reading a project is seeing it, so an environment grant reads the project above it.
     public func authorize(_ policy: String, on target: Target, resource: String) throws {
         if allows(policy, on: target) { return }
+        if policy == "projects:read", case .project = target, sees(target) { return }
         if sees(target) {
             throw AppError(.forbidden, "Your role does not grant \(policy) on this \(resource); ask an organization admin for access.")
         }

@@ -174,6 +174,7 @@ struct AccessMatrixTests {
             if operation == "listProjects" || operation == "getProjectStats" { return .allowed }
             if operation == "listEnvironments" { return visible(.project) ? .allowed : .status(404) }
             if policies.contains(policy) && covers(target) { return .allowed }
+            if policy == "projects:read" && visible(target) { return .allowed }   // reading a project is seeing it
             return .status(visible(target) ? 403 : 404)
         }
     }
