@@ -269,8 +269,24 @@ bench_db() {
   section "[$db] second start: measuring"
   start_server "$dir/server-bench.log"
 
-  local labels=("GET /healthz" "GET /api/projects/{id}" "GET /api/projects?limit=50" "GET /api/projects/stats?limit=50")
-  local paths=("/healthz" "/api/projects/$first_project" "/api/projects?limit=50" "/api/projects/stats?limit=50")
+  # A developer granted only the first project (issue 3: access checks must keep ≥ 80 % of the admin's rate).
+  local member scoped_token
+  member="$(curl -s --max-time 10 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"email":"bench-dev@example.com","name":"Bench developer"}' "http://127.0.0.1:$SERVER_PORT/api/users" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')"
+  curl -s -o /dev/null --max-time 10 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"userId\":\"$member\",\"roleId\":\"role_developer\",\"scope\":\"project:$first_project\"}" \
+    "http://127.0.0.1:$SERVER_PORT/api/assignments"
+  scoped_token="$(curl -s --max-time 10 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"bench"}' "http://127.0.0.1:$SERVER_PORT/api/users/$member/tokens" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')"
+  [ -n "$scoped_token" ] || die "could not mint a project-scoped token"
+
+  local labels=("GET /healthz" "GET /api/projects/{id}" "GET /api/projects?limit=50" "GET /api/projects/stats?limit=50"
+                "GET /api/projects/{id} (project-scoped token)" "GET /api/projects?limit=50 (project-scoped token)")
+  local paths=("/healthz" "/api/projects/$first_project" "/api/projects?limit=50" "/api/projects/stats?limit=50"
+               "/api/projects/$first_project" "/api/projects?limit=50")
+  local tokens=("$TOKEN" "$TOKEN" "$TOKEN" "$TOKEN" "$scoped_token" "$scoped_token")
   local i
   for i in "${!paths[@]}"; do
     status="$(api_get "${paths[$i]}" "$raw/check.json")"
@@ -286,11 +302,11 @@ bench_db() {
     local target="http://127.0.0.1:$SERVER_PORT${paths[$i]}"
     if [ "$WARMUP" -gt 0 ]; then
       timeout $((WARMUP + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 10s \
-        -H "Authorization: Bearer $TOKEN" "$target" >/dev/null
+        -H "Authorization: Bearer ${tokens[$i]}" "$target" >/dev/null
     fi
     echo "wrk ${labels[$i]} (${DURATION} s)"
     timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
-      -H "Authorization: Bearer $TOKEN" "$target" >"$raw/wrk-$i.txt"
+      -H "Authorization: Bearer ${tokens[$i]}" "$target" >"$raw/wrk-$i.txt"
     grep -E "Requests/sec|^\s+99%|Non-2xx|Socket errors" "$raw/wrk-$i.txt" | sed 's/^/    /'
     printf '%s\t%s\t%s\n' "${labels[$i]}" "${paths[$i]%%\?*}" "$raw/wrk-$i.txt" >>"$raw/routes.tsv"
   done

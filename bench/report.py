@@ -85,10 +85,15 @@ def main():
     warnings = []
     table = []
     get_ratio = None
+    admin_rps = {label: w["rps"] for label, _, w in rows}
     for label, path, w in rows:
         ratio = (w["rps"] / floor * 100) if (floor and w["rps"] is not None) else None
         target = ""
-        if label == "GET /api/projects/{id}":
+        scoped = " (project-scoped token)"
+        if label.endswith(scoped) and admin_rps.get(label[: -len(scoped)]) and w["rps"] is not None:
+            share = w["rps"] / admin_rps[label[: -len(scoped)]] * 100
+            target = f"{share:.0f} % of the admin token's rate (target >= 80 %): {verdict(share >= 80)}"
+        elif label == "GET /api/projects/{id}":
             get_ratio = ratio
             target = f">= {TARGET_GET_RATIO:.0f} % of floor: {verdict(None if ratio is None else ratio >= TARGET_GET_RATIO)}"
         elif path == "/healthz":
