@@ -260,4 +260,29 @@ struct StatsTests {
             #expect(try await app.get("/api/projects/stats").items.compactMap { $0["projectId"] as? String } == [gone, kept])
         }
     }
+
+    @Test("The stats stay exact under concurrent writes to one project", arguments: TestDatabase.all)
+    func concurrentWrites(_ db: TestDatabase) async throws {
+        try await TestApp.run(db, settings: ["rate-limit": "0"]) { app in
+            let project = try await app.createProject()
+            let space = try await app.createSpace()
+            var made: [String] = []
+            for index in 0..<5 { made.append(try await app.createEnvironment(project: project, space: space, name: "e\(index)")) }
+            let environments = made
+            let created = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<50 {
+                    group.addTask { try await app.createDeployment(environment: environments[index % 5], name: "svc-\(index)") }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for id in created.prefix(10) { group.addTask { try await app.delete("/api/deployments/\(id)").status } }
+                for try await status in group { #expect(status == 204) }
+            }
+            let card = try #require(try await app.get("/api/projects/stats").items.first { $0["projectId"] as? String == project })
+            #expect(card["environmentCount"] as? Int == 5)
+            #expect(card["serviceCount"] as? Int == 40)
+            #expect((card["statusBuckets"] as? [String: Any])?["pending"] as? Int == 40)
+        }
+    }
 }

@@ -164,9 +164,39 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
     }
 
     public func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats> {
+        let select = caller.permissions.readableEnvironments == nil
+            ? Self.rolledUpStats(query, paged: paged, for: caller)
+            : liveStats(query, paged: paged, for: caller)
+        let rows = try await database.read { sql in try await sql.raw(select).all() }
+        let cards = try rows.map { row in
+            var buckets: [DeploymentStatus: Int] = [:]
+            for status in DeploymentStatus.allCases { buckets[status] = try row.int(status.rawValue) }
+            return ProjectStats(
+                projectID: try row.string("id"), name: try row.string("name"), environmentCount: try row.int("environment_count"),
+                serviceCount: try row.int("service_count"), statusBuckets: buckets, lastDeployAt: try row.optionalDate("last")
+            )
+        }
+        return paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
+    }
+
+    /// A caller who reads every environment gets the rollup the triggers of migration 0003 keep: one row per project.
+    static func rolledUpStats(_ query: ListQuery, paged: Bool, for caller: Caller) -> SQLQueryString {
+        let page = SQLFragments.page(query.page, column: "p.id")
+        let columns = (["environment_count", "service_count"] + DeploymentStatus.allCases.map(\.rawValue))
+            .map { "COALESCE(s.\($0), 0) AS \($0)" }.joined(separator: ", ")
+        return """
+            SELECT p.id, p.name, \(unsafeRaw: columns), s.last_deployed_at AS last
+            FROM projects p LEFT JOIN project_stats s ON s.project_id = p.id
+            WHERE p.org_id = \(bind: caller.organizationID) AND p.deleted_at IS NULL
+            """ + SQLFragments.visible(caller.permissions.visibleProjects, column: "p.id")
+            + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")
+    }
+
+    /// A caller granted single environments counts only those, so its numbers are aggregated live, in one
+    /// query over the few rows it may read.
+    func liveStats(_ query: ListQuery, paged: Bool, for caller: Caller) -> SQLQueryString {
         let org = caller.organizationID
         let page = SQLFragments.page(query.page, column: "p.id")
-        // One query: the projects joined to per-project aggregates, each computed in one pass over the partial indexes.
         // Each dialect's cheapest conditional count: SQLite sums its 0/1 comparisons, PostgreSQL filters.
         let buckets: String = DeploymentStatus.allCases.map { status -> String in
             switch database.kind {
@@ -181,7 +211,6 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             ? " AND project_id IN (SELECT id FROM projects WHERE org_id = \(bind: org) AND deleted_at IS NULL"
                 + SQLFragments.visible(visibleProjects, column: "id") + SQLFragments.nameFilter(query) + inner.filter + inner.tail + ")"
             : SQLFragments.visible(visibleProjects, column: "project_id")
-        // A caller granted single environments counts only those; a project or org grant counts them all.
         let readable = caller.permissions.readableEnvironments
         func scope(environmentColumn: String) -> SQLQueryString {
             guard let readable else { return projectScope }
@@ -195,7 +224,7 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             SELECT project_id, COUNT(*) AS n, MAX(last_deployed_at) AS last, \(unsafeRaw: buckets)
             FROM deployments WHERE org_id = \(bind: org) AND deleted_at IS NULL
             """ + scope(environmentColumn: "environment_id") + " GROUP BY project_id"
-        let select: SQLQueryString = """
+        return """
             SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last, \(unsafeRaw: columns)
             FROM projects p
             """
@@ -203,16 +232,6 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             + " LEFT JOIN (" + deploymentCounts + ") d ON d.project_id = p.id"
             + " WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL" + SQLFragments.visible(visibleProjects, column: "p.id")
             + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")
-        let rows = try await database.read { sql in try await sql.raw(select).all() }
-        let cards = try rows.map { row in
-            var buckets: [DeploymentStatus: Int] = [:]
-            for status in DeploymentStatus.allCases { buckets[status] = try row.int(status.rawValue) }
-            return ProjectStats(
-                projectID: try row.string("id"), name: try row.string("name"), environmentCount: try row.int("environment_count"),
-                serviceCount: try row.int("service_count"), statusBuckets: buckets, lastDeployAt: try row.optionalDate("last")
-            )
-        }
-        return paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
     }
 
     // MARK: - Rows
