@@ -1,5 +1,6 @@
 import HTTPTypes
 import Foundation
+import GantryCore
 import Hummingbird
 
 /// Echoes a well-formed client `X-Request-Id` (1–128 of `[A-Za-z0-9._-]`) or makes a new one, on every response.
@@ -17,7 +18,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         if let given = request.headers[.xRequestID], Self.isAcceptable(given) {
             context.requestID = given
         } else {
-            context.requestID = "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            var random = SystemRandomNumberGenerator()
+            context.requestID = "req_" + AccessToken.hex(withUnsafeBytes(of: (random.next() as UInt64, random.next() as UInt64)) { Array($0) })
         }
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
         var response = try await next(request, context)

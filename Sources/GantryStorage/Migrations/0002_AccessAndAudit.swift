@@ -50,6 +50,8 @@ struct AccessAndAudit: DatabaseMigration {
         "INSERT INTO audit_heads (org_id, seq, hash) SELECT id, 0, NULL FROM organizations",
         "CREATE UNIQUE INDEX roles_name_live ON roles (org_id, name_key) WHERE deleted_at IS NULL",
         "CREATE INDEX roles_org_live ON roles (org_id, id) WHERE deleted_at IS NULL",
+        // The project above an environment scope, written with the grant, so authentication needs no join for it.
+        "ALTER TABLE assignments ADD COLUMN scope_project_id TEXT REFERENCES projects (id)",
         "CREATE UNIQUE INDEX assignments_grant_live ON assignments (user_id, role_id, scope) WHERE deleted_at IS NULL",
         "CREATE INDEX assignments_org_live ON assignments (org_id, id) WHERE deleted_at IS NULL",
         "CREATE INDEX users_org_live ON users (org_id, id) WHERE deleted_at IS NULL",

@@ -259,8 +259,9 @@ public struct SQLAccessRepository: AccessRepository {
                 """).first() != nil { throw taken }
             try await mappingUniqueViolation({ _ in taken }) {
                 try await sql.raw("""
-                    INSERT INTO assignments (id, org_id, user_id, role_id, scope, created_at)
-                    VALUES (\(bind: assignment.id), \(bind: org), \(bind: userID), \(bind: roleID), \(bind: assignment.scope), \(bind: Timestamp.now()))
+                    INSERT INTO assignments (id, org_id, user_id, role_id, scope, scope_project_id, created_at)
+                    VALUES (\(bind: assignment.id), \(bind: org), \(bind: userID), \(bind: roleID), \(bind: assignment.scope),
+                        \(bind: environmentID == nil ? nil : projectID), \(bind: Timestamp.now()))
                     """).run()
             }
             try await AuditTrail.record(
@@ -277,7 +278,8 @@ public struct SQLAccessRepository: AccessRepository {
         let org = caller.organizationID
         try await database.transaction { [database, ids] sql in
             guard let row = try await sql.raw("""
-                SELECT id, user_id, role_id, scope FROM assignments WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
+                SELECT id, user_id, role_id, scope, scope_project_id FROM assignments
+                WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
                 """ + SQLQueryString(database.kind.lock(.update))).first() else { throw AppError.notFound("assignment") }
             let assignment = try Self.assignment(row)
             if assignment.roleID == BuiltInRole.admin, assignment.scope == "org" {
@@ -290,7 +292,7 @@ public struct SQLAccessRepository: AccessRepository {
             case .project(let project)?: projectID = project
             case .environment(let environment)?:
                 environmentID = environment
-                projectID = try await sql.raw("SELECT project_id FROM environments WHERE id = \(bind: environment)").first().map { try $0.string("project_id") }
+                projectID = try row.optionalString("scope_project_id")
             default: break
             }
             try await AuditTrail.record(

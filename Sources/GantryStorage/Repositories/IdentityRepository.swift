@@ -28,7 +28,8 @@ public struct SQLIdentityRepository: IdentityRepository {
     }
 
     /// One indexed query: the token, its member and every live assignment with its role's policies (and, for
-    /// an environment scope, that environment's project), so each request's access checks need no further I/O.
+    /// an environment scope, that environment's project, stored with the grant), so each request's access
+    /// checks need no further I/O.
     public func authenticate(secret: String) async throws -> Caller? {
         guard AccessToken.isWellFormed(secret) else { return nil }
         let hash = AccessToken.hash(secret)
@@ -36,12 +37,11 @@ public struct SQLIdentityRepository: IdentityRepository {
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email,
-                    a.scope, a.role_id, r.policies, e.project_id AS scope_project_id
+                    a.scope, a.scope_project_id, a.role_id, r.policies
                 FROM tokens t
                 JOIN users u ON u.id = t.user_id
                 LEFT JOIN assignments a ON a.user_id = t.user_id AND a.deleted_at IS NULL
                 LEFT JOIN roles r ON r.id = a.role_id AND r.deleted_at IS NULL
-                LEFT JOIN environments e ON a.scope LIKE 'environment:%' AND e.id = SUBSTR(a.scope, 13)
                 WHERE t.secret_hash = \(bind: hash) AND u.deleted_at IS NULL
                 """).all()
         }
