@@ -13,7 +13,9 @@ struct ProjectStatsRollup: DatabaseMigration {
     static let statuses = DeploymentStatus.allCases.map(\.rawValue)
 
     func apply(on database: any SQLDatabase, kind: DatabaseKind) async throws {
-        let statements = [Self.table] + (kind == .sqlite ? Self.sqliteTriggers : Self.postgresTriggers)
+        // The recount reads one project's live deployments; this index makes that a short covering range scan.
+        let index = "CREATE INDEX deployments_project_live ON deployments (project_id, status, last_deployed_at) WHERE deleted_at IS NULL"
+        let statements = [Self.table, index] + (kind == .sqlite ? Self.sqliteTriggers : Self.postgresTriggers)
             + ["INSERT INTO project_stats (project_id) SELECT id FROM projects", Self.recount("project_stats.project_id", kind)]
         for statement in statements {
             try await database.raw(SQLQueryString(statement)).run()
