@@ -48,13 +48,30 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Kubernetes: kubeconfig parsing today, the cluster client for the deployer role later.
+        // Kubernetes: kubeconfig parsing, the cluster client and the cloud credential providers (EKS, GKE, AKS).
         .target(
             name: "KubeClient",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A Kubernetes API server for tests (no cluster runs here): TLS, scenario fixtures, failures on demand.
+        .target(
+            name: "KubeTestServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Storage behind protocols: one SQLKit implementation over SQLite and PostgreSQL.
@@ -110,9 +127,22 @@ let package = Package(
             dependencies: ["GantryCore", "KubeClient"]
         ),
         .testTarget(
+            name: "KubeClientTests",
+            dependencies: [
+                "KubeClient", "KubeTestServer", "GantryCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "GantryServerTests",
             dependencies: [
-                "GantryServer", "GantryStorage", "GantryCore",
+                "GantryServer", "GantryStorage", "GantryCore", "KubeTestServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
