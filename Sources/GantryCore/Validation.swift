@@ -112,8 +112,11 @@ public enum Rules {
 
     /// Kubernetes quantity syntax (apimachinery's `<signedNumber><suffix>`), non-negative as requests must be.
     public static func isQuantity(_ value: String) -> Bool {
-        let pattern = #"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"#
-        return value.count <= 64 && value.range(of: pattern, options: .regularExpression) != nil
+        guard value.count <= 64, let quantity = try? Quantity(parsing: value), !quantity.isNegative else { return false }
+        // Kubernetes also reads a bare unit ("Ki", ".", "-") as zero (kubernetes/apimachinery#165); in a
+        // request that is a typo, so the number must hold at least one digit.
+        let number = value.utf8.prefix { "+-.0123456789".utf8.contains($0) }
+        return number.contains { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     public static func isEnvVarName(_ value: String) -> Bool {

@@ -5,6 +5,7 @@ import GantryAPI
 import GantryCore
 import GantryStorage
 import Hummingbird
+import KubeClient
 import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
@@ -26,14 +27,28 @@ public func buildApplication(
         throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
     }
     let repositories = Repositories(database: opened.database)
+    var services: [any Service] = [opened.service]
+    // The deployer role alone talks to clusters; the config role never builds a client or opens a credential.
+    var deployer: Deployer?
+    if settings.role != .config {
+        let http = KubernetesClient.makeHTTPClient()
+        services.append(HTTPClientService(client: http))
+        let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger)
+        deployer = Deployer(callBudget: .milliseconds(Int64(settings.clusterTimeout * 1000)), connector: connector)
+        if settings.syncInterval > 0 {
+            services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),
+                                       logger: logger))
+        }
+    }
     let router = try buildRouter(
-        repositories: repositories, database: opened.database, sealer: sealer, rateLimit: settings.rateLimit, metrics: metrics, logger: logger
+        repositories: repositories, database: opened.database, sealer: sealer, deployer: deployer, rateLimit: settings.rateLimit,
+        metrics: metrics, logger: logger
     )
 
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "gantry"),
-        services: [opened.service],
+        services: services,
         logger: logger
     )
     app.beforeServerStarts {
@@ -48,8 +63,8 @@ public func buildApplication(
 }
 
 func buildRouter(
-    repositories: Repositories, database: any Database, sealer: CredentialSealer, rateLimit: Int, metrics: PrometheusCollectorRegistry?,
-    logger: Logger
+    repositories: Repositories, database: any Database, sealer: CredentialSealer, deployer: Deployer?, rateLimit: Int,
+    metrics: PrometheusCollectorRegistry?, logger: Logger
 ) throws -> Router<AppRequestContext> {
     let documentYAML = try APIDocument.yaml()
     let operations = try OpenAPIDocuments.operations(fromYAML: documentYAML, basePath: APIImplementation.basePath)
@@ -104,7 +119,7 @@ func buildRouter(
         .add(middleware: IdempotencyMiddleware(store: repositories.idempotency))
         .add(middleware: HeaderDecodingMiddleware())
         .add(middleware: RequestScopeMiddleware())
-    let handlers = APIImplementation(repositories: repositories, sealer: sealer)
+    let handlers = APIImplementation(repositories: repositories, sealer: sealer, deployer: deployer)
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
         configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes])

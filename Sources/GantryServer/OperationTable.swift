@@ -85,6 +85,12 @@ enum OperationTable {
         "createAssignment": .organization("members:write"),
         "deleteAssignment": .organization("members:write"),
 
+        // Live runtime (CONTRACT.md §6, deployer role).
+        "getEnvironmentStats": .resource("runtime:read"),
+        "getClusterDiscovery": .resource("runtime:read"),
+        "listSpaceNamespaces": .organization("runtime:read"),
+        "createSpaceNamespace": .organization("spaces:write"),
+
         "listAuditLogs": .organization("audit:read"),
         "exportAuditLogs": .organization("audit:read"),
         "verifyAuditLog": .organization("audit:read"),

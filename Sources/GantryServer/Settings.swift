@@ -23,10 +23,15 @@ public struct Settings: Sendable {
     public var secretKeyFile: String?
     public var rateLimit: Int
     public var bootstrapToken: String?
+    /// Seconds between status-sync passes in the deployer role; 0 turns status sync off.
+    public var syncInterval: Double
+    /// Seconds one live call (§6) may take, cluster round trips and token minting included.
+    public var clusterTimeout: Double
 
     public static let keys = (
         host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
-        rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token"
+        rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token", syncInterval: "sync-interval",
+        clusterTimeout: "cluster-timeout"
     )
 
     public init(reader: ConfigReader) throws {
@@ -48,6 +53,16 @@ public struct Settings: Sendable {
         let rateText = reader.string(forKey: ConfigKey(Self.keys.rateLimit), default: "1200")
         guard let rate = Int(rateText), rate >= 0 else { throw ConfigurationError("--rate-limit must be a whole number ≥ 0 (got '\(rateText)')") }
         rateLimit = rate
+        let syncText = reader.string(forKey: ConfigKey(Self.keys.syncInterval), default: "30")
+        guard let sync = Double(syncText), sync >= 0, sync.isFinite else {
+            throw ConfigurationError("--sync-interval must be a number of seconds ≥ 0 (got '\(syncText)')")
+        }
+        syncInterval = sync
+        let timeoutText = reader.string(forKey: ConfigKey(Self.keys.clusterTimeout), default: "10")
+        guard let timeout = Double(timeoutText), timeout > 0, timeout <= 300 else {
+            throw ConfigurationError("--cluster-timeout must be a number of seconds from 0 to 300 (got '\(timeoutText)')")
+        }
+        clusterTimeout = timeout
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
         if let token = bootstrapToken, !AccessToken.isWellFormed(token) {
             throw ConfigurationError("GANTRY_BOOTSTRAP_TOKEN must look like gnt_ followed by 40 letters and digits")

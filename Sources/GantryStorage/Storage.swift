@@ -16,6 +16,7 @@ public struct Repositories: Sendable {
     public let identity: any IdentityRepository
     public let access: any AccessRepository
     public let audit: any AuditRepository
+    public let runtime: any RuntimeRepository
     public let idempotency: any IdempotencyRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
@@ -29,6 +30,7 @@ public struct Repositories: Sendable {
         identity = SQLIdentityRepository(database: database, ids: ids)
         access = SQLAccessRepository(database: database, ids: ids)
         audit = SQLAuditRepository(database: database)
+        runtime = SQLRuntimeRepository(database: database, ids: ids)
         idempotency = SQLIdempotencyRepository(database: database)
     }
 }

@@ -128,6 +128,10 @@ struct AccessMatrixTests {
             "listAssignments": Call(method: "GET", path: "/api/assignments", on: .organization),
             "createAssignment": Call(method: "POST", path: "/api/assignments", body: ["userId": w.user, "roleId": "role_viewer", "scope": "org"], on: .organization),
             "deleteAssignment": Call(method: "DELETE", path: "/api/assignments/\(w.assignment)", on: .organization),
+            "getEnvironmentStats": Call(method: "GET", path: "/api/environments/\(w.environment)/stats", on: .environment),
+            "getClusterDiscovery": Call(method: "GET", path: "/api/environments/\(w.environment)/cluster-discovery", on: .environment),
+            "listSpaceNamespaces": Call(method: "GET", path: "/api/space-discovery/\(w.space)/namespaces", on: .organization),
+            "createSpaceNamespace": Call(method: "POST", path: "/api/space-discovery/\(w.space)/namespaces", body: ["name": unique("ns")], on: .organization),
             "listAuditLogs": Call(method: "GET", path: "/api/audit-logs", on: .organization),
             "exportAuditLogs": Call(method: "GET", path: "/api/audit-logs/export", on: .organization),
             "verifyAuditLog": Call(method: "GET", path: "/api/audit-logs/verify", on: .organization),
@@ -206,7 +210,8 @@ struct AccessMatrixTests {
                         let context = "\(role) at \(scope.rawValue): \(operation) → \(reply.status) \(reply.text.prefix(160))"
                         switch expected {
                         case .allowed:
-                            #expect(reply.status < 400 || reply.status == 409, "\(context)")
+                            // 409: a delete refused for its children; 502: the fixture's cluster is unreachable (access was granted).
+                            #expect(reply.status < 400 || [409, 502].contains(reply.status), "\(context)")
                             allowedAnswers += 1
                         case .status(let status):
                             #expect(reply.status == status, "\(context), expected \(status)")

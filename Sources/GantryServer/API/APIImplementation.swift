@@ -10,6 +10,8 @@ import OpenAPIRuntime
 struct APIImplementation: APIProtocol {
     let repositories: Repositories
     let sealer: CredentialSealer
+    /// Present in the deployer and all roles.
+    var deployer: Deployer? = nil
 
     static let basePath = "/api"
 }

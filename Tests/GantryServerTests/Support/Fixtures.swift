@@ -6,7 +6,7 @@ extension TestApp {
     static let caData = Data("-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
     static let clusterToken = "kube-token-4f8a9c2e-very-secret"
 
-    static func kubeconfig(server: String = "https://10.0.0.1:6443", context: String = "prod", userFields: String? = nil) -> String {
+    static func kubeconfig(server: String = "https://127.0.0.1:9", context: String = "prod", userFields: String? = nil) -> String {
         """
         apiVersion: v1
         kind: Config

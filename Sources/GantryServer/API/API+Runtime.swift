@@ -1,0 +1,91 @@
+import Foundation
+import GantryAPI
+import GantryCore
+import KubeClient
+import NIOCore
+
+extension APIImplementation {
+    /// The deployer's half; in the config role these routes answer 404 as if they did not exist.
+    func liveDeployer() throws -> Deployer {
+        guard let deployer else { throw AppError(.notFound, "This Gantry runs the config role; live runtime routes are served by the deployer.") }
+        return deployer
+    }
+
+    func getEnvironmentStats(_ input: Operations.GetEnvironmentStats.Input) async throws -> Operations.GetEnvironmentStats.Output {
+        let deployer = try liveDeployer()
+        let caller = try RequestScope.caller()
+        let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
+        let environment = try await repositories.environments.get(id, in: nil, for: caller)
+        let deadline = NIODeadline.now() + deployer.callBudget
+        let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
+        let stats = try await withCluster(space: space) { () async throws(KubeError) in
+            try await deployer.stats.stats(environmentID: id, namespace: environment.namespace, client: client, deadline: deadline)
+        }
+        return .ok(.init(body: .json(.init(data: .init(
+            deploymentCount: stats.deploymentCount, runningCount: stats.runningCount, failedCount: stats.failedCount,
+            cpuRequestedCores: stats.cpuRequestedCores, memoryRequestedGB: stats.memoryRequestedGB, podCount: stats.podCount,
+            namespaceExists: stats.namespaceExists, observedAt: stats.observedAt
+        )))))
+    }
+
+    func getClusterDiscovery(_ input: Operations.GetClusterDiscovery.Input) async throws -> Operations.GetClusterDiscovery.Output {
+        let deployer = try liveDeployer()
+        let caller = try RequestScope.caller()
+        let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
+        let environment = try await repositories.environments.get(id, in: nil, for: caller)
+        let deadline = NIODeadline.now() + deployer.callBudget
+        let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
+        let found = try await withCluster(space: space) { () async throws(KubeError) in
+            try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
+        }
+        return .ok(.init(body: .json(.init(data: .init(
+            ingressControllers: found.ingressControllers.map {
+                .init(className: $0.className, controller: $0.controller, vendor: .init(rawValue: $0.vendor) ?? .other, isDefault: $0.isDefault)
+            },
+            certManagers: [.init(name: "cert-manager", installed: found.certManagerInstalled,
+                                 issuers: found.issuers.map { .init(name: $0.name, kind: $0.kind == "Issuer" ? .issuer : .clusterIssuer, ready: $0.ready) })],
+            observedAt: found.observedAt
+        )))))
+    }
+
+    func listSpaceNamespaces(_ input: Operations.ListSpaceNamespaces.Input) async throws -> Operations.ListSpaceNamespaces.Output {
+        let deployer = try liveDeployer()
+        let caller = try RequestScope.caller()
+        let spaceID = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
+        let deadline = NIODeadline.now() + deployer.callBudget
+        let (client, space) = try await deployer.connector.client(forSpace: spaceID, org: caller.organizationID)
+        let namespaces = try await withCluster(space: space) { () async throws(KubeError) in
+            try await client.list("/api/v1/namespaces", of: KubeNamespace.self, deadline: deadline)
+        }
+        let bindings = try await repositories.runtime.namespaceBindings(space: spaceID, org: caller.organizationID)
+        let items = namespaces.map { Components.Schemas.SpaceNamespace($0, environmentID: bindings[$0.metadata.name]) }
+        return .ok(.init(body: .json(.init(data: items, nextCursor: nil, additionalProperties: .nulls(["nextCursor": true])))))
+    }
+
+    func createSpaceNamespace(_ input: Operations.CreateSpaceNamespace.Input) async throws -> Operations.CreateSpaceNamespace.Output {
+        let deployer = try liveDeployer()
+        let caller = try RequestScope.caller()
+        let spaceID = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
+        guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
+        var validator = Validator()
+        validator.namespace(body.name, field: "name")
+        try validator.check()
+        let deadline = NIODeadline.now() + deployer.callBudget
+        let (client, space) = try await deployer.connector.client(forSpace: spaceID, org: caller.organizationID)
+        let created = try await withCluster(space: space) { () async throws(KubeError) in
+            try await client.create("/api/v1/namespaces", KubeNamespace(name: body.name, labels: ["gantry.dev/managed": "true"]),
+                                    as: KubeNamespace.self, deadline: deadline)
+        }
+        return .created(.init(
+            headers: .init(location: HTTPSupport.location("/space-discovery/\(spaceID)/namespaces/\(created.metadata.name)")),
+            body: .json(.init(data: .init(created, environmentID: nil)))
+        ))
+    }
+}
+
+extension Components.Schemas.SpaceNamespace {
+    init(_ namespace: KubeNamespace, environmentID: String?) {
+        self.init(name: namespace.metadata.name, phase: namespace.status?.phase ?? "Active", environmentId: environmentID,
+                  additionalProperties: .nulls(["environmentId": environmentID == nil]))
+    }
+}

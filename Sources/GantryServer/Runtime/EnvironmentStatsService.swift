@@ -1,0 +1,85 @@
+import Foundation
+import GantryCore
+import KubeClient
+import NIOCore
+import Synchronization
+
+/// CONTRACT.md §6 `GET /environments/{envID}/stats`: read live, cached up to 15 s per environment.
+final class EnvironmentStatsService: Sendable {
+    struct Stats: Sendable, Equatable {
+        var deploymentCount = 0, runningCount = 0, failedCount = 0, podCount = 0
+        var cpuMilli: Int64 = 0, memoryBytes: Int64 = 0
+        var namespaceExists = false
+        var observedAt = Date()
+
+        /// Cores to 3 decimals: millicores are exact.
+        var cpuRequestedCores: Double { Double(cpuMilli) / 1000 }
+        /// GiB (2^30 bytes) to 2 decimals, half up, computed on integers.
+        var memoryRequestedGB: Double { Double((Int128(memoryBytes) * 100 + (1 << 29)) >> 30) / 100 }
+    }
+
+    static let cacheLifetime: TimeInterval = 15
+    static let terminalPhases: Set<String> = ["Succeeded", "Failed"]
+
+    let cache = Mutex<[String: Stats]>([:])
+
+    func stats(environmentID: String, namespace: String, client: KubernetesClient, deadline: NIODeadline, now: Date = Date()) async throws(KubeError) -> Stats {
+        if let cached = cache.withLock({ $0[environmentID] }), now.timeIntervalSince(cached.observedAt) < Self.cacheLifetime { return cached }
+        let stats = try await Self.read(namespace: namespace, client: client, deadline: deadline)
+        cache.withLock { $0[environmentID] = stats }
+        return stats
+    }
+
+    static func read(namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> Stats {
+        var stats = Stats()
+        do {
+            _ = try await client.get("/api/v1/namespaces/\(namespace)", as: KubeNamespace.self, deadline: deadline)
+        } catch .notFound {
+            return stats
+        }
+        stats.namespaceExists = true
+        async let deploymentsCall = Result { () async throws(KubeError) -> [KubeDeployment] in
+            try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self, deadline: deadline)
+        }
+        async let podsCall = Result { () async throws(KubeError) -> [KubePod] in
+            try await client.list("/api/v1/namespaces/\(namespace)/pods",
+                                  query: [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")], of: KubePod.self, deadline: deadline)
+        }
+        let deployments = try await deploymentsCall.get()
+        let pods = try await podsCall.get().filter { !terminalPhases.contains($0.status?.phase ?? "") }
+        stats.deploymentCount = deployments.count
+        for deployment in deployments {
+            let health = DeploymentHealth(deployment)
+            if health.isRunning { stats.runningCount += 1 }
+            if health.isFailed { stats.failedCount += 1 }
+        }
+        stats.podCount = pods.count
+        for pod in pods {
+            let request = try podRequest(pod)
+            stats.cpuMilli = stats.cpuMilli.addingReportingOverflow(request.cpuMilli).overflow ? .max : stats.cpuMilli + request.cpuMilli
+            stats.memoryBytes = stats.memoryBytes.addingReportingOverflow(request.memoryBytes).overflow ? .max : stats.memoryBytes + request.memoryBytes
+        }
+        stats.observedAt = Date()
+        return stats
+    }
+
+    static func podRequest(_ pod: KubePod) throws(KubeError) -> (cpuMilli: Int64, memoryBytes: Int64) {
+        func requests(_ container: KubePod.Container) -> ContainerRequests {
+            ContainerRequests(requests: (container.resources?.requests ?? [:]).mapValues(\.text), isSidecar: container.restartPolicy == "Always")
+        }
+        do {
+            return try PodRequest.effective(
+                initContainers: (pod.spec?.initContainers ?? []).map(requests), containers: (pod.spec?.containers ?? []).map(requests),
+                overhead: (pod.spec?.overhead ?? [:]).mapValues(\.text)
+            )
+        } catch {
+            throw KubeError.server(status: 200, reason: nil, message: "pod \(pod.metadata.name) has a request that is not a Kubernetes quantity")
+        }
+    }
+}
+
+extension Result where Failure == KubeError {
+    init(_ body: () async throws(KubeError) -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}

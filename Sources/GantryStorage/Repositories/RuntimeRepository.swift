@@ -1,0 +1,123 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+/// What the deployer reads to reach a space's cluster. The sealed blobs open only with the deployer's key.
+public struct SpaceCredentials: Sendable {
+    public var spaceID: String
+    public var name: String
+    public var provider: SpaceProvider
+    public var config: SpaceConfig
+    public var sealedKubeconfig: String?
+    public var cloudAccountID: String?
+    public var sealedCloudCredentials: String?
+}
+
+/// One catalog deployment as status sync needs it.
+public struct SyncTarget: Sendable, Equatable {
+    public var organizationID: String
+    public var deploymentID: String
+    public var name: String
+    public var projectID: String
+    public var environmentID: String
+    public var spaceID: String
+    public var namespace: String
+    public var status: DeploymentStatus
+    public var observedRevision: String?
+}
+
+/// The deployer's reads and the observed state it writes (CONTRACT.md §6).
+public protocol RuntimeRepository: Sendable {
+    func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials
+    /// Namespace → live environment bound to it, on one space.
+    func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String]
+    /// Every live deployment of every organization, with where it runs.
+    func syncTargets() async throws -> [SyncTarget]
+    /// Writes an observed status (not a client change: `version` stays); a change of status is audited with a
+    /// `system` actor. Returns whether the status changed.
+    @discardableResult
+    func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool
+}
+
+public struct SQLRuntimeRepository: RuntimeRepository {
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    public func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials {
+        try await database.read { sql in
+            guard let row = try await sql.raw("""
+                SELECT s.id, s.name, s.provider, s.config, s.sealed_kubeconfig, s.cloud_account_id, c.sealed_credentials
+                FROM spaces s LEFT JOIN cloud_accounts c ON c.id = s.cloud_account_id AND c.deleted_at IS NULL
+                WHERE s.id = \(bind: spaceID) AND s.org_id = \(bind: org) AND s.deleted_at IS NULL
+                """).first() else { throw AppError(.notFound, "No such deployment space in your organization.") }
+            return SpaceCredentials(
+                spaceID: try row.string("id"), name: try row.string("name"),
+                provider: SpaceProvider(rawValue: try row.string("provider")) ?? .kubeconfig,
+                config: try JSONColumn.decode(SpaceConfig.self, from: try row.string("config")),
+                sealedKubeconfig: try row.optionalString("sealed_kubeconfig"), cloudAccountID: try row.optionalString("cloud_account_id"),
+                sealedCloudCredentials: try row.optionalString("sealed_credentials")
+            )
+        }
+    }
+
+    public func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String] {
+        try await database.read { sql in
+            let rows = try await sql.raw("""
+                SELECT id, namespace FROM environments WHERE space_id = \(bind: spaceID) AND org_id = \(bind: org) AND deleted_at IS NULL
+                """).all()
+            return Dictionary(try rows.map { (try $0.string("namespace"), try $0.string("id")) }) { first, _ in first }
+        }
+    }
+
+    public func syncTargets() async throws -> [SyncTarget] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision
+                FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
+                WHERE d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
+                ORDER BY e.space_id, e.namespace, d.id
+                """).all().map { row in
+                SyncTarget(
+                    organizationID: try row.string("org_id"), deploymentID: try row.string("id"), name: try row.string("name"),
+                    projectID: try row.string("project_id"), environmentID: try row.string("environment_id"), spaceID: try row.string("space_id"),
+                    namespace: try row.string("namespace"), status: DeploymentStatus(rawValue: try row.string("status")) ?? .unknown,
+                    observedRevision: try row.optionalString("observed_revision")
+                )
+            }
+        }
+    }
+
+    @discardableResult
+    public func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool {
+        try await database.transaction { [database, ids] sql in
+            guard let row = try await sql.raw("""
+                SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL
+                """ + SQLQueryString(database.kind.lock(.update))).first() else { return false }
+            let before = DeploymentStatus(rawValue: try row.string("status")) ?? .unknown
+            let lastDeployed = try row.optionalDate("last_deployed_at")
+            let storedRevision = try row.optionalString("observed_revision")
+            let newRevision = revision ?? storedRevision
+            let newLastDeployed = deployedAt ?? lastDeployed
+            let unchanged = before == status && newRevision == storedRevision
+                && newLastDeployed.map(Timestamp.micros) == lastDeployed.map(Timestamp.micros)
+            if unchanged { return false }
+            try await sql.raw("""
+                UPDATE deployments SET status = \(bind: status.rawValue), observed_revision = \(bind: newRevision),
+                    last_deployed_at = \(bind: newLastDeployed.map(Timestamp.micros))
+                WHERE id = \(bind: target.deploymentID)
+                """).run()
+            guard before != status else { return false }
+            try await AuditTrail.record(
+                AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
+                           deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])]),
+                actor: .system, org: target.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
+            )
+            return true
+        }
+    }
+}

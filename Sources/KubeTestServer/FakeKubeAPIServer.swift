@@ -1,0 +1,317 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// A Kubernetes API server for tests: HTTPS with the test cluster's certificate, bearer-token or
+/// client-certificate auth, discovery, the resources the deployer reads, `limit`/`continue` pagination,
+/// and failures on demand. Its JSON is checked against kubectl and the Python client in the test script.
+public final class FakeKubeAPIServer: Sendable {
+    public typealias Object = KubeFixtures.Object
+
+    /// What the cluster holds.
+    public struct Scenario: Sendable {
+        public var namespaces: [Object] = []
+        /// Namespaced objects by resource (`deployments`, `replicasets`, `pods`, `issuers`) then namespace.
+        public var namespaced: [String: [String: [Object]]] = [:]
+        public var ingressClasses: [Object] = []
+        public var clusterIssuers: [Object] = []
+        public var certManagerInstalled = false
+
+        public init() {}
+
+        public mutating func add(_ resource: String, in namespace: String, _ objects: [Object]) {
+            namespaced[resource, default: [:]][namespace, default: []] += objects
+        }
+    }
+
+    /// A failure to answer with instead of the real response, for requests whose path starts with `path`.
+    public struct Fault: Sendable {
+        public enum Body: Sendable { case status, plainText, html }
+        public var path: String
+        public var status: Int
+        public var body: Body
+        public var retryAfter: Int?
+        public var delay: Duration?
+        /// How many requests it applies to; nil for all.
+        public var times: Int?
+        /// Only for requests carrying a `continue` token (an expired list snapshot).
+        public var onlyContinue: Bool
+
+        public init(path: String, status: Int, body: Body = .status, retryAfter: Int? = nil, delay: Duration? = nil, times: Int? = nil, onlyContinue: Bool = false) {
+            self.path = path; self.status = status; self.body = body; self.retryAfter = retryAfter
+            self.delay = delay; self.times = times; self.onlyContinue = onlyContinue
+        }
+
+        public static func slow(_ path: String, _ delay: Duration) -> Fault { Fault(path: path, status: 200, delay: delay) }
+    }
+
+    public struct Recorded: Sendable {
+        public var method: String
+        public var path: String
+        public var query: String
+        public var authorization: String?
+    }
+
+    struct State {
+        var scenario: Scenario
+        var faults: [Fault] = []
+        var recorded: [Recorded] = []
+        var resourceVersion = 2000
+    }
+
+    let state: Mutex<State>
+    /// The bearer token accepted; nil accepts any request that got through TLS (client-certificate mode).
+    public let token: String?
+    public let requireClientCertificate: Bool
+
+    public init(_ scenario: Scenario, token: String? = "test-cluster-token", requireClientCertificate: Bool = false) {
+        state = Mutex(State(scenario: scenario))
+        self.token = token
+        self.requireClientCertificate = requireClientCertificate
+    }
+
+    public func inject(_ fault: Fault) { state.withLock { $0.faults.append(fault) } }
+    public func clearFaults() { state.withLock { $0.faults.removeAll() } }
+    public func update(_ change: (inout Scenario) -> Void) { state.withLock { change(&$0.scenario) } }
+    public var requests: [Recorded] { state.withLock { $0.recorded } }
+
+    // MARK: - Running
+
+    /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the server's URL.
+    public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
+        let tls = try tlsConfiguration()
+        let router = Router()
+        router.on("**", method: .get) { request, _ in try await self.respond(request) }
+        router.on("**", method: .post) { request, _ in try await self.respond(request) }
+        router.on("/", method: .get) { request, _ in try await self.respond(request) }
+        let port = Mutex<Int?>(nil)
+        var logger = Logger(label: "fake-kube-apiserver")
+        // Cancelling the server task at the end of a test is how it stops; its shutdown complaints are noise.
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-kube-apiserver"),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: logger
+        )
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await app.runService(gracefulShutdownSignals: []); return nil }
+            while port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+            let url = URL(string: "https://127.0.0.1:\(port.withLock { $0 }!)")!
+            let result: T
+            do {
+                result = try await body(url)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+            return result
+        }
+    }
+
+    func tlsConfiguration() throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(TestCertificates.serverCertificate.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(TestCertificates.serverKey.utf8), format: .pem))
+        )
+        if requireClientCertificate {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(TestCertificates.clusterCA.utf8)))
+        }
+        return tls
+    }
+
+    // MARK: - Answers
+
+    func respond(_ request: Request) async throws -> Response {
+        let path = request.uri.path
+        let query = request.uri.queryParameters
+        let hasContinue = query["continue"].map { !$0.isEmpty } ?? false
+        let fault: Fault? = state.withLock { state in
+            state.recorded.append(Recorded(method: request.method.rawValue, path: path, query: request.uri.query ?? "",
+                                           authorization: request.headers[.authorization]))
+            guard let index = state.faults.firstIndex(where: { path.hasPrefix($0.path) && (!$0.onlyContinue || hasContinue) }) else { return nil }
+            let fault = state.faults[index]
+            if let times = fault.times {
+                if times <= 1 { state.faults.remove(at: index) } else { state.faults[index].times = times - 1 }
+            }
+            return fault
+        }
+        if let delay = fault?.delay { try await Task.sleep(for: delay) }
+        if let token, request.headers[.authorization] != "Bearer \(token)" {
+            return Self.status(401, reason: "Unauthorized", message: "Unauthorized")
+        }
+        if let fault, fault.status != 200 { return Self.answer(fault) }
+        if request.method == .post {
+            return try await create(path, request)
+        }
+        return route(path, query: query)
+    }
+
+    static func answer(_ fault: Fault) -> Response {
+        var headers: HTTPFields = [:]
+        if let retryAfter = fault.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        switch fault.body {
+        case .status:
+            let reason = [401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "AlreadyExists", 410: "Expired", 429: "TooManyRequests",
+                          500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"][fault.status] ?? "Unknown"
+            let message = fault.status == 403
+                ? "deployments.apps is forbidden: User \"system:serviceaccount:gantry:deployer\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"shop\""
+                : fault.status == 410 ? "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter." : reason
+            var response = status(fault.status, reason: reason, message: message)
+            response.headers.append(contentsOf: headers)
+            return response
+        case .plainText:
+            headers[.contentType] = "text/plain; charset=utf-8"
+            return Response(status: .init(code: fault.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Too many requests, please try again later.\n")))
+        case .html:
+            headers[.contentType] = "text/html"
+            return Response(status: .init(code: fault.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>502 Bad Gateway</h1></body></html>")))
+        }
+    }
+
+    static func status(_ code: Int, reason: String, message: String) -> Response {
+        json(["kind": "Status", "apiVersion": "v1", "metadata": [String: String](), "status": "Failure", "message": message, "reason": reason, "code": code] as Object,
+             status: code)
+    }
+
+    static func json(_ object: any Sendable, status: Int = 200) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    static let notFound = status(404, reason: "NotFound", message: "the server could not find the requested resource")
+
+    func route(_ path: String, query: Parameters) -> Response {
+        let parts = path.split(separator: "/").map(String.init)
+        let scenario = state.withLock { $0.scenario }
+        /// The segments `*` stands for when `parts` has the pattern's shape, else nil.
+        func match(_ pattern: String) -> [String]? {
+            let expected = pattern.split(separator: "/").map(String.init)
+            guard expected.count == parts.count else { return nil }
+            var captured: [String] = []
+            for (want, got) in zip(expected, parts) {
+                if want == "*" { captured.append(got) } else if want != got { return nil }
+            }
+            return captured
+        }
+        let groups = groups(scenario)
+        if match("version") != nil {
+            return Self.json(["major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64", "goVersion": "go1.23.4",
+                              "compiler": "gc", "gitCommit": "0000000", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z"] as Object)
+        }
+        if match("api") != nil {
+            return Self.json(["kind": "APIVersions", "versions": ["v1"],
+                              "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"]]] as Object)
+        }
+        if match("apis") != nil {
+            return Self.json(["kind": "APIGroupList", "apiVersion": "v1", "groups": groups.map(Self.group)] as Object)
+        }
+        if match("api/v1") != nil {
+            return Self.resourceList("v1", [("namespaces", "Namespace", false, ["create", "get", "list"]), ("pods", "Pod", true, ["get", "list"])])
+        }
+        if let group = match("apis/*")?.first, groups.contains(group) {
+            return Self.json(Self.group(group).merging(["kind": "APIGroup", "apiVersion": "v1"]) { a, _ in a })
+        }
+        if match("apis/apps/v1") != nil {
+            return Self.resourceList("apps/v1", [("deployments", "Deployment", true, ["get", "list"]), ("replicasets", "ReplicaSet", true, ["get", "list"])])
+        }
+        if match("apis/networking.k8s.io/v1") != nil {
+            return Self.resourceList("networking.k8s.io/v1", [("ingressclasses", "IngressClass", false, ["get", "list"])])
+        }
+        if match("apis/cert-manager.io/v1") != nil, scenario.certManagerInstalled {
+            return Self.resourceList("cert-manager.io/v1", [("clusterissuers", "ClusterIssuer", false, ["get", "list"]), ("issuers", "Issuer", true, ["get", "list"])])
+        }
+        if match("api/v1/namespaces") != nil {
+            return list(scenario.namespaces, kind: "NamespaceList", apiVersion: "v1", query: query)
+        }
+        if let name = match("api/v1/namespaces/*")?.first {
+            guard let namespace = scenario.namespaces.first(where: { Self.name($0) == name }) else {
+                return Self.status(404, reason: "NotFound", message: "namespaces \"\(name)\" not found")
+            }
+            return Self.json(namespace.merging(["kind": "Namespace", "apiVersion": "v1"]) { a, _ in a })
+        }
+        if let namespace = match("api/v1/namespaces/*/pods")?.first {
+            var pods = scenario.namespaced["pods"]?[namespace] ?? []
+            if let selector = query["fieldSelector"] {
+                let excluded = selector.split(separator: ",").compactMap { clause -> String? in
+                    let parts = clause.components(separatedBy: "!=")
+                    return parts.count == 2 && parts[0] == "status.phase" ? parts[1] : nil
+                }
+                pods = pods.filter { pod in !excluded.contains(((pod["status"] as? Object)?["phase"] as? String) ?? "") }
+            }
+            return list(pods, kind: "PodList", apiVersion: "v1", query: query)
+        }
+        if let captured = match("apis/apps/v1/namespaces/*/*"), ["deployments", "replicasets"].contains(captured[1]) {
+            return list(scenario.namespaced[captured[1]]?[captured[0]] ?? [], kind: captured[1] == "deployments" ? "DeploymentList" : "ReplicaSetList",
+                        apiVersion: "apps/v1", query: query)
+        }
+        if match("apis/networking.k8s.io/v1/ingressclasses") != nil {
+            return list(scenario.ingressClasses, kind: "IngressClassList", apiVersion: "networking.k8s.io/v1", query: query)
+        }
+        if match("apis/cert-manager.io/v1/clusterissuers") != nil, scenario.certManagerInstalled {
+            return list(scenario.clusterIssuers, kind: "ClusterIssuerList", apiVersion: "cert-manager.io/v1", query: query)
+        }
+        if let namespace = match("apis/cert-manager.io/v1/namespaces/*/issuers")?.first, scenario.certManagerInstalled {
+            return list(scenario.namespaced["issuers"]?[namespace] ?? [], kind: "IssuerList", apiVersion: "cert-manager.io/v1", query: query)
+        }
+        return Self.notFound
+    }
+
+    func create(_ path: String, _ request: Request) async throws -> Response {
+        guard path == "/api/v1/namespaces" else { return Self.notFound }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        struct NamespaceBody: Decodable {
+            struct Metadata: Decodable { var name: String; var labels: [String: String]? }
+            var metadata: Metadata
+        }
+        guard let object = try? JSONDecoder().decode(NamespaceBody.self, from: Data(buffer: body)) else {
+            return Self.status(400, reason: "BadRequest", message: "the body is not a Namespace")
+        }
+        let name = object.metadata.name, labels = object.metadata.labels ?? [:]
+        let created: Object? = state.withLock { state in
+            guard !state.scenario.namespaces.contains(where: { Self.name($0) == name }) else { return nil }
+            let namespace = KubeFixtures.namespace(name, labels: labels)
+            state.scenario.namespaces.append(namespace)
+            return namespace
+        }
+        guard let created else { return Self.status(409, reason: "AlreadyExists", message: "namespaces \"\(name)\" already exists") }
+        return Self.json(created.merging(["kind": "Namespace", "apiVersion": "v1"]) { a, _ in a }, status: 201)
+    }
+
+    func groups(_ scenario: Scenario) -> [String] {
+        ["apps", "networking.k8s.io"] + (scenario.certManagerInstalled ? ["cert-manager.io"] : [])
+    }
+
+    static func group(_ name: String) -> Object {
+        let version = ["groupVersion": "\(name)/v1", "version": "v1"]
+        return ["name": name, "versions": [version], "preferredVersion": version]
+    }
+
+    static func resourceList(_ groupVersion: String, _ resources: [(String, String, Bool, [String])]) -> Response {
+        json(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": groupVersion, "resources": resources.map { name, kind, namespaced, verbs in
+            ["name": name, "singularName": String(kind.lowercased()), "namespaced": namespaced, "kind": kind, "verbs": verbs] as Object
+        }] as Object)
+    }
+
+    static func name(_ object: Object) -> String? { (object["metadata"] as? Object)?["name"] as? String }
+
+    /// One page: `limit` items from the offset the continue token names, with a continue token while more remain.
+    func list(_ items: [Object], kind: String, apiVersion: String, query: Parameters) -> Response {
+        let limit = query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? items.count
+        let offset = query["continue"].flatMap { Data(base64Encoded: String($0)) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        let page = Array(items.dropFirst(offset).prefix(limit))
+        let resourceVersion = state.withLock { state in String(state.resourceVersion) }
+        var metadata: Object = ["resourceVersion": resourceVersion]
+        if offset + page.count < items.count {
+            metadata["continue"] = Data(String(offset + page.count).utf8).base64EncodedString()
+            metadata["remainingItemCount"] = items.count - offset - page.count
+        }
+        return Self.json(["kind": kind, "apiVersion": apiVersion, "metadata": metadata, "items": page] as Object)
+    }
+}
