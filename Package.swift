@@ -123,6 +123,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The fake Kubernetes API server as a process: for kubectl, the Python client and the benchmark.
+        .executableTarget(
+            name: "kube-test-server",
+            dependencies: ["KubeTestServer"]
+        ),
         .testTarget(
             name: "GantryCoreTests",
             dependencies: ["GantryCore", "KubeClient"]

@@ -83,35 +83,35 @@ public final class FakeKubeAPIServer: Sendable {
 
     /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the server's URL.
     public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
+        let ready = AsyncStream.makeStream(of: URL.self)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await self.serve(port: 0) { ready.continuation.yield($0) }; return nil }
+            var urls = ready.stream.makeAsyncIterator()
+            guard let url = await urls.next() else { throw CancellationError() }
+            defer { group.cancelAll() }
+            return try await body(url)
+        }
+    }
+
+    /// Serves until the task is cancelled; `onReady` gets the URL once the port is bound.
+    public func serve(port: Int, onReady: @escaping @Sendable (URL) -> Void) async throws {
         let tls = try tlsConfiguration()
         let router = Router()
         router.on("**", method: .get) { request, _ in try await self.respond(request) }
         router.on("**", method: .post) { request, _ in try await self.respond(request) }
         router.on("/", method: .get) { request, _ in try await self.respond(request) }
-        let port = Mutex<Int?>(nil)
         var logger = Logger(label: "fake-kube-apiserver")
         // Cancelling the server task at the end of a test is how it stops; its shutdown complaints are noise.
         logger.logLevel = .critical
         let app = Application(
             router: router, server: try .tls(.http1(), tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-kube-apiserver"),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "fake-kube-apiserver"),
+            onServerRunning: { channel in
+                if let bound = channel.localAddress?.port { onReady(URL(string: "https://127.0.0.1:\(bound)")!) }
+            },
             logger: logger
         )
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []); return nil }
-            while port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
-            let url = URL(string: "https://127.0.0.1:\(port.withLock { $0 }!)")!
-            let result: T
-            do {
-                result = try await body(url)
-            } catch {
-                group.cancelAll()
-                throw error
-            }
-            group.cancelAll()
-            return result
-        }
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
     func tlsConfiguration() throws -> TLSConfiguration {
