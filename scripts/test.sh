@@ -44,6 +44,13 @@ start_postgres() {
 # ---------------------------------------------------------------------------
 # Test suites
 # ---------------------------------------------------------------------------
+# Real third-party programs the suites drive: nginx (the split-roles example) and kubectl (the fake
+# Kubernetes API server's wire format). Installed from Debian when missing.
+ensure_tools() {
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { section "Installing nginx (Debian)"; apt_install nginx-light || apt_install nginx; }
+  command -v kubectl >/dev/null 2>&1 || { section "Installing kubectl (Debian kubernetes-client)"; apt_install kubernetes-client; }
+}
+
 run_swift_tests() {
   command -v swift >/dev/null 2>&1 || die "swift not found on PATH"
   section "Building (swift build --build-tests)"
@@ -93,6 +100,7 @@ if [ "${GANTRY_TEST_ONLY_DB:-}" = "1" ]; then
   exit 0
 fi
 
+ensure_tools
 run_swift_tests "$@"
 run_python_tests
 

@@ -48,6 +48,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "File holding the X25519 key (GANTRY_SECRET_KEY_FILE).") var secretKeyFile: String?
     @Option(help: "Requests per minute per token; 0 disables (GANTRY_RATE_LIMIT, default 1200).") var rateLimit: String?
     @Option(help: "json or text (GANTRY_LOG_FORMAT, default json).") var logFormat: String?
+    @Option(help: "Seconds between status-sync passes in the deployer role; 0 turns it off (GANTRY_SYNC_INTERVAL, default 30).") var syncInterval: String?
+    @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
 
     var reader: ConfigReader {
         let environment = ProcessInfo.processInfo.environment
@@ -62,6 +64,8 @@ struct ServerOptions: ParsableArguments {
         put(Settings.keys.secretKeyFile, secretKeyFile, "GANTRY_SECRET_KEY_FILE")
         put(Settings.keys.rateLimit, rateLimit, "GANTRY_RATE_LIMIT")
         put(Settings.keys.logFormat, logFormat, "GANTRY_LOG_FORMAT")
+        put(Settings.keys.syncInterval, syncInterval, "GANTRY_SYNC_INTERVAL")
+        put(Settings.keys.clusterTimeout, clusterTimeout, "GANTRY_CLUSTER_TIMEOUT")
         if let token = environment["GANTRY_BOOTSTRAP_TOKEN"] {
             values[AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken))] = ConfigValue(.string(token), isSecret: true)
         }

@@ -4,6 +4,7 @@ import GantryCore
 import GantryStorage
 import KubeClient
 import Logging
+import NIOCore
 
 /// Opens a space's sealed credentials (only the deployer's key can) and makes a client for its cluster.
 /// Failures become CONTRACT.md §6's errors, naming the space and never a credential.
@@ -12,6 +13,9 @@ struct ClusterConnector: Sendable {
     let sealer: CredentialSealer
     let http: HTTPClient
     let logger: Logger
+    var endpoints: CloudEndpoints = .production
+    /// Minted cloud tokens per space, kept until shortly before they expire.
+    let tokens = TokenCache<String>(refreshMargin: 60)
 
     func client(forSpace spaceID: String, org: String) async throws -> (KubernetesClient, space: String) {
         let credentials = try await runtime.credentials(forSpace: spaceID, org: org)
@@ -32,12 +36,74 @@ struct ClusterConnector: Sendable {
                 throw AppError(.clusterAuthFailed, "Space '\(space)': its stored kubeconfig is not usable.")
             }
         case .aws, .gcp, .azure:
-            throw AppError(.clusterAuthFailed, "Space '\(space)': minting \(credentials.provider.rawValue) cluster tokens is not available in this build.")
+            let access: ClusterAccess
+            do {
+                access = try await tokens.access(for: spaceID) { try await mint(credentials) }
+            } catch let error as AppError {
+                throw error
+            } catch let error as CloudAuthError {
+                throw Self.appError(error, space: space)
+            }
+            guard let server = URL(string: access.server) else {
+                throw AppError(.clusterError, "Space '\(space)': the cloud reported a cluster endpoint that is not a URL.")
+            }
+            let credential: ClusterConnection.Credential = if let certificate = access.clientCertificatePEM, let key = access.clientKeyPEM {
+                .clientCertificate(certificatePEM: certificate, keyPEM: key)
+            } else {
+                .bearer(access.token)
+            }
+            connection = ClusterConnection(server: server, caPEM: access.caPEM, credential: credential)
         }
         do {
             return (try KubernetesClient(http: http, connection: connection, logger: logger), space)
         } catch {
             throw Self.appError(error, space: space)
+        }
+    }
+
+    /// Endpoint, CA and a token for a managed cluster, from its cloud account's credentials.
+    func mint(_ credentials: SpaceCredentials) async throws -> ClusterAccess {
+        let space = credentials.name
+        guard let accountID = credentials.cloudAccountID, let sealed = credentials.sealedCloudCredentials,
+              let opened = try? sealer.open(sealed, context: accountID),
+              let fields = try? JSONDecoder().decode([String: String].self, from: opened) else {
+            throw AppError(.clusterAuthFailed, "Space '\(space)': its cloud account's credentials cannot be opened with this deployer's key.")
+        }
+        let config = credentials.config
+        let deadline = NIODeadline.now() + .seconds(10)
+        func field(_ name: String) -> String { fields[name] ?? "" }
+        switch credentials.provider {
+        case .aws:
+            return try await EKSAuth(
+                credentials: .init(accessKeyID: field("accessKeyId"), secretAccessKey: field("secretAccessKey"), sessionToken: fields["sessionToken"]),
+                region: config.region ?? "", clusterName: config.clusterName ?? "", httpClient: http, endpoints: endpoints, logger: logger
+            ).clusterAccess(deadline: deadline)
+        case .gcp:
+            let account = try GKEAuth.ServiceAccount.parse(json: Data(field("serviceAccountJson").utf8))
+            let project = config.projectId ?? (try? JSONDecoder().decode([String: String].self, from: Data(field("serviceAccountJson").utf8)))?["project_id"] ?? ""
+            return try await GKEAuth(serviceAccount: account, project: project, location: config.region ?? "", cluster: config.clusterName ?? "",
+                                     httpClient: http, endpoints: endpoints, logger: logger).clusterAccess(deadline: deadline)
+        case .azure:
+            return try await AKSAuth(
+                servicePrincipal: .init(tenantID: field("tenantId"), clientID: field("clientId"), clientSecret: field("clientSecret")),
+                subscriptionID: config.subscriptionId ?? field("subscriptionId"), resourceGroup: config.resourceGroup ?? "",
+                clusterName: config.clusterName ?? "", httpClient: http, endpoints: endpoints, logger: logger
+            ).clusterAccess(deadline: deadline)
+        case .kubeconfig:
+            throw AppError(.clusterAuthFailed, "Space '\(space)': a kubeconfig space mints no cloud token.")
+        }
+    }
+
+    static func appError(_ error: CloudAuthError, space: String) -> AppError {
+        switch error {
+        case .credentialsRefused(let service, let status, _):
+            AppError(.clusterAuthFailed, "Space '\(space)': \(service) refused the cloud account's credentials (HTTP \(status)).")
+        case .cloudUnreachable(let service, _):
+            AppError(.clusterUnreachable, "Space '\(space)': \(service) cannot be reached.")
+        case .cloudError(let service, let status, _):
+            AppError(.clusterError, "Space '\(space)': \(service) answered \(status.map(String.init) ?? "something unreadable") while Gantry looked the cluster up.")
+        case .invalidConfiguration(let detail):
+            AppError(.clusterAuthFailed, "Space '\(space)': \(detail).")
         }
     }
 

@@ -14,7 +14,7 @@ final class GantryProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stderrData = Data()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GANTRY_") }
@@ -27,7 +27,13 @@ final class GantryProcess: @unchecked Sendable {
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.stderrData.append(data); self.lock.unlock()
         }
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
     }
 
     var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stderrData, as: UTF8.self) }
@@ -57,8 +63,8 @@ final class GantryProcess: @unchecked Sendable {
     }
 
     /// Runs a one-shot command to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try GantryProcess(arguments, environment: environment)
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try GantryProcess(arguments, environment: environment, stdin: stdin)
         let status = try await process.wait()
         return (status, process.stdout, process.stderr)
     }
