@@ -110,12 +110,28 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            // The web console: plain HTML, CSS and JavaScript modules served at `/` (issue 5).
+            resources: [.copy("Console/static")]
+        ),
+        // The command-line client (issue 6), on the typed client generated from openapi.yaml.
+        .target(
+            name: "GantryCLI",
+            dependencies: [
+                "GantryAPI", "GantryCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "gantry",
             dependencies: [
-                "GantryServer", "GantryStorage", "GantryCore",
+                "GantryServer", "GantryStorage", "GantryCore", "GantryCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,6 +147,10 @@ let package = Package(
         .testTarget(
             name: "GantryCoreTests",
             dependencies: ["GantryCore", "KubeClient"]
+        ),
+        .testTarget(
+            name: "GantryCLITests",
+            dependencies: ["GantryCLI", "GantryCore"]
         ),
         .testTarget(
             name: "KubeClientTests",

@@ -61,6 +61,9 @@ public final class FakeKubeAPIServer: Sendable {
         var faults: [Fault] = []
         var recorded: [Recorded] = []
         var resourceVersion = 2000
+        /// Serialized list pages by request, until the scenario changes: the fake must be much faster than
+        /// the client it measures (the runtime benchmark).
+        var pages: [String: Data] = [:]
     }
 
     let state: Mutex<State>
@@ -76,7 +79,12 @@ public final class FakeKubeAPIServer: Sendable {
 
     public func inject(_ fault: Fault) { state.withLock { $0.faults.append(fault) } }
     public func clearFaults() { state.withLock { $0.faults.removeAll() } }
-    public func update(_ change: (inout Scenario) -> Void) { state.withLock { change(&$0.scenario) } }
+    public func update(_ change: (inout Scenario) -> Void) {
+        state.withLock { state in
+            change(&state.scenario)
+            state.pages.removeAll()
+        }
+    }
     public var requests: [Recorded] { state.withLock { $0.recorded } }
 
     // MARK: - Running
@@ -150,7 +158,7 @@ public final class FakeKubeAPIServer: Sendable {
         if request.method == .post {
             return try await create(path, request)
         }
-        return route(path, query: query)
+        return route(path, query: query, uri: request.uri.description)
     }
 
     static func answer(_ fault: Fault) -> Response {
@@ -187,7 +195,7 @@ public final class FakeKubeAPIServer: Sendable {
 
     static let notFound = status(404, reason: "NotFound", message: "the server could not find the requested resource")
 
-    func route(_ path: String, query: Parameters) -> Response {
+    func route(_ path: String, query: Parameters, uri: String) -> Response {
         let parts = path.split(separator: "/").map(String.init)
         let scenario = state.withLock { $0.scenario }
         /// The segments `*` stands for when `parts` has the pattern's shape, else nil.
@@ -228,7 +236,7 @@ public final class FakeKubeAPIServer: Sendable {
             return Self.resourceList("cert-manager.io/v1", [("clusterissuers", "ClusterIssuer", false, ["get", "list"]), ("issuers", "Issuer", true, ["get", "list"])])
         }
         if match("api/v1/namespaces") != nil {
-            return list(scenario.namespaces, kind: "NamespaceList", apiVersion: "v1", query: query)
+            return list(scenario.namespaces, kind: "NamespaceList", apiVersion: "v1", query: query, uri: uri)
         }
         if let name = match("api/v1/namespaces/*")?.first {
             guard let namespace = scenario.namespaces.first(where: { Self.name($0) == name }) else {
@@ -245,20 +253,20 @@ public final class FakeKubeAPIServer: Sendable {
                 }
                 pods = pods.filter { pod in !excluded.contains(((pod["status"] as? Object)?["phase"] as? String) ?? "") }
             }
-            return list(pods, kind: "PodList", apiVersion: "v1", query: query)
+            return list(pods, kind: "PodList", apiVersion: "v1", query: query, uri: uri)
         }
         if let captured = match("apis/apps/v1/namespaces/*/*"), ["deployments", "replicasets"].contains(captured[1]) {
             return list(scenario.namespaced[captured[1]]?[captured[0]] ?? [], kind: captured[1] == "deployments" ? "DeploymentList" : "ReplicaSetList",
-                        apiVersion: "apps/v1", query: query)
+                        apiVersion: "apps/v1", query: query, uri: uri)
         }
         if match("apis/networking.k8s.io/v1/ingressclasses") != nil {
-            return list(scenario.ingressClasses, kind: "IngressClassList", apiVersion: "networking.k8s.io/v1", query: query)
+            return list(scenario.ingressClasses, kind: "IngressClassList", apiVersion: "networking.k8s.io/v1", query: query, uri: uri)
         }
         if match("apis/cert-manager.io/v1/clusterissuers") != nil, scenario.certManagerInstalled {
-            return list(scenario.clusterIssuers, kind: "ClusterIssuerList", apiVersion: "cert-manager.io/v1", query: query)
+            return list(scenario.clusterIssuers, kind: "ClusterIssuerList", apiVersion: "cert-manager.io/v1", query: query, uri: uri)
         }
         if let namespace = match("apis/cert-manager.io/v1/namespaces/*/issuers")?.first, scenario.certManagerInstalled {
-            return list(scenario.namespaced["issuers"]?[namespace] ?? [], kind: "IssuerList", apiVersion: "cert-manager.io/v1", query: query)
+            return list(scenario.namespaced["issuers"]?[namespace] ?? [], kind: "IssuerList", apiVersion: "cert-manager.io/v1", query: query, uri: uri)
         }
         return Self.notFound
     }
@@ -278,6 +286,7 @@ public final class FakeKubeAPIServer: Sendable {
             guard !state.scenario.namespaces.contains(where: { Self.name($0) == name }) else { return nil }
             let namespace = KubeFixtures.namespace(name, labels: labels)
             state.scenario.namespaces.append(namespace)
+            state.pages.removeAll()
             return namespace
         }
         guard let created else { return Self.status(409, reason: "AlreadyExists", message: "namespaces \"\(name)\" already exists") }
@@ -302,7 +311,10 @@ public final class FakeKubeAPIServer: Sendable {
     static func name(_ object: Object) -> String? { (object["metadata"] as? Object)?["name"] as? String }
 
     /// One page: `limit` items from the offset the continue token names, with a continue token while more remain.
-    func list(_ items: [Object], kind: String, apiVersion: String, query: Parameters) -> Response {
+    func list(_ items: [Object], kind: String, apiVersion: String, query: Parameters, uri: String) -> Response {
+        if let page = state.withLock({ $0.pages[uri] }) {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: page)))
+        }
         let limit = query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? items.count
         let offset = query["continue"].flatMap { Data(base64Encoded: String($0)) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
         let page = Array(items.dropFirst(offset).prefix(limit))
@@ -312,6 +324,9 @@ public final class FakeKubeAPIServer: Sendable {
             metadata["continue"] = Data(String(offset + page.count).utf8).base64EncodedString()
             metadata["remainingItemCount"] = items.count - offset - page.count
         }
-        return Self.json(["kind": kind, "apiVersion": apiVersion, "metadata": metadata, "items": page] as Object)
+        let data = (try? JSONSerialization.data(withJSONObject: ["kind": kind, "apiVersion": apiVersion, "metadata": metadata, "items": page] as Object,
+                                                   options: [.sortedKeys])) ?? Data()
+        state.withLock { $0.pages[uri] = data }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 }

@@ -16,10 +16,15 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let environment = try await repositories.environments.get(id, in: nil, for: caller)
-        let deadline = NIODeadline.now() + deployer.callBudget
-        let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
-        let stats = try await withCluster(space: space) { () async throws(KubeError) in
-            try await deployer.stats.stats(environmentID: id, namespace: environment.namespace, client: client, deadline: deadline)
+        let stats: EnvironmentStatsService.Stats
+        if let cached = deployer.stats.cached(environmentID: id) {
+            stats = cached
+        } else {
+            let deadline = NIODeadline.now() + deployer.callBudget
+            let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
+            stats = try await withCluster(space: space) { () async throws(KubeError) in
+                try await deployer.stats.stats(environmentID: id, namespace: environment.namespace, client: client, deadline: deadline)
+            }
         }
         return .ok(.init(body: .json(.init(data: .init(
             deploymentCount: stats.deploymentCount, runningCount: stats.runningCount, failedCount: stats.failedCount,

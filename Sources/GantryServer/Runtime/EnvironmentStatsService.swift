@@ -23,8 +23,14 @@ final class EnvironmentStatsService: Sendable {
 
     let cache = Mutex<[String: Stats]>([:])
 
+    /// A reading younger than 15 s, if there is one: answered without opening credentials or calling the cluster.
+    func cached(environmentID: String, now: Date = Date()) -> Stats? {
+        guard let cached = cache.withLock({ $0[environmentID] }), now.timeIntervalSince(cached.observedAt) < Self.cacheLifetime else { return nil }
+        return cached
+    }
+
     func stats(environmentID: String, namespace: String, client: KubernetesClient, deadline: NIODeadline, now: Date = Date()) async throws(KubeError) -> Stats {
-        if let cached = cache.withLock({ $0[environmentID] }), now.timeIntervalSince(cached.observedAt) < Self.cacheLifetime { return cached }
+        if let cached = cached(environmentID: environmentID, now: now) { return cached }
         let stats = try await Self.read(namespace: namespace, client: client, deadline: deadline)
         cache.withLock { $0[environmentID] = stats }
         return stats
