@@ -2,13 +2,14 @@ import Foundation
 import KubeTestServer
 
 // The fake Kubernetes API server as a process, for kubectl, the Python client and the benchmark:
-//   kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE]
+//   kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS]
+// --slow delays every namespace read (GET /api/v1/namespaces/…) by that long: an in-flight request on demand.
 // Prints "listening <url>" once ready; stops on SIGTERM or SIGINT.
 var options: [String: String] = [:]
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard flag.hasPrefix("--"), let value = arguments.popFirst() else {
-        FileHandle.standardError.write(Data("usage: kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS]\n".utf8))
         exit(2)
     }
     options[String(flag.dropFirst(2))] = value
@@ -18,6 +19,7 @@ let scenario: FakeKubeAPIServer.Scenario = options["scenario"] == "large"
     : .demo
 if let path = options["ca-out"] { try TestCertificates.clusterCA.write(toFile: path, atomically: true, encoding: .utf8) }
 let server = FakeKubeAPIServer(scenario, token: options["token"] ?? "test-cluster-token")
+if let slow = options["slow"].flatMap(Double.init) { server.inject(.slow("/api/v1/namespaces/", .milliseconds(Int64(slow * 1000)))) }
 try await server.serve(port: Int(options["port"] ?? "") ?? 0) { url in
     // Written straight to the descriptor so whoever waits on the line sees it at once (stdout is buffered).
     FileHandle.standardOutput.write(Data("listening \(url.absoluteString)\n".utf8))
