@@ -74,7 +74,7 @@ func buildRouter(
     }
     let documentJSON = try OpenAPIDocuments.json(fromYAML: documentYAML)
     var routes = try OpenAPIDocuments.routeTable(fromYAML: documentYAML, basePath: APIImplementation.basePath)
-    for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/openapi.yaml", "/"] { routes.add(path, [.get]) }
+    for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/openapi.yaml"] + Console.routePaths { routes.add(path, [.get]) }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -87,7 +87,7 @@ func buildRouter(
     router.get("/readyz") { _, _ in
         let ready = (try? await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await database.ping(); return true }
-            group.addTask { try await Task.sleep(for: .seconds(2)); return false }
+            group.addTask { try await Task.sleep(for: .milliseconds(1500)); return false }
             let first = try await group.next() ?? false
             group.cancelAll()
             return first
@@ -100,9 +100,8 @@ func buildRouter(
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(bytes: metrics?.emitToBuffer() ?? [])))
     }
-    router.get("/") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Console.placeholder)))
-    }
+    // The web console: `/` serves index.html, `/console/…` the other assets (Console.swift).
+    Console.register(on: router)
     router.get("/api/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: documentYAML)))
     }

@@ -1,4 +1,6 @@
 import Foundation
+import GantryCore
+import Synchronization
 import Logging
 import NIOSSL
 import PostgresKit
@@ -30,22 +32,59 @@ public final class PostgresBackend: Database {
         }
     }
 
+    /// How long a request may wait for a pooled connection. When PostgreSQL is down the pool keeps trying to
+    /// connect in the background; requests answer 503 instead of hanging until it comes back.
+    static let leaseTimeout: Duration = .milliseconds(1500)
+
+    static let unavailable = AppError(.unavailable, "The database is not answering; try again shortly.")
+
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await started.wait()
-        return try await client.withConnection { connection in
-            try await work(connection.sql(queryLogLevel: nil))
+        return try await withoutActuallyEscaping(work) { work in
+            try await Self.failingFast { [client] leased in
+                try await client.withConnection { connection in
+                    leased()
+                    return try await work(connection.sql(queryLogLevel: nil))
+                }
+            }
         }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await started.wait()
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await work(connection.sql(queryLogLevel: nil))
+            return try await withoutActuallyEscaping(work) { work in
+                try await Self.failingFast { [client, logger] leased in
+                    try await client.withTransaction(logger: logger) { connection in
+                        leased()
+                        return try await work(connection.sql(queryLogLevel: nil))
+                    }
+                }
             }
         } catch let error as PostgresTransactionError {
             // Surface what the work threw (a conflict, a 404) rather than the wrapper.
             throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
+    }
+
+    /// Runs `body`, which calls `leased()` once it holds a connection; without one after `leaseTimeout`, gives up
+    /// with 503. Work that got a connection is never cut short.
+    static func failingFast<T: Sendable>(_ body: @escaping @Sendable (@escaping @Sendable () -> Void) async throws -> T) async throws -> T {
+        let lease = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body { lease.mark() } }
+            group.addTask {
+                try await Task.sleep(for: leaseTimeout)
+                if !lease.isMarked { throw unavailable }
+                return nil
+            }
+            while let next = try await group.next() {
+                if let result = next {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            throw unavailable
         }
     }
 
@@ -142,4 +181,11 @@ extension PostgresBackend: MigratableDatabase {
             }
         }
     }
+}
+
+/// Set once a pooled connection has been handed over.
+final class LeaseFlag: Sendable {
+    private let state = Mutex(false)
+    func mark() { state.withLock { $0 = true } }
+    var isMarked: Bool { state.withLock { $0 } }
 }
