@@ -1,0 +1,280 @@
+// Environment page: live stats (refresh, auto-refresh every 15 s), cluster discovery and the deployments table.
+
+import { api, seg } from '../api.js';
+import {
+  h, replace, loading, errorAlert, emptyState, field, handleSubmit, str, timeEl, formatDate, relativeTime, statusBadge, toast,
+  plural, confirmDialog,
+} from '../dom.js';
+import { loadReferences, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
+import { navigate } from '../app.js';
+
+const AUTO_REFRESH_MS = 15000;
+
+const CLUSTER_TITLES = {
+  cluster_unreachable: 'The cluster cannot be reached',
+  cluster_auth_failed: 'The cluster refused the credentials',
+  cluster_error: 'The cluster answered with an error',
+  cluster_timeout: 'The cluster did not answer in time',
+};
+
+/** A banner for a live-query failure that names the space, never an empty panel. */
+function clusterBanner(error, space, what) {
+  if (!error.isClusterError) return errorAlert(error, { title: `Could not load ${what}.` });
+  const spaceText = space ? `space “${space.name}”` : 'this environment’s space';
+  return h('div', { class: 'alert alert-error banner cluster-error', role: 'alert', dataset: { errorCode: error.code } },
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'alert-title' }, `${CLUSTER_TITLES[error.code] || 'Cluster error'} — ${spaceText}`),
+      h('p', { class: 'alert-message' }, error.message),
+      h('p', `Showing no ${what} until the cluster answers. Check the space under Settings → Spaces.`),
+      error.requestId ? h('p', { class: 'request-id' }, 'Request ID: ', h('code', error.requestId)) : null));
+}
+
+function tile(label, value, id) {
+  return h('div', { class: 'tile', id }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label));
+}
+
+export async function renderEnvironment(ctx) {
+  const { projectId, envId } = ctx.params;
+  replace(ctx.el, loading('Loading the environment…'));
+  let env;
+  let project;
+  let refs;
+  try {
+    [env, project, refs] = await Promise.all([
+      api.get(`/projects/${seg(projectId)}/environments/${seg(envId)}`).then((r) => r.data),
+      api.get(`/projects/${seg(projectId)}`).then((r) => r.data),
+      loadReferences(),
+    ]);
+  } catch (error) {
+    if (!ctx.alive()) return;
+    replace(ctx.el,
+      h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', '/'),
+        h('a', { href: `#/projects/${seg(projectId)}` }, 'Project')),
+      errorAlert(error, { title: 'Could not load the environment.', onRetry: () => renderEnvironment(ctx) }));
+    return;
+  }
+  if (!ctx.alive()) return;
+  ctx.setTitle(`${env.name} · ${project.name}`);
+  const space = refs.spaces ? refs.spaces.find((sp) => sp.id === env.spaceId) || null : null;
+
+  const header = h('div', { class: 'page-header' });
+  function renderHeader() {
+    replace(header,
+      h('div',
+        h('h1', { id: 'environment-name' }, env.name),
+        h('p', { class: 'subtitle' }, 'Namespace ', h('code', env.namespace), ' on space ', h('strong', spaceName(refs, env.spaceId)),
+          space ? [' ', h('span', { class: `badge ${space.status}` }, space.status)] : null),
+        h('p', { class: 'meta' }, `Registry: ${registryLabel(refs, env)} · created by ${env.createdBy} `, timeEl(env.createdAt))),
+      h('div', { class: 'btn-group' },
+        h('a', { class: 'btn', href: `#/projects/${seg(projectId)}/canvas` }, 'Architecture canvas'),
+        h('a', { class: 'btn', href: `#/settings/audit?environmentId=${seg(env.id)}` }, 'Audit log'),
+        h('button', {
+          type: 'button', class: 'btn', onclick: () => editEnvironmentDialog({
+            projectId, env, refs, onSaved: (saved) => { env = saved; renderHeader(); refreshStats(); },
+          }),
+        }, 'Edit'),
+        h('button', {
+          type: 'button', class: 'btn btn-danger', onclick: () => deleteEnvironmentFlow({
+            projectId, env, onDeleted: () => navigate(`/projects/${projectId}`),
+          }),
+        }, 'Delete')));
+  }
+  renderHeader();
+
+  // Live stats
+  const statsBody = h('div', { id: 'live-stats', 'aria-live': 'polite' }, loading('Reading the cluster…'));
+  const statsBanner = h('div', { id: 'stats-banner' });
+  const observed = h('p', { class: 'meta', id: 'stats-observed' });
+  const refreshButton = h('button', { type: 'button', class: 'btn btn-small', id: 'refresh-stats' }, 'Refresh');
+  const auto = h('input', { type: 'checkbox', id: 'auto-refresh', checked: true });
+  const statsPanel = h('section', { class: 'panel', 'aria-labelledby': 'stats-title' },
+    h('div', { class: 'panel-header' }, h('h2', { id: 'stats-title' }, 'Live stats'),
+      h('div', { class: 'btn-group' }, h('label', { class: 'checkbox', for: 'auto-refresh' }, auto, 'Auto-refresh every 15 s'), refreshButton)),
+    statsBanner, statsBody, observed);
+
+  // Cluster discovery
+  const discoveryBody = h('div', { id: 'cluster-discovery' }, loading('Discovering the cluster…'));
+  const discoveryButton = h('button', { type: 'button', class: 'btn btn-small', id: 'refresh-discovery' }, 'Refresh');
+  const discoveryPanel = h('section', { class: 'panel', 'aria-labelledby': 'discovery-title' },
+    h('div', { class: 'panel-header' }, h('h2', { id: 'discovery-title' }, 'Cluster discovery'), discoveryButton),
+    discoveryBody);
+
+  // Deployments
+  const deploymentsBody = h('div', { id: 'deployments' }, loading('Loading deployments…'));
+  const newDeployment = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'new-deployment', 'aria-expanded': 'false' }, 'New deployment');
+  const deploymentFormHost = h('div');
+  const deploymentsPanel = h('section', { class: 'panel', 'aria-labelledby': 'deployments-title' },
+    h('div', { class: 'panel-header' }, h('h2', { id: 'deployments-title' }, 'Deployments'), newDeployment),
+    deploymentFormHost, deploymentsBody);
+
+  ctx.el.append(
+    h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'),
+      h('a', { href: `#/projects/${seg(projectId)}` }, project.name), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, env.name)),
+    header, statsPanel, h('div', { class: 'split' }, discoveryPanel, deploymentsPanel));
+
+  // --- stats ---
+  let lastStats = null;
+  let statsInFlight = false;
+  async function refreshStats() {
+    if (statsInFlight) return;
+    statsInFlight = true;
+    refreshButton.disabled = true;
+    try {
+      const { data } = await api.get(`/environments/${seg(env.id)}/stats`);
+      if (!ctx.alive()) return;
+      lastStats = data;
+      replace(statsBanner);
+      renderStats(data, false);
+    } catch (error) {
+      if (!ctx.alive()) return;
+      replace(statsBanner, clusterBanner(error, space || { name: spaceName(refs, env.spaceId) }, 'live stats'));
+      if (lastStats) renderStats(lastStats, true);
+      else replace(statsBody);
+    } finally {
+      statsInFlight = false;
+      refreshButton.disabled = false;
+    }
+  }
+  function renderStats(data, stale) {
+    const tiles = h('div', { class: stale ? 'tiles stale' : 'tiles' },
+      tile('Deployments', String(data.deploymentCount), 'stat-deployments'),
+      tile('Running', String(data.runningCount), 'stat-running'),
+      tile('Failed', String(data.failedCount), 'stat-failed'),
+      tile('Pods', String(data.podCount), 'stat-pods'),
+      tile('CPU requested', `${Number(data.cpuRequestedCores).toFixed(3)} cores`, 'stat-cpu'),
+      tile('Memory requested', `${Number(data.memoryRequestedGB).toFixed(2)} GiB`, 'stat-memory'));
+    const notes = [];
+    if (!data.namespaceExists) {
+      const create = h('button', { type: 'button', class: 'btn btn-small' }, `Create namespace ${env.namespace}`);
+      create.addEventListener('click', async () => {
+        create.disabled = true;
+        try {
+          await api.post(`/space-discovery/${seg(env.spaceId)}/namespaces`, { name: env.namespace });
+          toast(`Namespace ${env.namespace} created.`);
+          await refreshStats();
+        } catch (error) {
+          create.replaceWith(errorAlert(error, { title: 'The namespace could not be created.' }));
+        }
+      });
+      notes.push(h('div', { class: 'alert alert-info', id: 'namespace-missing' }, h('p', `The namespace ${env.namespace} does not exist on the cluster yet, so every figure is zero.`), h('p', create)));
+    }
+    replace(statsBody, ...notes, tiles);
+    replace(observed, stale ? 'Last good reading, observed ' : 'Observed ', h('time', { datetime: data.observedAt, title: formatDate(data.observedAt), id: 'observed-at' }, `${relativeTime(data.observedAt)} (${formatDate(data.observedAt)})`),
+      auto.checked ? ' · refreshes every 15 s' : '');
+  }
+  refreshButton.addEventListener('click', refreshStats);
+  let timer = null;
+  function schedule() {
+    clearInterval(timer);
+    timer = auto.checked ? setInterval(() => { if (!document.hidden) refreshStats(); }, AUTO_REFRESH_MS) : null;
+    if (lastStats) renderStats(lastStats, Boolean(statsBanner.firstChild));
+  }
+  auto.addEventListener('change', schedule);
+  ctx.onCleanup(() => clearInterval(timer));
+
+  // --- discovery ---
+  async function refreshDiscovery() {
+    discoveryButton.disabled = true;
+    replace(discoveryBody, loading('Discovering the cluster…'));
+    try {
+      const { data } = await api.get(`/environments/${seg(env.id)}/cluster-discovery`);
+      if (!ctx.alive()) return;
+      const ingress = data.ingressControllers.length
+        ? h('div', { class: 'table-wrap' }, h('table', { id: 'ingress-classes' },
+          h('thead', h('tr', h('th', { scope: 'col' }, 'Ingress class'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Controller'))),
+          h('tbody', data.ingressControllers.map((ic) => h('tr', { dataset: { className: ic.className } },
+            h('td', h('code', ic.className), ic.isDefault ? [' ', h('span', { class: 'badge default plain', title: 'The cluster’s default IngressClass' }, 'default')] : null),
+            h('td', ic.vendor),
+            h('td', { class: 'hide-narrow' }, h('code', ic.controller)))))))
+        : h('p', { class: 'muted' }, 'No IngressClass on this cluster.');
+      const certs = data.certManagers.map((cm) => h('div', { class: 'cert-manager', dataset: { installed: String(cm.installed) } },
+        h('p', h('strong', cm.name), ' ', cm.installed ? h('span', { class: 'badge ok' }, 'installed') : h('span', { class: 'badge st-unknown' }, 'not installed')),
+        cm.installed
+          ? (cm.issuers.length
+            ? h('ul', { class: 'issuers' }, cm.issuers.map((issuer) => h('li', h('code', issuer.name), ` (${issuer.kind}) `,
+              issuer.ready ? h('span', { class: 'badge ok' }, 'ready') : h('span', { class: 'badge bad' }, 'not ready'))))
+            : h('p', { class: 'muted' }, 'No issuers.'))
+          : h('p', { class: 'muted' }, 'The cert-manager.io API group is not served by this cluster.')));
+      replace(discoveryBody, h('h3', 'Ingress controllers'), ingress, h('h3', { style: { marginTop: '1rem' } }, 'Certificates'), certs,
+        h('p', { class: 'meta' }, 'Observed ', timeEl(data.observedAt)));
+    } catch (error) {
+      if (!ctx.alive()) return;
+      replace(discoveryBody, clusterBanner(error, space || { name: spaceName(refs, env.spaceId) }, 'cluster details'));
+    } finally {
+      discoveryButton.disabled = false;
+    }
+  }
+  discoveryButton.addEventListener('click', refreshDiscovery);
+
+  // --- deployments ---
+  async function loadDeployments() {
+    let deployments;
+    try {
+      deployments = await api.listAll(`/environments/${seg(env.id)}/deployments`);
+    } catch (error) {
+      if (!ctx.alive()) return;
+      replace(deploymentsBody, errorAlert(error, { title: 'Could not load the deployments.', onRetry: loadDeployments }));
+      return;
+    }
+    if (!ctx.alive()) return;
+    if (!deployments.length) {
+      replace(deploymentsBody, emptyState('No deployments yet', 'Add a deployment: Gantry keeps its status in step with the Kubernetes Deployment of the same name in this namespace.'));
+      return;
+    }
+    replace(deploymentsBody, h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
+      h('thead', h('tr', h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Image'),
+        h('th', { scope: 'col' }, 'Replicas'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Last deploy'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+      h('tbody', deployments.map((d) => h('tr', { dataset: { deploymentId: d.id } },
+        h('td', h('code', d.name)),
+        h('td', statusBadge(d.status)),
+        h('td', { class: 'hide-narrow' }, h('code', d.image)),
+        h('td', String(d.replicas)),
+        h('td', { class: 'hide-narrow' }, timeEl(d.lastDeployedAt)),
+        h('td', { class: 'actions' }, h('button', {
+          type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete deployment ${d.name}`,
+          onclick: async () => {
+            const ok = await confirmDialog({ title: `Delete ${d.name}?`, message: 'The deployment and its connections are removed from the catalog.', confirmLabel: 'Delete deployment', danger: true });
+            if (!ok) return;
+            try {
+              await api.del(`/deployments/${seg(d.id)}`, { ifMatch: d.version });
+              toast(`Deployment ${d.name} deleted.`);
+              await loadDeployments();
+            } catch (error) {
+              toast(`${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}`, { kind: 'error', timeout: 8000 });
+            }
+          },
+        }, 'Delete'))))),
+      h('caption', { class: 'meta' }, plural(deployments.length, 'deployment')))));
+  }
+
+  function closeDeploymentForm() { replace(deploymentFormHost); newDeployment.setAttribute('aria-expanded', 'false'); newDeployment.focus(); }
+  newDeployment.addEventListener('click', () => {
+    if (deploymentFormHost.firstChild) { closeDeploymentForm(); return; }
+    newDeployment.setAttribute('aria-expanded', 'true');
+    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 63, autocomplete: 'off', spellcheck: 'false' });
+    const form = h('form', { class: 'deployment-form', id: 'create-deployment-form', 'aria-label': 'Create a deployment' },
+      h('div', { class: 'form-grid' },
+        field('Name', name, 'A DNS-1123 label: the Kubernetes Deployment’s name.'),
+        field('Image', h('input', { type: 'text', name: 'image', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'nginx:1.27' })),
+        field('Replicas', h('input', { type: 'number', name: 'replicas', min: 0, value: '1' })),
+        field('Port', h('input', { type: 'number', name: 'port', min: 1, max: 65535 }), 'Optional.')),
+      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create deployment'),
+        h('button', { type: 'button', class: 'btn', onclick: closeDeploymentForm }, 'Cancel')));
+    handleSubmit(form, async (data) => {
+      const body = { name: String(data.get('name') || '').trim(), image: String(data.get('image') || '').trim() };
+      const replicas = str(data, 'replicas');
+      const port = str(data, 'port');
+      if (replicas !== undefined) body.replicas = Number(replicas);
+      if (port !== undefined) body.port = Number(port);
+      const { data: created } = await api.post(`/environments/${seg(env.id)}/deployments`, body);
+      toast(`Deployment ${created.name} created.`);
+      closeDeploymentForm();
+      await loadDeployments();
+    });
+    deploymentFormHost.append(form);
+    name.focus();
+  });
+
+  schedule();
+  await Promise.all([refreshStats(), refreshDiscovery(), loadDeployments()]);
+}
