@@ -28,6 +28,7 @@ public func buildApplication(
     }
     let repositories = Repositories(database: opened.database)
     var services: [any Service] = [opened.service]
+    let migrated = AsyncLatch()
     // The deployer role alone talks to clusters; the config role never builds a client or opens a credential.
     var deployer: Deployer?
     if settings.role != .config {
@@ -37,7 +38,7 @@ public func buildApplication(
         deployer = Deployer(callBudget: .milliseconds(Int64(settings.clusterTimeout * 1000)), connector: connector)
         if settings.syncInterval > 0 {
             services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),
-                                       logger: logger))
+                                       ready: migrated, logger: logger))
         }
     }
     let router = try buildRouter(
@@ -58,6 +59,7 @@ public func buildApplication(
             throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
         }
         try await Bootstrap.run(repositories.identity, tokenSecret: settings.bootstrapToken, logger: logger)
+        migrated.open()
     }
     return app
 }
@@ -112,7 +114,11 @@ func buildRouter(
     var api = router.group("api")
         .add(middleware: BodyMiddleware())
         .add(middleware: AuthenticationMiddleware(identity: repositories.identity, publicPaths: []))
-    if rateLimit > 0 { api = api.add(middleware: RateLimitMiddleware(buckets: TokenBuckets(perMinute: rateLimit))) }
+    if rateLimit > 0 {
+        let limiter: any RateLimiter = database.kind == .postgres
+            ? SQLRateLimiter(database: database, perMinute: rateLimit) : TokenBuckets(perMinute: rateLimit)
+        api = api.add(middleware: RateLimitMiddleware(limiter: limiter))
+    }
     api = api
         .add(middleware: AuthorizationMiddleware(operations: operations))
         .add(middleware: IdempotencyMiddleware(store: repositories.idempotency))

@@ -43,7 +43,7 @@ final class AsyncLock: Sendable {
 }
 
 /// Opens once and stays open: lets work wait until a service has started.
-final class AsyncLatch: Sendable {
+public final class AsyncLatch: Sendable {
     private struct State {
         var isOpen = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -51,7 +51,9 @@ final class AsyncLatch: Sendable {
 
     private let state = Mutex(State())
 
-    func open() {
+    public init() {}
+
+    public func open() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.isOpen = true
             defer { state.waiters = [] }
@@ -60,7 +62,7 @@ final class AsyncLatch: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    func wait() async {
+    public func wait() async {
         if state.withLock({ $0.isOpen }) { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let isOpen = state.withLock { state -> Bool in

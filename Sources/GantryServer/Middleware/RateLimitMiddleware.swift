@@ -1,16 +1,18 @@
 import GantryCore
+import GantryStorage
 import Hummingbird
 import Synchronization
 
 /// A token bucket per access token (`--rate-limit` requests per minute, bursts up to the same number):
-/// over it, 429 `rate_limited` with `Retry-After`. State is per process.
+/// over it, 429 `rate_limited` with `Retry-After`. On PostgreSQL the buckets live in the database, shared
+/// by every replica; on SQLite (one process) in memory.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
-    let buckets: TokenBuckets
+    let limiter: any RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let caller = context.caller, let wait = buckets.take(caller.tokenID) {
+        if let caller = context.caller, let wait = try await limiter.take(caller.tokenID) {
             throw RateLimited(retryAfter: wait)
         }
         return try await next(request, context)
@@ -25,7 +27,8 @@ struct RateLimited: Error {
     }
 }
 
-final class TokenBuckets: Sendable {
+/// The buckets in memory, for a single process.
+final class TokenBuckets: RateLimiter, Sendable {
     struct Bucket { var tokens: Double; var updated: ContinuousClock.Instant }
 
     let capacity: Double
@@ -37,8 +40,10 @@ final class TokenBuckets: Sendable {
         perSecond = Double(perMinute) / 60
     }
 
+    func take(_ key: String) async throws -> Int? { take(key, now: .now) }
+
     /// Takes one request from the key's bucket: nil when allowed, else the seconds to wait.
-    func take(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
+    func take(_ key: String, now: ContinuousClock.Instant) -> Int? {
         state.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
             let elapsed = now - bucket.updated

@@ -21,10 +21,13 @@ final class StatusSync: Service, Sendable {
     let maximumBackoff: Duration
     let concurrentSpaces: Int
     let logger: Logger
+    /// Opens once migrations have run: the first pass must not read tables that do not exist yet.
+    let ready: AsyncLatch
     let backoff = Mutex<[SpaceKey: Backoff]>([:])
 
     init(runtime: any RuntimeRepository, connector: ClusterConnector, interval: Duration, maximumBackoff: Duration = .seconds(900),
-         concurrentSpaces: Int = 4, logger: Logger) {
+         concurrentSpaces: Int = 4, ready: AsyncLatch, logger: Logger) {
+        self.ready = ready
         self.runtime = runtime
         self.connector = connector
         self.interval = interval
@@ -35,6 +38,7 @@ final class StatusSync: Service, Sendable {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            await self.ready.wait()
             while !Task.isCancelled {
                 do {
                     try await self.syncOnce()
