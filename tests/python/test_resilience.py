@@ -89,23 +89,8 @@ def test_sigkill_mid_load_keeps_every_acknowledged_write_and_nothing_half_writte
             status, _ = restarted.call("GET", path)
             assert status == 200, f"acknowledged {kind_} {identifier} is missing after the crash"
         # Nothing half-written: every live environment has its live project, every change its audit entry and back.
-        status, projects = restarted.call("GET", "/api/projects?limit=200")
-        listed = set()
-        cursor = None
-        while True:
-            status, page = restarted.call("GET", "/api/projects?limit=200" + (f"&cursor={cursor}" if cursor else ""))
-            listed |= {p["id"] for p in page["data"]}
-            cursor = page["nextCursor"]
-            if not cursor:
-                break
-        created = set()
-        cursor = None
-        while True:
-            status, page = restarted.call("GET", "/api/audit-logs?limit=200&action=project.created" + (f"&cursor={cursor}" if cursor else ""))
-            created |= {e["resourceId"] for e in page["data"]}
-            cursor = page["nextCursor"]
-            if not cursor:
-                break
+        listed = {p["id"] for p in every(restarted, "/api/projects?limit=200")}
+        created = {e["resourceId"] for e in every(restarted, "/api/audit-logs?limit=200&action=project.created")}
         assert listed == created, "a project without its audit entry, or an audit entry without its project"
         for project in listed:
             status, environments = restarted.call("GET", f"/api/projects/{project}/environments")
@@ -114,6 +99,18 @@ def test_sigkill_mid_load_keeps_every_acknowledged_write_and_nothing_half_writte
         assert verification["data"]["ok"] is True, verification
     finally:
         restarted.stop()
+
+
+def every(gantry, path):
+    """Every item of a list, following its cursors."""
+    items, cursor = [], None
+    while True:
+        status, page = gantry.call("GET", path + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, page
+        items += page["data"]
+        cursor = page["nextCursor"]
+        if not cursor:
+            return items
 
 
 def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_zero(workdir):
