@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import GantryCLI
 import GantryCore
 import GantryServer
 import GantryStorage
@@ -13,7 +14,7 @@ import ServiceLifecycle
 struct Gantry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A catalog for Kubernetes deployment platforms.",
-        subcommands: [Serve.self, Migrate.self, Keygen.self, Admin.self]
+        subcommands: [Serve.self, Migrate.self, Backup.self, Keygen.self, Admin.self] + GantryCLI.commands
     )
 
     /// ArgumentParser exits 64 on a usage error; the contract says 2, with one clear line.
@@ -108,6 +109,23 @@ struct Migrate: AsyncParsableCommand {
             let applied = try await Migrator(logger: logger).migrate(database)
             print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
         }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Copy a SQLite database online, consistently, while Gantry serves it.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "The new file to write; it must not exist.") var to: String
+
+    func run() async throws {
+        let settings = try Settings(reader: options.reader)
+        do {
+            try await SQLiteBackup.copy(database: settings.database, to: to, logger: Logger(label: "gantry"))
+        } catch let failure as SQLiteBackup.Failure {
+            FileHandle.standardError.write(Data("gantry: \(failure.description)\n".utf8))
+            Foundation.exit(1)
+        }
+        print("backup written to \(to)")
     }
 }
 
