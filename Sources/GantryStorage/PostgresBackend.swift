@@ -15,9 +15,15 @@ public final class PostgresBackend: Database {
     private let logger: Logger
     /// Opened when the pool's `run()` starts: leasing before that only logs warnings and waits.
     let started = AsyncLatch()
+    /// Where a one-connection probe checks, every second, that PostgreSQL answers at all.
+    let probe: URL?
+    /// Set while the probe fails: requests still waiting for a pooled connection then answer 503 at once
+    /// instead of hanging until PostgreSQL returns. A busy pool is not an outage: those requests wait.
+    let isDown = Mutex(false)
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, probe: URL? = nil, logger: Logger) {
         self.client = client
+        self.probe = probe
         self.logger = logger
     }
 
@@ -28,20 +34,40 @@ public final class PostgresBackend: Database {
         let backend: PostgresBackend
         func run() async {
             backend.started.open()
-            await backend.client.run()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await backend.client.run() }
+                if let url = backend.probe {
+                    group.addTask { await backend.watch(url) }
+                }
+                await group.next()
+                group.cancelAll()
+            }
         }
     }
 
-    /// How long a request may wait for a pooled connection. When PostgreSQL is down the pool keeps trying to
-    /// connect in the background; requests answer 503 instead of hanging until it comes back.
-    static let leaseTimeout: Duration = .milliseconds(1500)
+    /// Probes PostgreSQL once a second with a connection of its own, and says when it goes away and comes back.
+    func watch(_ url: URL) async {
+        var probeLogger = logger
+        probeLogger.logLevel = .critical
+        while !Task.isCancelled {
+            let reachable = (try? await Self.checkReachable(url: url, logger: probeLogger, timeout: .seconds(1))) != nil
+            let changed = isDown.withLock { down in
+                defer { down = !reachable }
+                return down == reachable
+            }
+            if changed {
+                if reachable { logger.info("PostgreSQL answers again") } else { logger.warning("PostgreSQL does not answer; requests get 503 until it does") }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
 
     static let unavailable = AppError(.unavailable, "The database is not answering; try again shortly.")
 
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await started.wait()
         return try await withoutActuallyEscaping(work) { work in
-            try await Self.failingFast { [client] leased in
+            try await failingFast { [client] leased in
                 try await client.withConnection { connection in
                     leased()
                     return try await work(connection.sql(queryLogLevel: nil))
@@ -54,7 +80,7 @@ public final class PostgresBackend: Database {
         await started.wait()
         do {
             return try await withoutActuallyEscaping(work) { work in
-                try await Self.failingFast { [client, logger] leased in
+                try await failingFast { [client, logger] leased in
                     try await client.withTransaction(logger: logger) { connection in
                         leased()
                         return try await work(connection.sql(queryLogLevel: nil))
@@ -67,15 +93,18 @@ public final class PostgresBackend: Database {
         }
     }
 
-    /// Runs `body`, which calls `leased()` once it holds a connection; without one after `leaseTimeout`, gives up
-    /// with 503. Work that got a connection is never cut short.
-    static func failingFast<T: Sendable>(_ body: @escaping @Sendable (@escaping @Sendable () -> Void) async throws -> T) async throws -> T {
+    /// Runs `body`, which calls `leased()` once it holds a connection; while it still waits for one and the probe
+    /// says PostgreSQL is down, gives up with 503. Work that got a connection is never cut short.
+    func failingFast<T: Sendable>(_ body: @escaping @Sendable (@escaping @Sendable () -> Void) async throws -> T) async throws -> T {
+        if isDown.withLock({ $0 }) { throw Self.unavailable }
         let lease = LeaseFlag()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body { lease.mark() } }
-            group.addTask {
-                try await Task.sleep(for: leaseTimeout)
-                if !lease.isMarked { throw unavailable }
+            group.addTask { [self] in
+                while !lease.isMarked {
+                    if isDown.withLock({ $0 }) { throw Self.unavailable }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 return nil
             }
             while let next = try await group.next() {
@@ -84,7 +113,7 @@ public final class PostgresBackend: Database {
                     return result
                 }
             }
-            throw unavailable
+            throw Self.unavailable
         }
     }
 
@@ -96,7 +125,7 @@ public final class PostgresBackend: Database {
 
     /// Opens and closes one connection, so a wrong URL fails at start with a clear reason instead of
     /// leaving the pool retrying in the background.
-    public static func checkReachable(url: URL, logger: Logger) async throws {
+    public static func checkReachable(url: URL, logger: Logger, timeout: TimeAmount = .seconds(5)) async throws {
         let parts = try PostgresURL(url)
         let tls: PostgresConnection.Configuration.TLS = switch parts.sslmode {
         case "disable": .disable
@@ -106,7 +135,7 @@ public final class PostgresBackend: Database {
         var configuration = PostgresConnection.Configuration(
             host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
         )
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = timeout
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         try await connection.close()
     }

@@ -51,7 +51,7 @@ public struct OpenedDatabase: Sendable {
         case .postgres(let url):
             let configuration = try PostgresBackend.configuration(url: url)
             try await PostgresBackend.checkReachable(url: url, logger: logger)
-            let backend = PostgresBackend(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+            let backend = PostgresBackend(client: PostgresClient(configuration: configuration, backgroundLogger: logger), probe: url, logger: logger)
             return OpenedDatabase(database: backend, service: backend.service)
         }
     }

@@ -58,7 +58,7 @@ struct SpaceTests {
             #expect(data["name"] as? String == "prod-cluster")
             #expect(data["provider"] as? String == "kubeconfig")
             #expect(data["config"] as? [String: String] == ["context": "prod"])
-            #expect(data["server"] as? String == "https://10.0.0.1:6443")
+            #expect(data["server"] as? String == "https://127.0.0.1:9")
             #expect(data["cloudAccountId"] is NSNull, "\(reply.text)")
             #expect(data["status"] as? String == "active")
             #expect(data["version"] as? Int == 1)

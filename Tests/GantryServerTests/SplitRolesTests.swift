@@ -28,7 +28,7 @@ struct SplitRolesTests {
             defer { config.process.terminate() }
             try await config.waitFor("listening")
             let deployer = try GantryProcess(["serve", "--role", "deployer", "--port", String(deployerPort), "--database", database,
-                                              "--secret-key-file", deployerKey, "--sync-interval", "0"])
+                                              "--secret-key-file", deployerKey, "--sync-interval", "0", "--cluster-timeout", "60"])
             defer { deployer.process.terminate() }
             try await deployer.waitFor("listening")
 

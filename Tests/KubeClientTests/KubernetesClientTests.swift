@@ -25,7 +25,7 @@ struct KubernetesClientTests {
         try KubernetesClient(http: Self.http, connection: ClusterConnection(server: url, caPEM: ca, credential: credential))
     }
 
-    static func soon(_ seconds: Int64 = 10) -> NIODeadline { .now() + .seconds(seconds) }
+    static func soon(_ seconds: Int64 = 60) -> NIODeadline { .now() + .seconds(seconds) }
 
     /// The client's error from `work`, or nil when it succeeded.
     static func failure<T>(_ work: () async throws -> T) async -> KubeError? {
