@@ -51,6 +51,14 @@ ensure_tools() {
   command -v kubectl >/dev/null 2>&1 || { section "Installing kubectl (Debian kubernetes-client)"; apt_install kubernetes-client; }
 }
 
+# Headless Chromium and its WebDriver from Debian, for the web console's browser tests (tests/python/test_console.py).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    section "Installing Chromium and chromedriver (Debian chromium, chromium-driver)"
+    apt_install chromium chromium-driver
+  fi
+}
+
 run_swift_tests() {
   command -v swift >/dev/null 2>&1 || die "swift not found on PATH"
   section "Building (swift build --build-tests)"
@@ -101,6 +109,7 @@ if [ "${GANTRY_TEST_ONLY_DB:-}" = "1" ]; then
 fi
 
 ensure_tools
+ensure_browser
 run_swift_tests "$@"
 run_python_tests
 

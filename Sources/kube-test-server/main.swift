@@ -2,7 +2,7 @@ import Foundation
 import KubeTestServer
 
 // The fake Kubernetes API server as a process, for kubectl, the Python client and the benchmark:
-//   kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS]
+//   kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS] [--url-file FILE]
 // --slow delays every namespace read (GET /api/v1/namespaces/…) by that long: an in-flight request on demand.
 // Prints "listening <url>" once ready; stops on SIGTERM or SIGINT.
 var options: [String: String] = [:]
@@ -20,7 +20,9 @@ let scenario: FakeKubeAPIServer.Scenario = options["scenario"] == "large"
 if let path = options["ca-out"] { try TestCertificates.clusterCA.write(toFile: path, atomically: true, encoding: .utf8) }
 let server = FakeKubeAPIServer(scenario, token: options["token"] ?? "test-cluster-token")
 if let slow = options["slow"].flatMap(Double.init) { server.inject(.slow("/api/v1/namespaces/", .milliseconds(Int64(slow * 1000)))) }
+let urlFile = options["url-file"]
 try await server.serve(port: Int(options["port"] ?? "") ?? 0) { url in
     // Written straight to the descriptor so whoever waits on the line sees it at once (stdout is buffered).
     FileHandle.standardOutput.write(Data("listening \(url.absoluteString)\n".utf8))
+    if let urlFile { try? url.absoluteString.write(toFile: urlFile, atomically: true, encoding: .utf8) }
 }

@@ -13,8 +13,17 @@ struct SplitRolesTests {
 
     @Test("Config answers the live routes with 404, the deployer serves them, and nginx routes each path to its role")
     func split() async throws {
-        try await FakeKubeAPIServer(.demo).run { cluster in
-            let directory = try temporaryDirectory()
+        // The cluster runs as its own process: this test blocks on curl, and must not starve the fake server of threads.
+        let directory = try temporaryDirectory()
+        let kube = try GantryProcess(["--port", "0", "--url-file", "\(directory)/kube.url"], executable: GantryProcess.built("kube-test-server"))
+        defer { kube.process.terminate() }
+        var clusterURL: String?
+        for _ in 0..<200 where clusterURL == nil {
+            clusterURL = try? String(contentsOfFile: "\(directory)/kube.url", encoding: .utf8)
+            if clusterURL == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let cluster = try #require(clusterURL.flatMap(URL.init(string:)), "kube-test-server did not start")
+        do {
             let privateKey = try await GantryProcess.run(["keygen"])
             let deployerKey = "\(directory)/deployer.key", configKey = "\(directory)/config.key"
             try privateKey.stdout.write(toFile: deployerKey, atomically: true, encoding: .utf8)

@@ -3,9 +3,12 @@ import Testing
 
 /// The real `gantry` binary, run as an operator would run it.
 final class GantryProcess: @unchecked Sendable {
-    static var binary: URL {
+    static var binary: URL { built("gantry") }
+
+    /// A product of this package's debug build.
+    static func built(_ name: String) -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/gantry")
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/\(name)")
     }
 
     let process = Process()
@@ -14,8 +17,8 @@ final class GantryProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stderrData = Data()
 
-    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
-        process.executableURL = Self.binary
+    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, executable: URL = GantryProcess.binary) throws {
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GANTRY_") }
         env.merge(environment) { $1 }

@@ -27,6 +27,8 @@ struct TestApp {
             AbsoluteConfigKey(ConfigKey(Settings.keys.port)): ConfigValue(.string("0"), isSecret: false),
             AbsoluteConfigKey(ConfigKey(Settings.keys.secretKeyFile)): ConfigValue(.string(keyFile), isSecret: false),
             AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken)): ConfigValue(.string(token), isSecret: true),
+            // Status sync would rewrite statuses behind the tests' backs; the tests about it turn it on.
+            AbsoluteConfigKey(ConfigKey(Settings.keys.syncInterval)): ConfigValue(.string("0"), isSecret: false),
         ].merging(settings.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) }) { $1 }))
         try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
         var logger = Logger(label: "gantry-test")

@@ -157,17 +157,19 @@ export async function route() {
   }
 }
 
-function signOut(message) {
+/** Forgets the token. After an explicit sign-out the next sign-in starts at the dashboard; after a 401 it
+ * returns to the page the user was on. */
+function signOut(message, { keepLocation = false } = {}) {
   session.clear();
   state.me = null;
   signInMessage = message || null;
-  if (window.location.hash && window.location.hash !== '#/projects') history.replaceState(null, '', '#/projects');
+  if (!keepLocation && window.location.hash && window.location.hash !== '#/projects') history.replaceState(null, '', '#/projects');
   showSignIn(signInMessage);
 }
 
 onUnauthenticated(() => {
   if (!session.token) return;
-  signOut('Your session ended: the token was revoked, has expired, or is unknown. Paste a valid token to sign in again.');
+  signOut('Your session ended: the token was revoked, has expired, or is unknown. Paste a valid token to sign in again.', { keepLocation: true });
 });
 
 function start() {

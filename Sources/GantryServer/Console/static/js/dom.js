@@ -31,19 +31,20 @@ function append(el, children) {
 
 /** h('button', {class: 'btn', onclick}, 'Save') */
 export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  if (attrs && (attrs instanceof Node || typeof attrs !== 'object' || Array.isArray(attrs))) {
-    children.unshift(attrs);
-    attrs = null;
-  }
-  apply(el, attrs);
-  append(el, children);
-  return el;
+  return build(document.createElement(tag), attrs, children);
 }
 
 /** The same for SVG elements. */
 export function s(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
+  return build(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+function build(el, attrs, children) {
+  // The attributes object is optional: a node, text or array in its place is the first child.
+  if (attrs !== null && attrs !== undefined && (attrs instanceof Node || typeof attrs !== 'object' || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
   apply(el, attrs);
   append(el, children);
   return el;

@@ -79,7 +79,7 @@ function autoLayout(groups) {
     const layer = layers(ids, g.connections.map((c) => [c.fromDeploymentId, c.toDeploymentId]));
     const perColumn = Math.max(5, Math.ceil(Math.sqrt(free.length) * 1.4));
     const columns = new Map();
-    for (const n of [...free].sort((a, b) => a.dep.name.localeCompare(b.dep.name))) {
+    for (const n of [...free].sort((a, b) => a.dep.name.localeCompare(b.dep.name, undefined, { numeric: true }))) {
       const l = layer.get(n.dep.id) || 0;
       if (!columns.has(l)) columns.set(l, []);
       columns.get(l).push(n);
@@ -442,7 +442,7 @@ export async function renderCanvas(ctx) {
     clear(side);
     if (!selection) {
       const suggestions = [...edges.values()].filter((e) => e.conn.sourceHint === 'suggestion');
-      side.append(h('h2', project.name),
+      replace(side, h('h2', project.name),
         h('p', { class: 'meta' }, `${plural(groups.length, 'environment')}, ${plural(nodes.size, 'service')}, ${plural(edges.size, 'connection')}.`),
         groups.length ? h('ul', { class: 'conn-list' }, groups.map((g) => h('li',
           h('a', { href: `#/projects/${seg(projectId)}/environments/${seg(g.env.id)}` }, g.env.name),
@@ -462,7 +462,7 @@ export async function renderCanvas(ctx) {
       const candidates = node.group.nodes.filter((n) => n !== node && !outgoing.some((e) => e.conn.toDeploymentId === n.dep.id));
       const target = h('select', { id: 'connect-target', 'aria-label': `Connect ${dep.name} to` }, option('', 'Choose a service…'), candidates.map((n) => option(n.dep.id, n.dep.name)));
       const connectButton = h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: () => { if (target.value) createConnection(node, nodes.get(target.value)); } }, 'Connect');
-      side.append(
+      replace(side, 
         h('h2', dep.name), statusBadge(dep.status),
         h('dl',
           h('dt', 'Environment'), h('dd', h('a', { href: `#/projects/${seg(projectId)}/environments/${seg(node.group.env.id)}` }, node.group.env.name)),
@@ -478,7 +478,7 @@ export async function renderCanvas(ctx) {
     }
     const edge = edges.get(selection.id);
     const { conn } = edge;
-    side.append(
+    replace(side, 
       h('h2', `${nodes.get(conn.fromDeploymentId).dep.name} → ${nodes.get(conn.toDeploymentId).dep.name}`),
       h('dl',
         h('dt', 'Kind'), h('dd', conn.sourceHint === 'suggestion' ? 'Suggested (not yet accepted)' : 'Manual'),

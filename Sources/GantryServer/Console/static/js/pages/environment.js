@@ -107,10 +107,10 @@ export async function renderEnvironment(ctx) {
     h('div', { class: 'panel-header' }, h('h2', { id: 'deployments-title' }, 'Deployments'), newDeployment),
     deploymentFormHost, deploymentsBody);
 
-  ctx.el.append(
+  replace(ctx.el,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'),
       h('a', { href: `#/projects/${seg(projectId)}` }, project.name), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, env.name)),
-    header, statsPanel, h('div', { class: 'split' }, discoveryPanel, deploymentsPanel));
+    header, statsPanel, deploymentsPanel, discoveryPanel);
 
   // --- stats ---
   let lastStats = null;
@@ -271,6 +271,7 @@ export async function renderEnvironment(ctx) {
       closeDeploymentForm();
       await loadDeployments();
     });
+    form.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeDeploymentForm(); });
     deploymentFormHost.append(form);
     name.focus();
   });

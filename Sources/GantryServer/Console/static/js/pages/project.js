@@ -43,7 +43,7 @@ export async function renderProject(ctx) {
   const editButton = h('button', { type: 'button', class: 'btn', id: 'edit-project', 'aria-expanded': 'false' }, 'Rename / edit');
   const deleteButton = h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-project' }, 'Delete project');
 
-  ctx.el.append(
+  replace(ctx.el,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, project.name)),
     h('div', { class: 'page-header' },
       h('div', title, description, meta),
@@ -78,6 +78,7 @@ export async function renderProject(ctx) {
       renderMeta();
       closeEdit();
     });
+    form.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeEdit(); });
     editHost.append(form);
     name.focus();
   });
@@ -149,7 +150,7 @@ export async function renderProject(ctx) {
   const newEnvButton = h('button', { type: 'button', class: 'btn btn-primary', id: 'new-environment', 'aria-expanded': 'false' }, 'New environment');
   const envFormHost = h('div');
   const envList = h('div', { id: 'environment-list' });
-  envSection.append(
+  replace(envSection,
     h('div', { class: 'panel-header' }, h('h2', { id: 'environments-title' }, 'Environments'), newEnvButton),
     refs.spacesError && refs.spacesError.status === 403
       ? h('p', { class: 'meta' }, 'You cannot list deployment spaces, so spaces are shown by id.') : null,
