@@ -33,9 +33,11 @@ public final class PostgresBackend: Database {
     struct PoolService: Service {
         let backend: PostgresBackend
         func run() async {
-            backend.started.open()
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await backend.client.run() }
+                group.addTask {
+                    backend.started.open()
+                    await backend.client.run()
+                }
                 if let url = backend.probe {
                     group.addTask { await backend.watch(url) }
                 }

@@ -19,7 +19,7 @@ struct AuditExportTests {
                                        environment: ["GANTRY_BOOTSTRAP_TOKEN": token])
         try await server.waitFor("listening")
         defer { server.process.terminate() }
-        let me = try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
+        let me = try await curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
         let org = try #require(((try JSONSerialization.jsonObject(with: Data(me.body.utf8)) as? [String: Any])?["data"] as? [String: Any])
             .flatMap { ($0["organization"] as? [String: Any])?["id"] as? String })
 
@@ -38,10 +38,10 @@ struct AuditExportTests {
             }
         }
         // Warm the server up on a small page, so the baseline includes the code paths the export uses.
-        _ = try curl(["http://127.0.0.1:\(port)/api/audit-logs?limit=200", "-H", "Authorization: Bearer \(token)"])
+        _ = try await curl(["http://127.0.0.1:\(port)/api/audit-logs?limit=200", "-H", "Authorization: Bearer \(token)"])
         let before = try Self.peakResidentKB(server.process.processIdentifier)
         let output = "\(directory)/export.ndjson"
-        _ = try curl(["http://127.0.0.1:\(port)/api/audit-logs/export", "-H", "Authorization: Bearer \(token)", "-o", output])
+        _ = try await curl(["http://127.0.0.1:\(port)/api/audit-logs/export", "-H", "Authorization: Bearer \(token)", "-o", output])
         let after = try Self.peakResidentKB(server.process.processIdentifier)
         let exported = try Data(contentsOf: URL(fileURLWithPath: output))
         let lines = exported.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }

@@ -59,10 +59,10 @@ struct ProcessTests {
         let token = try #require(first.stderr.split(separator: "\n").first { $0.hasPrefix("bootstrap token: ") }?
             .dropFirst("bootstrap token: ".count).description)
         #expect(AccessToken.isWellFormed(token))
-        let me = try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
+        let me = try await curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
         #expect(me.status == 200)
         #expect(me.body.contains("admin@localhost"))
-        #expect(try curl(["http://127.0.0.1:\(port)/healthz"]).body == #"{"status":"ok"}"#)
+        #expect(try await curl(["http://127.0.0.1:\(port)/healthz"]).body == #"{"status":"ok"}"#)
         let attributes = try FileManager.default.attributesOfItem(atPath: "\(directory)/gantry.key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         // Every other stderr line is a JSON log object, and none of them carries the token.
@@ -76,7 +76,7 @@ struct ProcessTests {
         let second = try GantryProcess(arguments)
         try await second.waitFor("listening")
         #expect(!second.stderr.contains("bootstrap token"))
-        #expect(try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"]).status == 200)
+        #expect(try await curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"]).status == 200)
         second.process.interrupt()
         #expect(try await second.wait() == 0)
     }
@@ -84,7 +84,7 @@ struct ProcessTests {
     @Test("GANTRY_BOOTSTRAP_TOKEN becomes the admin token and is never printed")
     func bootstrapTokenFromEnvironment() async throws {
         let (server, port, token) = try await Self.startServer()
-        #expect(try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"]).status == 200)
+        #expect(try await curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"]).status == 200)
         #expect(!server.stderr.contains(token))
         server.process.terminate()
         #expect(try await server.wait() == 0)
@@ -96,9 +96,9 @@ struct ProcessTests {
         let secret = "AKIA-super-secret-value-42"
         let body = #"{"name":"acct","provider":"aws","credentials":{"accessKeyId":"AKIAX","secretAccessKey":"\#(secret)"}}"#
         for path in ["/api/cloud-accounts", "/api/cloud-accounts", "/api/projects"] {
-            _ = try curl(["http://127.0.0.1:\(port)\(path)", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", body])
+            _ = try await curl(["http://127.0.0.1:\(port)\(path)", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", body])
         }
-        _ = try curl(["http://127.0.0.1:\(port)/api/projects", "-H", "Authorization: Bearer \(token)x"])
+        _ = try await curl(["http://127.0.0.1:\(port)/api/projects", "-H", "Authorization: Bearer \(token)x"])
         server.process.terminate()
         #expect(try await server.wait() == 0)
         #expect(!server.stderr.contains(secret))
@@ -134,7 +134,7 @@ struct ProcessTests {
         let port = try freePort()
         let server = try GantryProcess(["serve", "--port", String(port), "--database", database])
         try await server.waitFor("listening")
-        let me = try curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
+        let me = try await curl(["http://127.0.0.1:\(port)/api/me", "-H", "Authorization: Bearer \(token)"])
         #expect(me.body.contains("ops@acme.test") && me.body.contains("acme"))
         server.process.terminate()
         #expect(try await server.wait() == 0)

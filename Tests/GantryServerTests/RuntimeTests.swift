@@ -177,7 +177,7 @@ struct RuntimeTests {
     func failures(_ db: TestDatabase) async throws {
         let cluster = FakeKubeAPIServer(Self.shop())
         try await cluster.run { url in
-            try await TestApp.run(db, settings: [Settings.keys.clusterTimeout: "1"]) { app in
+            try await TestApp.run(db, settings: [Settings.keys.clusterTimeout: "5"]) { app in
                 let refused = try await Self.environment(app, url, token: "stale-token-that-must-not-leak")
                 let reply = try await app.get("/api/environments/\(refused.environment)/stats")
                 #expect(reply.status == 502)
@@ -201,7 +201,7 @@ struct RuntimeTests {
                 #expect(broken.errorCode == "cluster_error")
                 cluster.clearFaults()
 
-                cluster.inject(.slow("/api/v1/namespaces/shop", .seconds(3)))
+                cluster.inject(.slow("/api/v1/namespaces/shop", .seconds(12)))
                 let slow = try await app.get("/api/environments/\(environment)/stats")
                 #expect(slow.status == 504)
                 #expect(slow.errorCode == "cluster_timeout")

@@ -41,10 +41,10 @@ struct SplitRolesTests {
             defer { deployer.process.terminate() }
             try await deployer.waitFor("listening")
 
-            func call(_ port: Int, _ path: String, json: String? = nil) throws -> (status: Int, body: String) {
+            func call(_ port: Int, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
                 var arguments = ["http://127.0.0.1:\(port)\(path)", "-H", "Authorization: Bearer \(token)"]
                 if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-                return try curl(arguments)
+                return try await curl(arguments)
             }
             func id(_ reply: (status: Int, body: String)) throws -> String {
                 let object = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any]
@@ -54,13 +54,13 @@ struct SplitRolesTests {
             let kubeconfig = TestApp.kubeconfig(server: cluster.absoluteString, userFields: "    token: test-cluster-token")
                 .replacingOccurrences(of: TestApp.caData, with: Data(TestCertificates.clusterCA.utf8).base64EncodedString())
             let spaceBody = String(decoding: try JSONSerialization.data(withJSONObject: ["name": "fake", "provider": "kubeconfig", "kubeconfig": kubeconfig]), as: UTF8.self)
-            let space = try id(try call(configPort, "/api/spaces", json: spaceBody))
-            let project = try id(try call(configPort, "/api/projects", json: #"{"name":"checkout"}"#))
-            let environment = try id(try call(configPort, "/api/projects/\(project)/environments",
+            let space = try id(try await call(configPort, "/api/spaces", json: spaceBody))
+            let project = try id(try await call(configPort, "/api/projects", json: #"{"name":"checkout"}"#))
+            let environment = try id(try await call(configPort, "/api/projects/\(project)/environments",
                                               json: #"{"name":"prod","spaceId":"\#(space)","namespace":"shop"}"#))
 
-            #expect(try call(configPort, "/api/environments/\(environment)/stats").status == 404)
-            let stats = try call(deployerPort, "/api/environments/\(environment)/stats")
+            #expect(try await call(configPort, "/api/environments/\(environment)/stats").status == 404)
+            let stats = try await call(deployerPort, "/api/environments/\(environment)/stats")
             #expect(stats.status == 200, "\(stats.body)")
             #expect(stats.body.contains(#""deploymentCount":3"#))
 
@@ -91,13 +91,13 @@ struct SplitRolesTests {
             defer { proxy.terminate() }
             var through: (status: Int, body: String) = (0, "")
             for _ in 0..<50 {
-                through = (try? call(proxyPort, "/api/environments/\(environment)/stats")) ?? (0, "")
+                through = (try? await call(proxyPort, "/api/environments/\(environment)/stats")) ?? (0, "")
                 if through.status != 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(through.status == 200, "\(through.body)")
-            #expect(try call(proxyPort, "/api/projects/\(project)").status == 200)
-            #expect(try call(proxyPort, "/api/space-discovery/\(space)/namespaces").body.contains(#""name":"shop""#))
+            #expect(try await call(proxyPort, "/api/projects/\(project)").status == 200)
+            #expect(try await call(proxyPort, "/api/space-discovery/\(space)/namespaces").body.contains(#""name":"shop""#))
         }
     }
 }

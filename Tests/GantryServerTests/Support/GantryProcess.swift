@@ -88,16 +88,27 @@ func freePort() throws -> Int {
 }
 
 /// curl, the way a person would call the running server.
-func curl(_ arguments: [String]) throws -> (status: Int, body: String) {
+/// One request with curl. The output is read off the cooperative thread pool: blocking a pool thread here
+/// would starve the in-process servers other tests run at the same time.
+func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     process.arguments = ["-s", "-w", "\n%{http_code}"] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+    let output: Data = try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            do {
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+    let lines = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
 }
 
