@@ -258,9 +258,9 @@ struct RuntimeTests {
         }
     }
 
-    /// Polls `check` until it returns a value, for up to 10 s.
+    /// Polls `check` until it returns a value, for up to 30 s (a loaded machine runs passes late).
     static func eventually<T>(_ check: () async throws -> T?) async throws -> T? {
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             if let value = try await check() { return value }
             try await Task.sleep(for: .milliseconds(100))
         }
