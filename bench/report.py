@@ -84,7 +84,6 @@ def main():
 
     warnings = []
     table = []
-    get_ratio = None
     admin_rps = {label: w["rps"] for label, _, w in rows}
     for label, path, w in rows:
         ratio = (w["rps"] / floor * 100) if (floor and w["rps"] is not None) else None
@@ -94,7 +93,6 @@ def main():
             share = w["rps"] / admin_rps[label[: -len(scoped)]] * 100
             target = f"{share:.0f} % of the admin token's rate (target >= 80 %): {verdict(share >= 80)}"
         elif label == "GET /api/projects/{id}":
-            get_ratio = ratio
             target = f">= {TARGET_GET_RATIO:.0f} % of floor: {verdict(None if ratio is None else ratio >= TARGET_GET_RATIO)}"
         elif path == "/healthz":
             target = "(floor)"

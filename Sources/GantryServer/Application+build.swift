@@ -68,14 +68,14 @@ func buildRouter(
     repositories: Repositories, database: any Database, sealer: CredentialSealer, deployer: Deployer?, rateLimit: Int,
     metrics: PrometheusCollectorRegistry?, logger: Logger
 ) throws -> Router<AppRequestContext> {
-    let documentYAML = try APIDocument.yaml()
-    let operations = try OpenAPIDocuments.operations(fromYAML: documentYAML, basePath: APIImplementation.basePath)
+    let document = try OpenAPIDocuments(yaml: try APIDocument.yaml(), basePath: APIImplementation.basePath)
+    let operations = document.operations
     let unprotected = Set(operations.values).subtracting(OperationTable.requirements.keys)
     guard unprotected.isEmpty else {
         throw ConfigurationError("operations without an access rule in OperationTable: \(unprotected.sorted().joined(separator: ", "))")
     }
-    let documentJSON = try OpenAPIDocuments.json(fromYAML: documentYAML)
-    var routes = try OpenAPIDocuments.routeTable(fromYAML: documentYAML, basePath: APIImplementation.basePath)
+    let documentYAML = document.yaml, documentJSON = document.json
+    var routes = document.routes
     for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/openapi.yaml"] + Console.routePaths { routes.add(path, [.get]) }
 
     let router = Router(context: AppRequestContext.self)

@@ -2,33 +2,30 @@ import Foundation
 import HTTPTypes
 import Yams
 
-/// The OpenAPI document in its two served forms, and the route table derived from it.
-enum OpenAPIDocuments {
-    static func json(fromYAML yaml: Data) throws -> Data {
-        let object = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) ?? [:]
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    }
-
-    static func routeTable(fromYAML yaml: Data, basePath: String) throws -> RouteTable {
-        var table = RouteTable()
-        let root = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] ?? [:]
-        for (path, item) in root["paths"] as? [String: Any] ?? [:] {
-            let methods = (item as? [String: Any] ?? [:]).keys.compactMap { HTTPRequest.Method($0.uppercased()) }
-            table.add(basePath + path, Set(methods))
-        }
-        return table
-    }
-
+/// The OpenAPI document in its two served forms, and what the router derives from it — parsed once.
+struct OpenAPIDocuments {
+    let yaml: Data
+    let json: Data
+    /// Every route the document declares, to tell 405 from 404.
+    let routes: RouteTable
     /// `"GET /api/projects/{}"` → operation ID, for every operation of the document.
-    static func operations(fromYAML yaml: Data, basePath: String) throws -> [String: String] {
+    let operations: [String: String]
+
+    init(yaml: Data, basePath: String) throws {
         let root = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] ?? [:]
+        self.yaml = yaml
+        json = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])
+        var routes = RouteTable()
         var operations: [String: String] = [:]
         for (path, item) in root["paths"] as? [String: Any] ?? [:] {
-            for (method, operation) in item as? [String: Any] ?? [:] {
+            let methods = item as? [String: Any] ?? [:]
+            routes.add(basePath + path, Set(methods.keys.compactMap { HTTPRequest.Method($0.uppercased()) }))
+            for (method, operation) in methods {
                 guard let id = (operation as? [String: Any])?["operationId"] as? String else { continue }
                 operations[AuthorizationMiddleware.key(method: method.uppercased(), path: basePath + path)] = id
             }
         }
-        return operations
+        self.routes = routes
+        self.operations = operations
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GantryCore
 
 /// Timestamps are stored as microseconds since the Unix epoch (BIGINT): exact, ordered and the same on both databases.
 public enum Timestamp {
@@ -8,9 +7,3 @@ public enum Timestamp {
     public static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
 }
 
-extension Changes {
-    /// The change a soft delete makes.
-    static func deleted(at micros: Int64) -> [String: JSONValue] {
-        ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(micros))])]
-    }
-}

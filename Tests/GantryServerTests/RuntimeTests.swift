@@ -56,16 +56,11 @@ struct RuntimeTests {
         return scenario
     }
 
-    static func kubeconfig(_ url: URL, token: String = "test-cluster-token") -> String {
-        TestApp.kubeconfig(server: url.absoluteString, userFields: "    token: \(token)")
-            .replacingOccurrences(of: TestApp.caData, with: Data(TestCertificates.clusterCA.utf8).base64EncodedString())
-    }
-
     /// A space on the fake cluster and an environment bound to `namespace` on it.
     static func environment(_ app: TestApp, _ url: URL, namespace: String = "shop", token: String = "test-cluster-token") async throws
         -> (project: String, space: String, environment: String) {
         let space = try await app.post("/api/spaces", ["name": "fake-\(UUID().uuidString.prefix(6))", "provider": "kubeconfig",
-                                                        "kubeconfig": kubeconfig(url, token: token)])
+                                                        "kubeconfig": TestApp.kubeconfig(fakeCluster: url, token: token)])
         try #require(space.status == 201, "space: \(space.text)")
         let project = try await app.createProject()
         let environment = try await app.createEnvironment(project: project, space: space.id, name: "prod", namespace: namespace)
@@ -186,7 +181,7 @@ struct RuntimeTests {
                 #expect(!reply.text.contains("stale-token-that-must-not-leak"))
 
                 let unreachable = try await app.post("/api/spaces", ["name": "gone", "provider": "kubeconfig",
-                                                                      "kubeconfig": Self.kubeconfig(URL(string: "https://127.0.0.1:9")!)])
+                                                                      "kubeconfig": TestApp.kubeconfig(fakeCluster: URL(string: "https://127.0.0.1:9")!)])
                 let project = try await app.createProject()
                 let lost = try await app.createEnvironment(project: project, space: unreachable.id, name: "lost", namespace: "shop")
                 let down = try await app.get("/api/environments/\(lost)/cluster-discovery")

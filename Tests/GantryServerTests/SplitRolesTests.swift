@@ -51,8 +51,7 @@ struct SplitRolesTests {
                 return try #require((object?["data"] as? [String: Any])?["id"] as? String, "\(reply.body)")
             }
             // The catalog is written through the config role, which can seal but never open.
-            let kubeconfig = TestApp.kubeconfig(server: cluster.absoluteString, userFields: "    token: test-cluster-token")
-                .replacingOccurrences(of: TestApp.caData, with: Data(TestCertificates.clusterCA.utf8).base64EncodedString())
+            let kubeconfig = TestApp.kubeconfig(fakeCluster: cluster)
             let spaceBody = String(decoding: try JSONSerialization.data(withJSONObject: ["name": "fake", "provider": "kubeconfig", "kubeconfig": kubeconfig]), as: UTF8.self)
             let space = try id(try await call(configPort, "/api/spaces", json: spaceBody))
             let project = try id(try await call(configPort, "/api/projects", json: #"{"name":"checkout"}"#))

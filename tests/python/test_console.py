@@ -12,10 +12,7 @@ screen, and no console errors. A screenshot of each page goes to the folder prin
 import base64
 import json
 import os
-import secrets
 import shutil
-import socket
-import string
 import subprocess
 import sys
 import tempfile
@@ -36,26 +33,16 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GANTRY = os.path.join(REPO, ".build", "debug", "gantry")
+from gantry_process import GANTRY, REPO, free_port, new_token  # noqa: E402
+
 KUBE_TEST_SERVER = os.path.join(REPO, ".build", "debug", "kube-test-server")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = os.environ.get("GANTRY_CONSOLE_SCREENSHOTS", os.path.join(REPO, ".build", "console-screenshots"))
-BASE62 = string.ascii_letters + string.digits
 # Chrome logs every HTTP error answer as SEVERE "Failed to load resource"; the console expects and shows
 # those (401 after a revoke, 409 conflicts, 502 from an unreachable cluster). Everything else counts.
 EXPECTED_NETWORK_ERROR = "Failed to load resource: the server responded with a status of"
 
-
-def new_token():
-    return "gnt_" + "".join(secrets.choice(BASE62) for _ in range(40))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class API:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gantry_process import REPO
 
 
 def dockerfile():

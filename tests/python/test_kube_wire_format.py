@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gantry_process import REPO
 BINARY = os.path.join(REPO, ".build", "debug", "kube-test-server")
 TOKEN = "wire-format-token"
 

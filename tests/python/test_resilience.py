@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from gantry_process import Gantry, new_token
+from gantry_process import GANTRY, REPO, Gantry, new_token
 
 
 def databases():
@@ -36,8 +36,7 @@ def database_url(kind, workdir):
     subprocess.run(["psql", base, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
     parsed = urllib.parse.urlparse(base)
     key = os.path.join(workdir, "gantry.key")
-    subprocess.run([os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".build", "debug", "gantry"),
-                    "keygen"], check=True, stdout=open(key, "w"))
+    subprocess.run([GANTRY, "keygen"], check=True, stdout=open(key, "w"))
     os.chmod(key, 0o600)
     return parsed._replace(path="/" + name).geturl(), ["--secret-key-file", key]
 
@@ -114,8 +113,7 @@ def every(gantry, path):
 
 
 def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_zero(workdir):
-    kube = subprocess.Popen([os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".build", "debug",
-                                          "kube-test-server"), "--port", "0", "--ca-out", f"{workdir}/ca.crt", "--slow", "2"],
+    kube = subprocess.Popen([os.path.join(REPO, ".build", "debug", "kube-test-server"), "--port", "0", "--ca-out", f"{workdir}/ca.crt", "--slow", "2"],
                             stdout=subprocess.PIPE, text=True)
     try:
         server = kube.stdout.readline().strip().split(" ", 1)[1]

@@ -20,9 +20,7 @@ extension APIImplementation {
         if let cached = deployer.stats.cached(environmentID: id) {
             stats = cached
         } else {
-            let deadline = NIODeadline.now() + deployer.callBudget
-            let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
-            stats = try await withCluster(space: space) { () async throws(KubeError) in
+            stats = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
                 try await deployer.stats.stats(environmentID: id, namespace: environment.namespace, client: client, deadline: deadline)
             }
         }
@@ -38,9 +36,7 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let environment = try await repositories.environments.get(id, in: nil, for: caller)
-        let deadline = NIODeadline.now() + deployer.callBudget
-        let (client, space) = try await deployer.connector.client(forSpace: environment.spaceID, org: caller.organizationID)
-        let found = try await withCluster(space: space) { () async throws(KubeError) in
+        let found = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
             try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
         }
         return .ok(.init(body: .json(.init(data: .init(
@@ -57,9 +53,7 @@ extension APIImplementation {
         let deployer = try liveDeployer()
         let caller = try RequestScope.caller()
         let spaceID = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
-        let deadline = NIODeadline.now() + deployer.callBudget
-        let (client, space) = try await deployer.connector.client(forSpace: spaceID, org: caller.organizationID)
-        let namespaces = try await withCluster(space: space) { () async throws(KubeError) in
+        let namespaces = try await deployer.onCluster(space: spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
             try await client.list("/api/v1/namespaces", of: KubeNamespace.self, deadline: deadline)
         }
         let bindings = try await repositories.runtime.namespaceBindings(space: spaceID, org: caller.organizationID)
@@ -75,9 +69,7 @@ extension APIImplementation {
         var validator = Validator()
         validator.namespace(body.name, field: "name")
         try validator.check()
-        let deadline = NIODeadline.now() + deployer.callBudget
-        let (client, space) = try await deployer.connector.client(forSpace: spaceID, org: caller.organizationID)
-        let created = try await withCluster(space: space) { () async throws(KubeError) in
+        let created = try await deployer.onCluster(space: spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
             try await client.create("/api/v1/namespaces", KubeNamespace(name: body.name, labels: ["gantry.dev/managed": "true"]),
                                     as: KubeNamespace.self, deadline: deadline)
         }

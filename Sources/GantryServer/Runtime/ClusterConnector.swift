@@ -125,12 +125,3 @@ struct ClusterConnector: Sendable {
         }
     }
 }
-
-/// Runs cluster work under the call's deadline, mapping cluster errors to the contract's.
-func withCluster<T>(space: String, _ work: () async throws(KubeError) -> T) async throws -> T {
-    do {
-        return try await work()
-    } catch {
-        throw ClusterConnector.appError(error, space: space)
-    }
-}

@@ -12,4 +12,16 @@ struct Deployer: Sendable {
     var callBudget: TimeAmount = .seconds(10)
     let connector: ClusterConnector
     let stats = EnvironmentStatsService()
+
+    /// Runs `work` against a space's cluster within the call budget (connecting, and minting a cloud token,
+    /// included); cluster errors become CONTRACT.md §6's, naming the space.
+    func onCluster<T>(space spaceID: String, org: String, _ work: (KubernetesClient, NIODeadline) async throws(KubeError) -> T) async throws -> T {
+        let deadline = NIODeadline.now() + callBudget
+        let (client, space) = try await connector.client(forSpace: spaceID, org: org)
+        do {
+            return try await work(client, deadline)
+        } catch {
+            throw ClusterConnector.appError(error, space: space)
+        }
+    }
 }

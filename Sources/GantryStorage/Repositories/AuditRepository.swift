@@ -24,6 +24,33 @@ public struct AuditFilter: Sendable, Equatable {
     }
 }
 
+/// Entries read a page at a time, the next page only when the reader has consumed the last: the pace is the
+/// client's, and at most one page is in memory.
+public struct AuditExport: AsyncSequence, Sendable {
+    public typealias Element = AuditEntry
+    /// The page of entries after the given id (`""` for the first).
+    let page: @Sendable (String) async throws -> [AuditEntry]
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let page: @Sendable (String) async throws -> [AuditEntry]
+        var pending: [AuditEntry] = []
+        var after = ""
+        var finished = false
+
+        public mutating func next() async throws -> AuditEntry? {
+            if pending.isEmpty, !finished {
+                let entries = try await page(after)
+                finished = entries.count < SQLAuditRepository.exportBatch
+                after = entries.last?.id ?? after
+                pending = entries.reversed()
+            }
+            return pending.popLast()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(page: page) }
+}
+
 public struct AuditVerification: Sendable, Equatable {
     public var ok: Bool
     public var entries: Int
@@ -34,7 +61,7 @@ public protocol AuditRepository: Sendable {
     /// Newest first.
     func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry>
     /// Every matching entry, oldest first, read in pages so memory stays flat however long the log.
-    func export(_ filter: AuditFilter, for caller: Caller) -> AsyncThrowingStream<AuditEntry, any Error>
+    func export(_ filter: AuditFilter, for caller: Caller) -> AuditExport
     /// Walks the organization's chain in order and recomputes every hash.
     func verify(for caller: Caller) async throws -> AuditVerification
 }
@@ -59,32 +86,13 @@ public struct SQLAuditRepository: AuditRepository {
         return Page(rows: try rows.map(Self.entry), limit: page.limit, key: \.id)
     }
 
-    public func export(_ filter: AuditFilter, for caller: Caller) -> AsyncThrowingStream<AuditEntry, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: AuditEntry.self, bufferingPolicy: .bufferingOldest(Self.exportBatch))
-        let task = Task { [database] in
-            do {
-                var after = ""
-                while true {
-                    let rows = try await database.read { [after] sql in
-                        try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
-                            + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all()
-                    }
-                    for row in rows {
-                        // Wait for the reader to drain before producing more: the export never holds the log in memory.
-                        while case .dropped = continuation.yield(try Self.entry(row)) {
-                            try await Task.sleep(for: .milliseconds(5))
-                        }
-                    }
-                    guard rows.count == Self.exportBatch, let last = rows.last else { break }
-                    after = try last.string("id")
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+    public func export(_ filter: AuditFilter, for caller: Caller) -> AuditExport {
+        AuditExport { [database] after in
+            try await database.read { sql in
+                try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
+                    + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all().map(Self.entry)
             }
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
     }
 
     public func verify(for caller: Caller) async throws -> AuditVerification {
@@ -177,6 +185,13 @@ enum AuditTrail {
                 \(bind: entry.prevHash))
             """).run()
         try await sql.raw("UPDATE audit_heads SET seq = \(bind: seq), hash = \(bind: entry.hash) WHERE org_id = \(bind: org)").run()
+    }
+}
+
+extension Changes {
+    /// The change a soft delete makes.
+    static func deleted(at micros: Int64) -> [String: JSONValue] {
+        ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(micros))])]
     }
 }
 

@@ -115,7 +115,7 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
                 WHERE (from_deployment_id = \(bind: id) OR to_deployment_id = \(bind: id)) AND deleted_at IS NULL
                 """).run()
             try await sql.raw("UPDATE deployments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(Self.event("deleted", deployment, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]), by: caller, on: sql)
+            try await record(Self.event("deleted", deployment, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
 

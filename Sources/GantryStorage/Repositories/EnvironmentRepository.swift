@@ -146,7 +146,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
             }
             let now = Timestamp.now()
             try await sql.raw("UPDATE environments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(Self.event("deleted", environment, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]), by: caller, on: sql)
+            try await record(Self.event("deleted", environment, changes: Changes.deleted(at: now)), by: caller, on: sql)
             return preview
         }
     }

@@ -125,7 +125,7 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             let now = Timestamp.now()
             try await sql.raw("UPDATE projects SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
             try await record(
-                AuditEvent("deleted", "project", id, projectID: id, changes: ["deletedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]),
+                AuditEvent("deleted", "project", id, projectID: id, changes: Changes.deleted(at: now)),
                 by: caller, on: sql
             )
             return preview

@@ -1,10 +1,17 @@
 import Foundation
+import KubeTestServer
 import Testing
 
 /// Builders for the catalog a test needs, each asserting its own creation succeeded.
 extension TestApp {
     static let caData = Data("-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
     static let clusterToken = "kube-token-4f8a9c2e-very-secret"
+
+    /// A kubeconfig for the fake Kubernetes API server at `url`, trusting its real test CA.
+    static func kubeconfig(fakeCluster url: URL, token: String = "test-cluster-token") -> String {
+        kubeconfig(server: url.absoluteString, userFields: "    token: \(token)")
+            .replacingOccurrences(of: caData, with: Data(TestCertificates.clusterCA.utf8).base64EncodedString())
+    }
 
     static func kubeconfig(server: String = "https://127.0.0.1:9", context: String = "prod", userFields: String? = nil) -> String {
         """
