@@ -10,6 +10,9 @@ public enum DatabaseKind: String, Sendable {
 public protocol Database: Sendable {
     var kind: DatabaseKind { get }
 
+    /// Callers authenticated from tokens, kept only while this database can say when access changes.
+    var callers: CallerCache { get }
+
     /// Runs read-only work; on SQLite it may run beside other reads and beside the writer.
     func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 

@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// PostgreSQL through PostgresNIO's `PostgresClient` pool. The client must be running (it is a Service).
 public final class PostgresBackend: Database {
     public let kind = DatabaseKind.postgres
+    /// Trusted only while `listenForAccessChanges` holds its LISTEN connection.
+    public let callers = CallerCache(trusted: false)
     public let client: PostgresClient
     private let logger: Logger
     /// Opened when the pool's `run()` starts: leasing before that only logs warnings and waits.
@@ -40,6 +42,7 @@ public final class PostgresBackend: Database {
                 }
                 if let url = backend.probe {
                     group.addTask { await backend.watch(url) }
+                    group.addTask { await backend.listenForAccessChanges(url) }
                 }
                 await group.next()
                 group.cancelAll()
@@ -59,6 +62,26 @@ public final class PostgresBackend: Database {
             }
             if changed {
                 if reachable { logger.info("PostgreSQL answers again") } else { logger.warning("PostgreSQL does not answer; requests get 503 until it does") }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Holds a connection LISTENing on `gantry_access` (see `AccessChangeNotifications`): cached callers are
+    /// trusted only while it is held, and dropped on every notification. Reconnects each second when lost.
+    func listenForAccessChanges(_ url: URL) async {
+        var quiet = logger
+        quiet.logLevel = .critical
+        while !Task.isCancelled {
+            if let connection = try? await PostgresConnection.connect(
+                configuration: Self.connectionConfiguration(url: url, timeout: .seconds(2)), id: 1, logger: quiet
+            ) {
+                _ = try? await connection.listen(on: AccessChangeNotifications.channel) { notifications in
+                    callers.setTrusted(true)
+                    for try await _ in notifications { callers.invalidateAll() }
+                }
+                callers.setTrusted(false)
+                try? await connection.close()
             }
             try? await Task.sleep(for: .seconds(1))
         }
@@ -128,6 +151,11 @@ public final class PostgresBackend: Database {
     /// Opens and closes one connection, so a wrong URL fails at start with a clear reason instead of
     /// leaving the pool retrying in the background.
     public static func checkReachable(url: URL, logger: Logger, timeout: TimeAmount = .seconds(5)) async throws {
+        let connection = try await PostgresConnection.connect(configuration: connectionConfiguration(url: url, timeout: timeout), id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    static func connectionConfiguration(url: URL, timeout: TimeAmount) throws -> PostgresConnection.Configuration {
         let parts = try PostgresURL(url)
         let tls: PostgresConnection.Configuration.TLS = switch parts.sslmode {
         case "disable": .disable
@@ -138,8 +166,7 @@ public final class PostgresBackend: Database {
             host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
         )
         configuration.options.connectTimeout = timeout
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-        try await connection.close()
+        return configuration
     }
 
     /// Builds a pool configuration from a `postgres://user:pass@host:port/db?sslmode=…` URL.

@@ -10,6 +10,9 @@ import Synchronization
 /// connections that run beside it. An in-memory database is one connection, serialized entirely.
 public final class SQLiteBackend: Database {
     public let kind = DatabaseKind.sqlite
+    /// Trusted from the start: this process makes its own changes; another process sharing the file is
+    /// bounded by the cache's lifetime.
+    public let callers = CallerCache(trusted: true)
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()

@@ -68,6 +68,58 @@ struct AccessTests {
         }
     }
 
+    @Test("Changing a role's policies takes effect on its members' very next request", arguments: TestDatabase.all)
+    func roleChangeIsImmediate(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { admin in
+            let role = try await admin.post("/api/roles", ["name": "reader", "policies": ["audit:read"]])
+            let user = try await admin.post("/api/users", ["email": "reader@example.com", "name": "Reader"])
+            #expect(try await admin.post("/api/assignments", ["userId": user.id, "roleId": role.id, "scope": "org"]).status == 201)
+            let reader = admin.acting(as: try await admin.mintToken(for: user.id))
+            #expect(try await reader.get("/api/audit-logs").status == 200)
+            #expect(try await reader.get("/api/spaces").status == 403)
+            #expect(try await admin.request(.put, "/api/roles/\(role.id)", json: ["name": "reader", "policies": ["spaces:read"]]).status == 200)
+            #expect(try await reader.get("/api/spaces").status == 200)
+            #expect(try await reader.get("/api/audit-logs").status == 403)
+        }
+    }
+
+    @Test("A token is refused once its expiry passes, even right after a request", arguments: TestDatabase.all)
+    func expiryIsExact(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { admin in
+            let expiresAt = Date().addingTimeInterval(2)
+            let created = try await admin.post("/api/tokens", ["name": "brief", "expiresAt": ISO8601DateFormatter().string(from: expiresAt)])
+            let brief = admin.acting(as: try #require(created["token"] as? String))
+            // Whole seconds on the wire: the token may live up to a second less than asked, never more.
+            if Date() < expiresAt.addingTimeInterval(-1.2) { #expect(try await brief.get("/api/me").status == 200) }
+            try await Task.sleep(for: .seconds(max(0, expiresAt.timeIntervalSinceNow) + 0.2))
+            #expect(try await brief.get("/api/me").status == 401)
+        }
+    }
+
+    @Test("A replica sharing the database stops honouring a revoked token: at once on PostgreSQL, within 5 s on SQLite",
+          arguments: TestDatabase.all)
+    func revocationReachesReplicas(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { first in
+            let created = try await first.post("/api/tokens", ["name": "shared"])
+            let secret = try #require(created["token"] as? String)
+            try await TestApp.run(db, settings: ["database": first.databaseURL]) { second in
+                let replica = second.acting(as: secret)
+                #expect(try await replica.get("/api/me").status == 200)
+                #expect(try await first.delete("/api/tokens/\(created.id)").status == 204)
+                // PostgreSQL NOTIFYs the other replica when the revocation commits; a second process on a
+                // SQLite file only learns it when its cached caller ages out.
+                let bound: Duration = db == .postgres ? .seconds(2) : .seconds(6)
+                let start = ContinuousClock.now
+                var status = try await replica.get("/api/me").status
+                while status == 200, ContinuousClock.now - start < bound {
+                    try await Task.sleep(for: .milliseconds(50))
+                    status = try await replica.get("/api/me").status
+                }
+                #expect(status == 401)
+            }
+        }
+    }
+
     @Test("Removing an assignment takes effect at once; the last org admin assignment cannot be removed", arguments: TestDatabase.all)
     func assignments(_ db: TestDatabase) async throws {
         try await TestApp.run(db) { admin in

@@ -71,7 +71,7 @@ public struct SQLAccessRepository: AccessRepository {
     }
 
     public func deleteUser(_ id: String, by caller: Caller) async throws {
-        try await database.transaction { [database, ids] sql in
+        try await database.accessTransaction { [database, ids] sql in
             let user = try await Self.fetchUser(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
             let adminGrants = try await Self.lockOrgAdminGrants(org: caller.organizationID, kind: database.kind, on: sql)
             if !adminGrants.isEmpty, adminGrants.allSatisfy({ $0.userID == id }) {
@@ -143,7 +143,7 @@ public struct SQLAccessRepository: AccessRepository {
     }
 
     public func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role {
-        try await database.transaction { [database, ids] sql in
+        try await database.accessTransaction { [database, ids] sql in
             let before = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
             guard !before.builtIn else { throw Self.builtInUnchangeable }
             try checkVersion(ifMatch, current: before.version)
@@ -165,7 +165,7 @@ public struct SQLAccessRepository: AccessRepository {
     }
 
     public func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.transaction { [database, ids] sql in
+        try await database.accessTransaction { [database, ids] sql in
             let role = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
             guard !role.builtIn else { throw Self.builtInUnchangeable }
             try checkVersion(ifMatch, current: role.version)
@@ -226,7 +226,7 @@ public struct SQLAccessRepository: AccessRepository {
     public func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment {
         let assignment = Assignment(id: ids.make(.assignment), userID: userID, roleID: roleID, scope: scope.description)
         let org = caller.organizationID
-        return try await database.transaction { [database, ids] sql in
+        return try await database.accessTransaction { [database, ids] sql in
             var invalid: [FieldError] = []
             let lock = database.kind.lock(.share)
             if try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first() == nil {
@@ -276,7 +276,7 @@ public struct SQLAccessRepository: AccessRepository {
 
     public func deleteAssignment(_ id: String, by caller: Caller) async throws {
         let org = caller.organizationID
-        try await database.transaction { [database, ids] sql in
+        try await database.accessTransaction { [database, ids] sql in
             guard let row = try await sql.raw("""
                 SELECT id, user_id, role_id, scope, scope_project_id FROM assignments
                 WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL

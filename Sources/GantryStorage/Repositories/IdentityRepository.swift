@@ -27,13 +27,34 @@ public struct SQLIdentityRepository: IdentityRepository {
         self.ids = ids
     }
 
-    /// One indexed query: the token, its member and every live assignment with its role's policies (and, for
-    /// an environment scope, that environment's project, stored with the grant), so each request's access
-    /// checks need no further I/O.
+    /// The caller a token stands for: from `database.callers` when it was resolved a moment ago and access
+    /// has not changed since, else from one indexed query.
     public func authenticate(secret: String) async throws -> Caller? {
         guard AccessToken.isWellFormed(secret) else { return nil }
         let hash = AccessToken.hash(secret)
         let now = Timestamp.now()
+        let cache = database.callers
+        if let cached = cache.lookup(hash, now: now) {
+            if cached.lastUsedAt < now - Self.lastUsedResolution {
+                try await recordUse(of: cached.caller.tokenID, at: now)
+                cache.markUsed(hash, at: now)
+            }
+            return cached.caller
+        }
+        let generation = cache.generation()
+        guard let entry = try await load(hash: hash, now: now) else { return nil }
+        if entry.lastUsedAt < now - Self.lastUsedResolution {
+            try await recordUse(of: entry.caller.tokenID, at: now)
+        }
+        cache.store(hash, CallerCache.Entry(caller: entry.caller, tokenExpiresAt: entry.tokenExpiresAt, loadedAt: now, lastUsedAt: now),
+                    readAt: generation)
+        return entry.caller
+    }
+
+    /// One indexed query: the token, its member and every live assignment with its role's policies (and, for
+    /// an environment scope, that environment's project, stored with the grant), so each request's access
+    /// checks need no further I/O.
+    func load(hash: String, now: Int64) async throws -> CallerCache.Entry? {
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email,
@@ -46,13 +67,8 @@ public struct SQLIdentityRepository: IdentityRepository {
                 """).all()
         }
         guard let row = rows.first, try row.optionalInt("revoked_at") == nil else { return nil }
-        if let expiresAt = try row.optionalInt("expires_at"), Int64(expiresAt) <= now { return nil }
-        let tokenID = try row.string("id")
-        if Int64(try row.optionalInt("last_used_at") ?? 0) < now - Self.lastUsedResolution {
-            try await database.transaction { sql in
-                try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
-            }
-        }
+        let expiresAt = try row.optionalInt("expires_at").map(Int64.init)
+        if let expiresAt, expiresAt <= now { return nil }
         let grants = try rows.compactMap { row -> Grant? in
             guard let scopeText = try row.optionalString("scope"), let scope = Scope(parsing: scopeText),
                   let roleID = try row.optionalString("role_id"), let stored = try row.optionalString("policies") else { return nil }
@@ -60,10 +76,17 @@ public struct SQLIdentityRepository: IdentityRepository {
             let policies = try Self.builtInPolicies[roleID] ?? Set(JSONColumn.decode([String].self, from: stored))
             return Grant(scope: scope, projectID: try row.optionalString("scope_project_id"), policies: policies)
         }
-        return Caller(
-            organizationID: try row.string("org_id"), userID: try row.string("user_id"), email: try row.string("email"), tokenID: tokenID,
-            permissions: Permissions(grants: grants)
+        let caller = Caller(
+            organizationID: try row.string("org_id"), userID: try row.string("user_id"), email: try row.string("email"),
+            tokenID: try row.string("id"), permissions: Permissions(grants: grants)
         )
+        return CallerCache.Entry(caller: caller, tokenExpiresAt: expiresAt, loadedAt: now, lastUsedAt: Int64(try row.optionalInt("last_used_at") ?? 0))
+    }
+
+    func recordUse(of tokenID: String, at now: Int64) async throws {
+        try await database.transaction { sql in
+            try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
+        }
     }
 
     static let builtInPolicies: [String: Set<String>] = Dictionary(
@@ -118,7 +141,7 @@ public struct SQLIdentityRepository: IdentityRepository {
     }
 
     public func revokeToken(_ id: String, by caller: Caller) async throws {
-        try await database.transaction { [database, ids] sql in
+        try await database.accessTransaction { [database, ids] sql in
             guard let row = try await sql.raw("""
                 SELECT revoked_at FROM tokens WHERE id = \(bind: id) AND user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
                 """).first() else { throw AppError.notFound("token") }

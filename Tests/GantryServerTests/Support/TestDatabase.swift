@@ -52,3 +52,12 @@ func withDirectDatabase<T: Sendable>(url: String, _ work: @Sendable (any Databas
     let opened = try await OpenedDatabase.open(try DatabaseURL(url), logger: Logger(label: "test"))
     return try await opened.whileRunning(logger: Logger(label: "test")) { try await work($0) }
 }
+
+/// Opens a test's database with every migration applied, for tests below the HTTP layer.
+func withMigratedDatabase<T: Sendable>(url: String, _ work: @Sendable (any Database) async throws -> T) async throws -> T {
+    let opened = try await OpenedDatabase.open(try DatabaseURL(url), logger: Logger(label: "test"))
+    return try await opened.whileRunning(logger: Logger(label: "test")) { database in
+        _ = try await Migrator(logger: Logger(label: "test")).migrate(database)
+        return try await work(database)
+    }
+}
