@@ -224,14 +224,14 @@ bench_db() {
   case "$db" in
     sqlite)
       url="sqlite:$dir/gantry.db"
-      SERVER_ARGS=(--database "$url" --log-format text --rate-limit 0)
+      SERVER_ARGS=(--database "$url" --rate-limit 0)
       ;;
     postgres)
       start_postgres_cluster gantry_bench gantry-bench-pg
       url="postgres://postgres@127.0.0.1:$PG_PORT/gantry_bench?sslmode=disable"
       "$BIN" keygen >"$dir/gantry.key"
       chmod 0600 "$dir/gantry.key"
-      SERVER_ARGS=(--database "$url" --log-format text --rate-limit 0 --secret-key-file "$dir/gantry.key")
+      SERVER_ARGS=(--database "$url" --rate-limit 0 --secret-key-file "$dir/gantry.key")
       ;;
   esac
   echo "database: $url"
@@ -340,7 +340,7 @@ bench_db() {
     echo "load=before: $load_before; after: $load_after"
     echo "projects=$PROJECTS"
     echo "dataset=$PROJECTS projects, $((PROJECTS * ENVS_PER_PROJECT)) environments, $((PROJECTS * ENVS_PER_PROJECT * DEPS_PER_ENV)) deployments, 1 space, seeded by bench/seed.py"
-    echo "server=release build, \`gantry serve --database <$db>$pg_version --log-format text --rate-limit 0\`, bootstrap admin token (role_admin at org scope)"
+    echo "server=release build, \`gantry serve --database <$db>$pg_version --rate-limit 0\`, bootstrap admin token (role_admin at org scope)"
     echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1 after a ${WARMUP} s warm-up per route; p99 from wrk's latency distribution"
   } >"$raw/meta.env"
 

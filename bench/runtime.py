@@ -110,7 +110,7 @@ def main():
         token = "gnt_" + "".join(secrets.choice(alphabet) for _ in range(40))
         port = free_port()
         gantry = subprocess.Popen([os.path.join(args.bin_dir, "gantry"), "serve", "--port", str(port), "--database", f"sqlite:{work}/g.db",
-                                   "--rate-limit", "0", "--sync-interval", "0", "--log-format", "text"],
+                                   "--rate-limit", "0", "--sync-interval", "0"],
                                   env={**os.environ, "GANTRY_BOOTSTRAP_TOKEN": token}, stdout=open(os.path.join(work, "gantry.log"), "w"),
                                   stderr=subprocess.STDOUT)
         processes.append(gantry)

@@ -34,7 +34,7 @@ public func buildApplication(
     if settings.role != .config {
         let http = KubernetesClient.makeHTTPClient()
         services.append(HTTPClientService(client: http))
-        let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger)
+        let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger, endpoints: settings.cloudEndpoints)
         deployer = Deployer(callBudget: .milliseconds(Int64(settings.clusterTimeout * 1000)), connector: connector)
         if settings.syncInterval > 0 {
             services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import GantryCore
 import GantryStorage
+import KubeClient
 
 /// Which half of Gantry this process plays (CONTRACT.md §1).
 public enum ServerRole: String, Sendable, CaseIterable {
@@ -27,11 +28,16 @@ public struct Settings: Sendable {
     public var syncInterval: Double
     /// Seconds one live call (§6) may take, cluster round trips and token minting included.
     public var clusterTimeout: Double
+    /// Where the deployer reaches AWS, Google Cloud and Azure: the public clouds unless overridden for a
+    /// sovereign cloud (AWS China, Azure Government), a private endpoint, or a test's fake cloud.
+    public var cloudEndpoints: CloudEndpoints
 
     public static let keys = (
         host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
         rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token", syncInterval: "sync-interval",
-        clusterTimeout: "cluster-timeout"
+        clusterTimeout: "cluster-timeout", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
+        gcpTokenEndpoint: "gcp-token-endpoint", gcpContainerEndpoint: "gcp-container-endpoint",
+        azureLoginEndpoint: "azure-login-endpoint", azureManagementEndpoint: "azure-management-endpoint"
     )
 
     public init(reader: ConfigReader) throws {
@@ -63,10 +69,42 @@ public struct Settings: Sendable {
             throw ConfigurationError("--cluster-timeout must be a number of seconds from 0 to 300 (got '\(timeoutText)')")
         }
         clusterTimeout = timeout
+        cloudEndpoints = try Self.cloudEndpoints(reader)
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
         if let token = bootstrapToken, !AccessToken.isWellFormed(token) {
             throw ConfigurationError("GANTRY_BOOTSTRAP_TOKEN must look like gnt_ followed by 40 letters and digits")
         }
+    }
+
+    /// The environment variable that sets `key`: `cluster-timeout` → `GANTRY_CLUSTER_TIMEOUT`.
+    public static func variable(for key: String) -> String {
+        "GANTRY_" + key.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    public static let cloudEndpointKeys = [
+        keys.awsSTSEndpoint, keys.awsEKSEndpoint, keys.gcpTokenEndpoint, keys.gcpContainerEndpoint, keys.azureLoginEndpoint, keys.azureManagementEndpoint,
+    ]
+
+    static func cloudEndpoints(_ reader: ConfigReader) throws -> CloudEndpoints {
+        func endpoint(_ key: String, _ fallback: String) throws -> String {
+            guard let value = reader.string(forKey: ConfigKey(key)) else { return fallback }
+            // Credentials and signed tokens travel to these: TLS, except to this machine (a local proxy or test).
+            let sample = value.replacingOccurrences(of: "{region}", with: "us-east-1")
+            guard let url = URL(string: sample), let host = url.host, url.query == nil,
+                  url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host)) else {
+                throw ConfigurationError("\(variable(for: key)) must be an https:// URL without a query (http:// only to this machine), got '\(value)'")
+            }
+            return value
+        }
+        let defaults = CloudEndpoints.production
+        return CloudEndpoints(
+            awsSTS: try endpoint(keys.awsSTSEndpoint, defaults.awsSTS),
+            awsEKS: try endpoint(keys.awsEKSEndpoint, defaults.awsEKS),
+            googleTokenURI: try reader.string(forKey: ConfigKey(keys.gcpTokenEndpoint)).map { try endpoint(keys.gcpTokenEndpoint, $0) },
+            googleContainer: try endpoint(keys.gcpContainerEndpoint, defaults.googleContainer),
+            azureLogin: try endpoint(keys.azureLoginEndpoint, defaults.azureLogin),
+            azureResourceManager: try endpoint(keys.azureManagementEndpoint, defaults.azureResourceManager)
+        )
     }
 
     /// The key file in force: the flag, else `gantry.key` beside a SQLite file; PostgreSQL requires the flag.

@@ -67,6 +67,8 @@ struct ServerOptions: ParsableArguments {
         put(Settings.keys.logFormat, logFormat, "GANTRY_LOG_FORMAT")
         put(Settings.keys.syncInterval, syncInterval, "GANTRY_SYNC_INTERVAL")
         put(Settings.keys.clusterTimeout, clusterTimeout, "GANTRY_CLUSTER_TIMEOUT")
+        // Cloud API endpoints are rarely changed (sovereign clouds, private endpoints): variables only.
+        for key in Settings.cloudEndpointKeys { put(key, nil, Settings.variable(for: key)) }
         if let token = environment["GANTRY_BOOTSTRAP_TOKEN"] {
             values[AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken))] = ConfigValue(.string(token), isSecret: true)
         }

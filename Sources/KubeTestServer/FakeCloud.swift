@@ -6,20 +6,20 @@ import Synchronization
 
 /// A stand-in for AWS, Google and Azure APIs: plain HTTP on 127.0.0.1, answering each `METHOD path` as
 /// configured (404 otherwise) and recording every request so tests can check what the providers sent.
-final class FakeCloud: Sendable {
-    struct Recorded: Sendable {
-        var method: String
-        var path: String
+public final class FakeCloud: Sendable {
+    public struct Recorded: Sendable {
+        public var method: String
+        public var path: String
         /// The raw query string, without `?`.
-        var query: String
+        public var query: String
         /// Header values by lower-cased name.
-        var headers: [String: String]
-        var body: Data
+        public var headers: [String: String]
+        public var body: Data
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
 
         /// The body read as `application/x-www-form-urlencoded`.
-        var formFields: [String: String] {
+        public var formFields: [String: String] {
             var fields: [String: String] = [:]
             for pair in bodyText.split(separator: "&") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
@@ -29,11 +29,16 @@ final class FakeCloud: Sendable {
         }
     }
 
-    struct Reply: Sendable {
-        var status: Int
-        var body: String
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: String
 
-        static func json(_ object: [String: any Sendable], status: Int = 200) -> Reply {
+        public init(status: Int, body: String) {
+            self.status = status
+            self.body = body
+        }
+
+        public static func json(_ object: [String: any Sendable], status: Int = 200) -> Reply {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             return Reply(status: status, body: String(decoding: data, as: UTF8.self))
         }
@@ -47,21 +52,21 @@ final class FakeCloud: Sendable {
     private let state = Mutex(State())
 
     /// Answers `method path` (the path without its query) with `reply` from now on.
-    func answer(_ method: String, _ path: String, with reply: Reply) {
+    public func answer(_ method: String, _ path: String, with reply: Reply) {
         answer(method, path) { _ in reply }
     }
 
     /// Answers `method path` with what `reply` makes of each request, for routes whose answer depends on the body.
-    func answer(_ method: String, _ path: String, using reply: @escaping @Sendable (Recorded) -> Reply) {
+    public func answer(_ method: String, _ path: String, using reply: @escaping @Sendable (Recorded) -> Reply) {
         state.withLock { $0.replies["\(method) \(path)"] = reply }
     }
 
-    var requests: [Recorded] { state.withLock { $0.recorded } }
+    public var requests: [Recorded] { state.withLock { $0.recorded } }
 
-    func requests(to path: String) -> [Recorded] { requests.filter { $0.path == path } }
+    public func requests(to path: String) -> [Recorded] { requests.filter { $0.path == path } }
 
     /// Serves until `body` returns; `body` gets the fake and its base URL (`http://127.0.0.1:<port>`).
-    static func run<T: Sendable>(_ body: @Sendable (FakeCloud, String) async throws -> T) async throws -> T {
+    public static func run<T: Sendable>(_ body: @Sendable (FakeCloud, String) async throws -> T) async throws -> T {
         let fake = FakeCloud()
         let port = Mutex<Int?>(nil)
         var logger = Logger(label: "fake-cloud")
