@@ -12,7 +12,9 @@
 #      waits for /readyz, stops it (SIGTERM),
 #   3. seeds rows straight into the tables (bench/seed.py),
 #   4. starts the server again and measures with wrk on loopback: /healthz (the floor),
-#      GET /api/projects/{id}, GET /api/projects?limit=50, GET /api/projects/stats?limit=50;
+#      GET /api/projects/{id}, GET /api/projects?limit=50, GET /api/projects/stats?limit=50, the
+#      same two with a project-scoped token, and GET /api/policies (authenticated, no query: what
+#      the HTTP stack, the middleware and the OpenAPI runtime cost without the database);
 #      then times 5 sequential full GET /api/projects/stats (all projects in one response) with
 #      curl, and reads the server's peak RSS (VmHWM),
 #   5. prints a table and writes it as markdown to bench/results/catalog-<db>.md.
@@ -283,10 +285,11 @@ bench_db() {
   [ -n "$scoped_token" ] || die "could not mint a project-scoped token"
 
   local labels=("GET /healthz" "GET /api/projects/{id}" "GET /api/projects?limit=50" "GET /api/projects/stats?limit=50"
-                "GET /api/projects/{id} (project-scoped token)" "GET /api/projects?limit=50 (project-scoped token)")
+                "GET /api/projects/{id} (project-scoped token)" "GET /api/projects?limit=50 (project-scoped token)"
+                "GET /api/policies (authenticated, no database: the stack's ceiling)")
   local paths=("/healthz" "/api/projects/$first_project" "/api/projects?limit=50" "/api/projects/stats?limit=50"
-               "/api/projects/$first_project" "/api/projects?limit=50")
-  local tokens=("$TOKEN" "$TOKEN" "$TOKEN" "$TOKEN" "$scoped_token" "$scoped_token")
+               "/api/projects/$first_project" "/api/projects?limit=50" "/api/policies")
+  local tokens=("$TOKEN" "$TOKEN" "$TOKEN" "$TOKEN" "$scoped_token" "$scoped_token" "$TOKEN")
   local i
   for i in "${!paths[@]}"; do
     status="$(api_get "${paths[$i]}" "$raw/check.json")"

@@ -156,7 +156,7 @@ struct ProcessTests {
         process.standardOutput = pipe
         try process.run()
         process.waitUntilExit()
-        let publicHalf = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let publicHalf = String(decoding: pipe.fileHandleForReading.readToEndRetryingInterrupts(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(publicHalf == (try SecretKeyFile.publicHalf(ofPrivateKey: text)))
     }
 }

@@ -49,7 +49,7 @@ func runProgram(_ executable: URL, _ arguments: [String], environment: [String: 
 
 private func readToEnd(_ handle: FileHandle) async -> Data {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+        DispatchQueue.global().async { continuation.resume(returning: handle.readToEndRetryingInterrupts()) }
     }
 }
 
@@ -67,7 +67,7 @@ final class Background: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
+            let data = handle.readAvailableRetryingInterrupts()
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.collected.append(data); self.lock.unlock()
         }

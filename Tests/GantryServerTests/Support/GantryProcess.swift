@@ -26,7 +26,7 @@ final class GantryProcess: @unchecked Sendable {
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe
         stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
+            let data = handle.readAvailableRetryingInterrupts()
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.stderrData.append(data); self.lock.unlock()
         }
@@ -40,7 +40,7 @@ final class GantryProcess: @unchecked Sendable {
     }
 
     var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stderrData, as: UTF8.self) }
-    var stdout: String { String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    var stdout: String { String(decoding: stdoutPipe.fileHandleForReading.readToEndRetryingInterrupts(), as: UTF8.self) }
 
     /// Waits for the process to exit (at most `timeout` seconds) and returns its status.
     func wait(timeout: Double = 20) async throws -> Int32 {
@@ -100,7 +100,7 @@ func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
         DispatchQueue.global().async {
             do {
                 try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                let data = pipe.fileHandleForReading.readToEndRetryingInterrupts()
                 process.waitUntilExit()
                 continuation.resume(returning: data)
             } catch {
