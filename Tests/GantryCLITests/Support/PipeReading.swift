@@ -1,21 +1,26 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension FileHandle {
-    /// What is readable now (empty at end of file). Foundation's `availableData` and
-    /// `readDataToEndOfFile()` crash (`try!`) when a signal, such as a child's SIGCHLD, interrupts the
-    /// read; these retry instead.
-    func readAvailableRetryingInterrupts() -> Data {
-        for _ in 0..<100 {
-            do { return try read(upToCount: 1 << 16) ?? Data() } catch { continue }
+    /// One `read(2)` (empty at end of file), retried when a signal interrupts it. Foundation's
+    /// `readDataToEndOfFile()` crashes (`try!`) when a signal, such as a child's SIGCHLD, interrupts a
+    /// blocked read. (Inside a `readabilityHandler`, `availableData` is fine: data is ready, nothing blocks.)
+    private func readOnceRetryingInterrupts() -> Data {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
+            if count >= 0 { return Data(buffer[0..<count]) }
+            if errno != EINTR { return Data() }
         }
-        return Data()
     }
 
     /// Everything up to end of file.
     func readToEndRetryingInterrupts() -> Data {
         var all = Data()
         while true {
-            let chunk = readAvailableRetryingInterrupts()
+            let chunk = readOnceRetryingInterrupts()
             if chunk.isEmpty { return all }
             all.append(chunk)
         }

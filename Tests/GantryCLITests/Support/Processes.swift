@@ -67,7 +67,7 @@ final class Background: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.readAvailableRetryingInterrupts()
+            let data = handle.availableData
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.collected.append(data); self.lock.unlock()
         }

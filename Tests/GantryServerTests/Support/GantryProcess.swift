@@ -26,7 +26,7 @@ final class GantryProcess: @unchecked Sendable {
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe
         stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.readAvailableRetryingInterrupts()
+            let data = handle.availableData
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.stderrData.append(data); self.lock.unlock()
         }
