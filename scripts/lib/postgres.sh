@@ -107,7 +107,7 @@ start_postgres_cluster() { # $1: database name, $2: temp dir prefix
   for attempt in 1 2 3; do
     PG_PORT="$(free_port)"
     if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$log" -w -t 60 \
-        -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
+        -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000" \
         start >/dev/null; then
       PG_STARTED=1
       break
