@@ -43,11 +43,25 @@ struct JSONTape {
     init(parsing bytes: UnsafeRawBufferPointer) throws(JSONError) {
         guard bytes.count < Self.maximumLength else { throw .malformed("the document is larger than 256 MiB", offset: 0) }
         guard let base = bytes.baseAddress, !bytes.isEmpty else { throw .malformed("the document is empty", offset: 0) }
-        var scanner = Scanner(base: base.assumingMemoryBound(to: UInt8.self), end: bytes.count)
-        // About one entry per 8 bytes of typical Kubernetes JSON.
-        scanner.entries.reserveCapacity(bytes.count / 8 + 16)
-        try scanner.scanDocument()
-        entries = scanner.entries
+        // Every entry stands for at least two bytes (a scalar and its comma, a key and its colon, a pair of
+        // brackets), the last one for one: n bytes never need more than (n + 1) / 2 entries. Writing into
+        // storage of that size, and keeping open containers in a fixed stack, spares the hot loop any growth
+        // or uniqueness checks.
+        var failure: JSONError?
+        entries = [UInt64](unsafeUninitializedCapacity: bytes.count / 2 + 2) { storage, initialized in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maximumDepth) { open in
+                var scanner = Scanner(base: base.assumingMemoryBound(to: UInt8.self), end: bytes.count,
+                                      entries: storage.baseAddress.unsafelyUnwrapped, capacity: storage.count,
+                                      open: open.baseAddress.unsafelyUnwrapped)
+                do throws(JSONError) {
+                    try scanner.scanDocument()
+                } catch {
+                    failure = error
+                }
+                initialized = scanner.count
+            }
+        }
+        if let failure { throw failure }
     }
 }
 
@@ -56,13 +70,26 @@ private struct Scanner {
     let base: UnsafePointer<UInt8>
     let end: Int
     var position = 0
-    var entries: [UInt64] = []
-    /// The tape index of each container still open, innermost last.
-    var open: [Int] = []
+    let entries: UnsafeMutablePointer<UInt64>
+    let capacity: Int
+    var count = 0
+    /// The tape index of each container still open, innermost last; `depth` of them.
+    let open: UnsafeMutablePointer<Int>
+    var depth = 0
 
-    init(base: UnsafePointer<UInt8>, end: Int) {
+    init(base: UnsafePointer<UInt8>, end: Int, entries: UnsafeMutablePointer<UInt64>, capacity: Int, open: UnsafeMutablePointer<Int>) {
         self.base = base
         self.end = end
+        self.entries = entries
+        self.capacity = capacity
+        self.open = open
+    }
+
+    @inline(__always) mutating func append(_ entry: UInt64) throws(JSONError) {
+        // Cannot fail (see `JSONTape.init`); checked all the same, as memory safety must not rest on a proof.
+        guard count < capacity else { throw failure("more values than the document has room for") }
+        entries[count] = entry
+        count += 1
     }
 
     func failure(_ reason: String) -> JSONError { .malformed(reason, offset: position) }
@@ -86,7 +113,6 @@ private struct Scanner {
 
     mutating func scanDocument() throws(JSONError) {
         if end >= 3, base[0] == 0xEF, base[1] == 0xBB, base[2] == 0xBF { position = 3 }
-        open.reserveCapacity(32)
         value: while true {
             // A value is expected here.
             guard let byte = peek() else { throw truncated }
@@ -112,15 +138,16 @@ private struct Scanner {
                 } else {
                     continue value
                 }
-            case UInt8(ascii: "\""): entries.append(try scanString())
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): entries.append(try scanNumber())
+            case UInt8(ascii: "\""): try append(try scanString())
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try append(try scanNumber())
             case UInt8(ascii: "t"): try scanLiteral("true", .true)
             case UInt8(ascii: "f"): try scanLiteral("false", .false)
             case UInt8(ascii: "n"): try scanLiteral("null", .null)
             default: throw failure("a value was expected")
             }
             // A value is complete: close every container it completes, then continue with the next member.
-            while let container = open.last {
+            while depth > 0 {
+                let container = open[depth - 1]
                 let isObject = JSONTape.tag(entries[container]) == .object
                 entries[container] &+= 1 << 32  // one more member or element
                 guard let separator = peek() else { throw truncated }
@@ -145,34 +172,34 @@ private struct Scanner {
     }
 
     @inline(__always) mutating func openContainer(_ tag: JSONTape.Tag) throws(JSONError) {
-        guard open.count < JSONTape.maximumDepth else { throw failure("nesting is deeper than \(JSONTape.maximumDepth)") }
-        open.append(entries.count)
-        entries.append(JSONTape.entry(tag, length: 0, offset: 0))
+        guard depth < JSONTape.maximumDepth else { throw failure("nesting is deeper than \(JSONTape.maximumDepth)") }
+        open[depth] = count
+        depth += 1
+        try append(JSONTape.entry(tag, length: 0, offset: 0))
     }
 
     /// Records where the innermost open container ends (its count is already in place).
     @inline(__always) mutating func closeContainer() {
-        let container = open.removeLast()
-        entries[container] |= UInt64(truncatingIfNeeded: entries.count)
+        depth -= 1
+        entries[open[depth]] |= UInt64(truncatingIfNeeded: count)
     }
 
     /// A member's key and its colon; the caller has seen a non-whitespace byte.
     @inline(__always) mutating func scanKey() throws(JSONError) {
         guard base[position] == UInt8(ascii: "\"") else { throw failure("a member name in quotes was expected") }
-        entries.append(try scanString())
+        try append(try scanString())
         guard let colon = peek() else { throw truncated }
         guard colon == UInt8(ascii: ":") else { throw failure("':' was expected after the member name") }
         position += 1
     }
 
     mutating func scanLiteral(_ word: StaticString, _ tag: JSONTape.Tag) throws(JSONError) {
-        let count = word.utf8CodeUnitCount
-        guard end - position >= count else { throw truncated }
-        for index in 0..<count where base[position + index] != word.utf8Start[index] {
+        guard end - position >= word.utf8CodeUnitCount else { throw truncated }
+        for index in 0..<word.utf8CodeUnitCount where base[position + index] != word.utf8Start[index] {
             throw failure("a value was expected")
         }
-        position += count
-        entries.append(JSONTape.entry(tag, length: 0, offset: 0))
+        position += word.utf8CodeUnitCount
+        try append(JSONTape.entry(tag, length: 0, offset: 0))
     }
 
     // MARK: - Strings
@@ -180,37 +207,46 @@ private struct Scanner {
     /// A string starting at its opening quote. Escapes and UTF-8 are validated now, so reading the string
     /// later cannot fail; they are decoded only then.
     @inline(__always) mutating func scanString() throws(JSONError) -> UInt64 {
-        position += 1
-        let start = position
+        let start = position + 1
+        // A local index, so the loop keeps it in a register rather than in `self`.
+        var index = start
         var escaped = false
         while true {
             // Eight bytes at a time while none needs attention: most strings are short plain ASCII.
-            while end - position >= 8 {
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+            while end - index >= 8 {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
                 let special = Self.specialBytes(word)
                 if special == 0 {
-                    position += 8
+                    index += 8
                 } else {
-                    position += special.trailingZeroBitCount >> 3
+                    index += special.trailingZeroBitCount >> 3
                     break
                 }
             }
-            guard position < end else { throw truncated }
-            switch base[position] {
-            case UInt8(ascii: "\""):
-                let length = position - start
-                position += 1
-                return JSONTape.entry(.string, flag: escaped, length: length, offset: start)
+            guard index < end else {
+                position = index
+                throw truncated
+            }
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") {
+                position = index + 1
+                return JSONTape.entry(.string, flag: escaped, length: index - start, offset: start)
+            }
+            if byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") {
+                index += 1  // the last few bytes, which the word loop leaves
+                continue
+            }
+            position = index
+            switch byte {
             case UInt8(ascii: "\\"):
                 escaped = true
                 try scanEscape()
             case 0..<0x20:
                 throw failure("a control character must be escaped in a string")
-            case 0x80...:
-                try scanMultibyte()
             default:
-                position += 1
+                try scanMultibyte()
             }
+            index = position
         }
     }
 
