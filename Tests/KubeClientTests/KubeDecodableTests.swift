@@ -83,6 +83,7 @@ struct KubeDecodableTests {
         #"{"metadata":{"name":"caf\u00e9 \ud83d\ude80","labels":{"a\"b":"line\nbreak","\u00fc":"\/"}},"spec":null,"status":{}}"#,
         #"{"metadata":{"name":"ünïcödé ☃ 🚀","namespace":null,"labels":null,"annotations":{}},"extra":[1,{"deep":[[[]]]}]}"#,
         #"{"metadata":{"name":"first","name":"second","labels":{"k":"1","k":"2"}}}"#,
+        #"{"metadata":{"name":"first","name":2,"labels":{"k":"1","k":2,"j":"3"}},"metadata":7}"#,
         #"{"metadata":{"name":"q"},"spec":{"overhead":{"cpu":1,"memory":1.5,"a":1.0,"b":1e3,"c":1e20,"d":-0,"e":0.1,"f":92233720368547758070,"g":"5Mi"}}}"#,
         #"{"metadata":{"name":"q"},"spec":{"containers":[{"resources":{"requests":{"cpu":12345678901234567.0}}},{"name":null},{}]}}"#,
         #"{"metadata":{"name":"x","generation":9223372036854775807},"spec":{"initContainers":[]}}"#,

@@ -93,13 +93,16 @@ extension Array: KubeDecodable where Element: KubeDecodable {
 }
 
 extension Dictionary: KubeDecodable where Key == String, Value: KubeDecodable {
+    /// The first of duplicate names wins, and a later one that does not decode is no error: Foundation's
+    /// decoder never reads it. Each name is hashed once; duplicates are too rare to look names up first.
     public init(json: JSONView) throws(JSONError) {
         let members = try json.members
         self.init(minimumCapacity: try json.count)
-        for (name, value) in members where self[name] == nil {
-            // The first of duplicate names wins, as with Foundation's decoder; later ones are not even read.
+        for (name, value) in members {
             do throws(JSONError) {
-                self[name] = try Value(json: value)
+                if let first = updateValue(try Value(json: value), forKey: name) { self[name] = first }
+            } catch where self[name] != nil {
+                continue
             } catch {
                 throw error.inside(name)
             }
