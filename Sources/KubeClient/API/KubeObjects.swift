@@ -163,13 +163,14 @@ extension KubeDeployment.Status: KubeDecodable {
 }
 
 public struct KubePod: Sendable, Equatable {
-    public struct Container: Sendable, Equatable {
-        public struct Resources: Sendable, Equatable { public var requests: [String: QuantityText]? }
+    public struct Container: Sendable, Hashable {
+        public struct Resources: Sendable, Hashable { public var requests: [String: QuantityText]? }
         public var name: String?
         public var resources: Resources?
         public var restartPolicy: String?
     }
-    public struct Spec: Sendable, Equatable {
+    /// Hashable: replicas share one, so what is computed from a spec can be computed once per distinct spec.
+    public struct Spec: Sendable, Hashable {
         public var initContainers: [Container]?
         public var containers: [Container]?
         public var overhead: [String: QuantityText]?
@@ -217,7 +218,7 @@ extension KubePod.Status: KubeDecodable {
 }
 
 /// A quantity as JSON carries it: normally a string, but a bare number is accepted too.
-public struct QuantityText: Sendable, Equatable {
+public struct QuantityText: Sendable, Hashable {
     public var text: String
 }
 
