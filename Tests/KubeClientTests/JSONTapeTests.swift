@@ -107,6 +107,15 @@ struct JSONTapeTests {
         #expect((try? Self.read(text) { root in try root.double }) == double)
     }
 
+    @Test("Hostile numbers cost linear time: a fraction of 200,000 zeros, a 200,000-digit integer")
+    func longNumbers() throws {
+        let zeros = String(repeating: "0", count: 200_000)
+        #expect(throws: JSONError.self) { try Self.read("0.\(zeros)1") { root throws in try root.int64 } }
+        #expect(try Self.read("0.\(zeros)") { root throws in try root.int64 } == 0)
+        #expect(try Self.read("1\(zeros)e-200000") { root throws in try root.int64 } == 1)
+        #expect(throws: JSONError.self) { try Self.read("1\(zeros)") { root throws in try root.int64 } }
+    }
+
     @Test("A lookup skips whole subtrees: a container's entry records where it ends")
     func skipping() throws {
         let big = "[" + (0..<1_000).map { #"{"k":[\#($0),{"x":"y"}]}"# }.joined(separator: ",") + "]"

@@ -7,7 +7,8 @@
 /// Building the tape is the only pass over the bytes, and it is strict (RFC 8259): truncation, trailing
 /// bytes, trailing commas, bad escapes or lone surrogates, raw control characters, invalid UTF-8, leading
 /// zeros and other bad numbers are refused, and nesting deeper than `maximumDepth` is refused before it
-/// costs anything. Nothing recurses, so no input can exhaust the stack.
+/// costs anything. Nothing recurses, so no input can exhaust the stack. (Foundation's decoder lets a
+/// trailing comma in an object pass; Kubernetes never sends one, and RFC 8259 has none.)
 struct JSONTape {
     /// The nesting Foundation's `JSONSerialization` allows too.
     static let maximumDepth = 512

@@ -96,7 +96,10 @@ public struct JSONView {
     }
 
     public var int: Int {
-        get throws(JSONError) { Int(try int64) }
+        get throws(JSONError) {
+            guard let value = Int(exactly: try int64) else { throw .mismatch(path: "", "the number does not fit in an Int") }
+            return value
+        }
     }
 
     public var double: Double {
@@ -308,16 +311,13 @@ extension JSONView {
             }
             if negativeExponent { exponent = -exponent }
         }
-        while digits.first == 0 { digits.removeFirst() }
-        if digits.isEmpty { return 0 }
-        var scale = exponent - fractionCount
-        while digits.last == 0 {
-            digits.removeLast()
-            scale += 1
-        }
-        guard scale >= 0, digits.count + scale <= 19 else { return nil }
+        // Slicing, not removing one digit at a time: a hostile `0.000…1` must not cost quadratic time.
+        guard let first = digits.firstIndex(where: { $0 != 0 }), let last = digits.lastIndex(where: { $0 != 0 }) else { return 0 }
+        let scale = exponent - fractionCount + (digits.count - 1 - last)
+        let significant = digits[first...last]
+        guard scale >= 0, significant.count + scale <= 19 else { return nil }
         var magnitude: UInt64 = 0
-        for digit in digits + [UInt8](repeating: 0, count: scale) {
+        for digit in significant + [UInt8](repeating: 0, count: scale) {
             let (shifted, overflow) = magnitude.multipliedReportingOverflow(by: 10)
             let (sum, carry) = shifted.addingReportingOverflow(UInt64(digit))
             guard !overflow, !carry else { return nil }
