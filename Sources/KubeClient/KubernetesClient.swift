@@ -29,14 +29,14 @@ public struct KubernetesClient: Sendable {
     }
 
     /// GETs one object (or any JSON document such as `/apis`).
-    public func get<T: Decodable>(_ path: String, query: [(String, String)] = [], as type: T.Type = T.self, deadline: NIODeadline) async throws(KubeError) -> T {
+    public func get<T: KubeDecodable>(_ path: String, query: [(String, String)] = [], as type: T.Type = T.self, deadline: NIODeadline) async throws(KubeError) -> T {
         let body = try await send(.GET, path, query: query, body: nil, deadline: deadline)
         return try decode(T.self, from: body, path: path)
     }
 
     /// Every item of a list, page by page (`limit`/`continue`). An expired continue token (410) restarts the
     /// list once from the beginning, so pages of two different snapshots are never mixed.
-    public func list<Item: Decodable>(_ path: String, query: [(String, String)] = [], of item: Item.Type = Item.self, deadline: NIODeadline) async throws(KubeError) -> [Item] {
+    public func list<Item: KubeDecodable>(_ path: String, query: [(String, String)] = [], of item: Item.Type = Item.self, deadline: NIODeadline) async throws(KubeError) -> [Item] {
         var restarted = false
         var items: [Item] = []
         var next: String?
@@ -59,7 +59,7 @@ public struct KubernetesClient: Sendable {
     }
 
     /// POSTs a new object; never retried (it is not idempotent).
-    public func create<Body: Encodable, T: Decodable>(_ path: String, _ object: Body, as type: T.Type = T.self, deadline: NIODeadline) async throws(KubeError) -> T {
+    public func create<Body: Encodable, T: KubeDecodable>(_ path: String, _ object: Body, as type: T.Type = T.self, deadline: NIODeadline) async throws(KubeError) -> T {
         let data: Data
         do { data = try JSONEncoder().encode(object) } catch { throw KubeError.invalidConfiguration("the object cannot be encoded") }
         let body = try await send(.POST, path, query: [], body: data, deadline: deadline)
@@ -138,7 +138,7 @@ public struct KubernetesClient: Sendable {
 
     /// The cluster's words when it sent a `Status`; otherwise the start of the raw text (APF's 429 is plain text).
     static func failure(status: Int, headers: HTTPHeaders, body: ByteBuffer) -> KubeError {
-        let decoded = try? JSONDecoder().decode(KubeStatus.self, from: Data(buffer: body))
+        let decoded = try? KubeStatus(decoding: body)
         let text = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
         let message = decoded?.kind == "Status" ? (decoded?.message ?? "") : String(text.prefix(200))
         switch status {
@@ -168,10 +168,12 @@ public struct KubernetesClient: Sendable {
         return base + path + "?" + encoded.joined(separator: "&")
     }
 
-    func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer, path: String) throws(KubeError) -> T {
+    /// Reads the answer in place with `KubeDecodable`: no copy of the body, no Codable.
+    func decode<T: KubeDecodable>(_ type: T.Type, from buffer: ByteBuffer, path: String) throws(KubeError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try T(decoding: buffer)
         } catch {
+            logger.debug("the cluster's answer cannot be read", metadata: ["path": "\(path)", "error": "\(error)"])
             throw KubeError.server(status: 200, reason: nil, message: "the answer to \(path) is not the JSON expected")
         }
     }

@@ -7,7 +7,7 @@ import Testing
 @Suite("Deployment health and ingress vendors")
 struct DeploymentHealthTests {
     static func decode(_ object: KubeFixtures.Object) throws -> KubeDeployment {
-        try JSONDecoder().decode(KubeDeployment.self, from: JSONSerialization.data(withJSONObject: object))
+        try KubeDeployment(decoding: JSONSerialization.data(withJSONObject: object))
     }
 
     @Test("Rollout complete with every replica ready and Available=True is running")

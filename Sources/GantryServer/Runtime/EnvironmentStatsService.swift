@@ -60,8 +60,16 @@ final class EnvironmentStatsService: Sendable {
             if health.isFailed { stats.failedCount += 1 }
         }
         stats.podCount = pods.count
+        // Replicas share their template, so a namespace holds few distinct pod specs: each is added up once.
+        var requestBySpec: [KubePod.Spec?: (cpuMilli: Int64, memoryBytes: Int64)] = [:]
         for pod in pods {
-            let request = try podRequest(pod)
+            let request: (cpuMilli: Int64, memoryBytes: Int64)
+            if let known = requestBySpec[pod.spec] {
+                request = known
+            } else {
+                request = try podRequest(pod)
+                requestBySpec[pod.spec] = request
+            }
             stats.cpuMilli = stats.cpuMilli.addingReportingOverflow(request.cpuMilli).overflow ? .max : stats.cpuMilli + request.cpuMilli
             stats.memoryBytes = stats.memoryBytes.addingReportingOverflow(request.memoryBytes).overflow ? .max : stats.memoryBytes + request.memoryBytes
         }
