@@ -104,6 +104,31 @@ struct RuntimeTests {
         }
     }
 
+    @Test("Requests that miss the cache together share one read of the cluster", arguments: [TestDatabase.sqlite])
+    func statsReadOnceForConcurrentMisses(_ db: TestDatabase) async throws {
+        let cluster = FakeKubeAPIServer(Self.shop())
+        try await cluster.run { url in
+            try await TestApp.run(db) { app in
+                let (_, _, environment) = try await Self.environment(app, url)
+                // Slow enough that all ten arrive while the first read is under way.
+                cluster.inject(.slow("/api/v1/namespaces/shop", .seconds(2)))
+                let answers = try await withThrowingTaskGroup(of: (observedAt: String?, deployments: Int?).self) { group in
+                    for _ in 0..<10 {
+                        group.addTask {
+                            let data = try await app.get("/api/environments/\(environment)/stats").data
+                            return (data["observedAt"] as? String, data["deploymentCount"] as? Int)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(answers.count == 10)
+                #expect(Set(answers.map(\.observedAt)).count == 1)
+                #expect(answers.allSatisfy { $0.deployments == 5 })
+                #expect(cluster.requests.filter { $0.path == "/api/v1/namespaces/shop" }.count == 1)
+            }
+        }
+    }
+
     @Test("A namespace that does not exist gives zeros and namespaceExists false", arguments: [TestDatabase.sqlite])
     func missingNamespace(_ db: TestDatabase) async throws {
         try await FakeKubeAPIServer(Self.shop()).run { url in

@@ -16,12 +16,9 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let environment = try await repositories.environments.get(id, in: nil, for: caller)
-        let stats: EnvironmentStatsService.Stats
-        if let cached = deployer.stats.cached(environmentID: id) {
-            stats = cached
-        } else {
-            stats = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-                try await deployer.stats.stats(environmentID: id, namespace: environment.namespace, client: client, deadline: deadline)
+        let stats = try await deployer.stats.stats(environmentID: id) {
+            try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
+                try await EnvironmentStatsService.read(namespace: environment.namespace, client: client, deadline: deadline)
             }
         }
         return .ok(.init(body: .json(.init(data: .init(

@@ -22,6 +22,9 @@ final class EnvironmentStatsService: Sendable {
     static let terminalPhases: Set<String> = ["Succeeded", "Failed"]
 
     let cache = Mutex<[String: Stats]>([:])
+    /// Reads under way: requests that miss the cache together share one read of the cluster (one credential
+    /// opening, one set of LIST calls) instead of each starting its own when a popular answer expires.
+    let inFlight = Mutex<[String: Task<Stats, any Error>]>([:])
 
     /// A reading younger than 15 s, if there is one: answered without opening credentials or calling the cluster.
     func cached(environmentID: String, now: Date = Date()) -> Stats? {
@@ -29,11 +32,22 @@ final class EnvironmentStatsService: Sendable {
         return cached
     }
 
-    func stats(environmentID: String, namespace: String, client: KubernetesClient, deadline: NIODeadline, now: Date = Date()) async throws(KubeError) -> Stats {
-        if let cached = cached(environmentID: environmentID, now: now) { return cached }
-        let stats = try await Self.read(namespace: namespace, client: client, deadline: deadline)
-        cache.withLock { $0[environmentID] = stats }
-        return stats
+    /// The cached reading, else the one under way for this environment, else a new one made by `read`.
+    /// A read outlives a requester that goes away: the others still wait for it.
+    func stats(environmentID: String, read: @escaping @Sendable () async throws -> Stats) async throws -> Stats {
+        if let cached = cached(environmentID: environmentID) { return cached }
+        let flight = inFlight.withLock { flights in
+            if let running = flights[environmentID] { return running }
+            let started = Task { [self] in
+                let stats = try await read()
+                cache.withLock { $0[environmentID] = stats }
+                return stats
+            }
+            flights[environmentID] = started
+            return started
+        }
+        defer { inFlight.withLock { if $0[environmentID] == flight { $0[environmentID] = nil } } }
+        return try await flight.value
     }
 
     static func read(namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> Stats {
