@@ -8,7 +8,9 @@
 # For each database it:
 #   1. creates a fresh database (SQLite file in a temp dir; for PostgreSQL a throwaway cluster,
 #      started like scripts/test.sh does, on a free loopback port with fsync=off),
-#   2. starts `gantry serve` once with GANTRY_BOOTSTRAP_TOKEN so migrations and bootstrap run,
+#   2. starts `gantry serve` once with GANTRY_BOOTSTRAP_TOKEN so migrations and bootstrap run
+#      (always with --rate-limit 0 and --sync-interval 0: this measures the catalog, and status sync
+#      over the seed's 200,000 deployments on one unreachable space is the deployer's cost, not its),
 #      waits for /readyz, stops it (SIGTERM),
 #   3. seeds rows straight into the tables (bench/seed.py),
 #   4. starts the server again and measures with wrk on loopback: /healthz (the floor),
@@ -226,14 +228,14 @@ bench_db() {
   case "$db" in
     sqlite)
       url="sqlite:$dir/gantry.db"
-      SERVER_ARGS=(--database "$url" --rate-limit 0)
+      SERVER_ARGS=(--database "$url" --rate-limit 0 --sync-interval 0)
       ;;
     postgres)
       start_postgres_cluster gantry_bench gantry-bench-pg
       url="postgres://postgres@127.0.0.1:$PG_PORT/gantry_bench?sslmode=disable"
       "$BIN" keygen >"$dir/gantry.key"
       chmod 0600 "$dir/gantry.key"
-      SERVER_ARGS=(--database "$url" --rate-limit 0 --secret-key-file "$dir/gantry.key")
+      SERVER_ARGS=(--database "$url" --rate-limit 0 --sync-interval 0 --secret-key-file "$dir/gantry.key")
       ;;
   esac
   echo "database: $url"
@@ -343,7 +345,7 @@ bench_db() {
     echo "load=before: $load_before; after: $load_after"
     echo "projects=$PROJECTS"
     echo "dataset=$PROJECTS projects, $((PROJECTS * ENVS_PER_PROJECT)) environments, $((PROJECTS * ENVS_PER_PROJECT * DEPS_PER_ENV)) deployments, 1 space, seeded by bench/seed.py"
-    echo "server=release build, \`gantry serve --database <$db>$pg_version --rate-limit 0\`, bootstrap admin token (role_admin at org scope)"
+    echo "server=release build, \`gantry serve --database <$db>$pg_version --rate-limit 0 --sync-interval 0\`, bootstrap admin token (role_admin at org scope)"
     echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1 after a ${WARMUP} s warm-up per route; p99 from wrk's latency distribution"
   } >"$raw/meta.env"
 
