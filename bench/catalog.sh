@@ -261,7 +261,7 @@ bench_db() {
         --projects "$PROJECTS" --envs "$ENVS_PER_PROJECT" --deps "$DEPS_PER_ENV" >"$raw/seed.out"
       PG_TIMEOUT=900 pg_sql -f "$dir/csv/load.sql"
       # What autovacuum would have done a minute after a bulk load: statistics and visibility map.
-      PG_TIMEOUT=900 pg_sql -c "VACUUM ANALYZE spaces, projects, environments, deployments"
+      PG_TIMEOUT=900 pg_sql -c "VACUUM ANALYZE spaces, projects, environments, deployments, project_stats"
       rm -rf "$dir/csv"
       ;;
   esac

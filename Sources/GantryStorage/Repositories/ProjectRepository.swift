@@ -169,21 +169,29 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             : liveStats(query, paged: paged, for: caller)
         let rows = try await database.read { sql in try await sql.raw(select).all() }
         let cards = try rows.map { row in
+            let counts = try row.string("counts").split(separator: ",").compactMap { Int($0) }
+            guard counts.count == 2 + DeploymentStatus.allCases.count else { throw AppError(.internal, "The stats query returned malformed counts.") }
             var buckets: [DeploymentStatus: Int] = [:]
-            for status in DeploymentStatus.allCases { buckets[status] = try row.int(status.rawValue) }
+            for (index, status) in DeploymentStatus.allCases.enumerated() { buckets[status] = counts[2 + index] }
             return ProjectStats(
-                projectID: try row.string("id"), name: try row.string("name"), environmentCount: try row.int("environment_count"),
-                serviceCount: try row.int("service_count"), statusBuckets: buckets, lastDeployAt: try row.optionalDate("last")
+                projectID: try row.string("id"), name: try row.string("name"), environmentCount: counts[0],
+                serviceCount: counts[1], statusBuckets: buckets, lastDeployAt: try row.optionalDate("last")
             )
         }
         return paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
     }
 
+    /// The card's counts in one text column, `environments,services,<one per status in DeploymentStatus order>`:
+    /// ten numbers read as one cell instead of ten, which on PostgreSQL made per-cell decoding a third of a
+    /// 10,000-card answer. `CAST … AS TEXT` and `||` mean the same in both dialects.
+    static func packedCounts(_ columns: [String]) -> String {
+        columns.map { "CAST(COALESCE(\($0), 0) AS TEXT)" }.joined(separator: " || ',' || ") + " AS counts"
+    }
+
     /// A caller who reads every environment gets the rollup the triggers of migration 0003 keep: one row per project.
     static func rolledUpStats(_ query: ListQuery, paged: Bool, for caller: Caller) -> SQLQueryString {
         let page = SQLFragments.page(query.page, column: "p.id")
-        let columns = (["environment_count", "service_count"] + DeploymentStatus.allCases.map(\.rawValue))
-            .map { "COALESCE(s.\($0), 0) AS \($0)" }.joined(separator: ", ")
+        let columns = packedCounts((["environment_count", "service_count"] + DeploymentStatus.allCases.map(\.rawValue)).map { "s.\($0)" })
         return """
             SELECT p.id, p.name, \(unsafeRaw: columns), s.last_deployed_at AS last
             FROM projects p LEFT JOIN project_stats s ON s.project_id = p.id
@@ -217,7 +225,7 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             return projectScope + " AND (" + (readable.projects.isEmpty ? "1 = 0" : "project_id IN (\(binds: readable.projects.sorted()))")
                 + (readable.environments.isEmpty ? "" : " OR \(unsafeRaw: environmentColumn) IN (\(binds: readable.environments.sorted()))") + ")"
         }
-        let columns = DeploymentStatus.allCases.map { "COALESCE(d.\($0.rawValue), 0) AS \($0.rawValue)" }.joined(separator: ", ")
+        let columns = Self.packedCounts(["e.n", "d.n"] + DeploymentStatus.allCases.map { "d.\($0.rawValue)" })
         let environmentCounts: SQLQueryString = "SELECT project_id, COUNT(*) AS n FROM environments WHERE org_id = \(bind: org) AND deleted_at IS NULL"
             + scope(environmentColumn: "id") + " GROUP BY project_id"
         let deploymentCounts: SQLQueryString = """
@@ -225,7 +233,7 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             FROM deployments WHERE org_id = \(bind: org) AND deleted_at IS NULL
             """ + scope(environmentColumn: "environment_id") + " GROUP BY project_id"
         return """
-            SELECT p.id, p.name, COALESCE(e.n, 0) AS environment_count, COALESCE(d.n, 0) AS service_count, d.last, \(unsafeRaw: columns)
+            SELECT p.id, p.name, d.last, \(unsafeRaw: columns)
             FROM projects p
             """
             + " LEFT JOIN (" + environmentCounts + ") e ON e.project_id = p.id"
