@@ -222,20 +222,21 @@ load_note() {
 bench_db() {
   local db="$1" dir="$WORK/$1" raw="$WORK/$1/raw" url first_project org email status
   mkdir -p "$dir" "$raw"
-  SERVER_ARGS=()
+  # The catalog alone: no rate limit, no status sync (see the header).
+  SERVER_ARGS=(--rate-limit 0 --sync-interval 0)
 
   section "[$db] fresh database"
   case "$db" in
     sqlite)
       url="sqlite:$dir/gantry.db"
-      SERVER_ARGS=(--database "$url" --rate-limit 0 --sync-interval 0)
+      SERVER_ARGS+=(--database "$url")
       ;;
     postgres)
       start_postgres_cluster gantry_bench gantry-bench-pg
       url="postgres://postgres@127.0.0.1:$PG_PORT/gantry_bench?sslmode=disable"
       "$BIN" keygen >"$dir/gantry.key"
       chmod 0600 "$dir/gantry.key"
-      SERVER_ARGS=(--database "$url" --rate-limit 0 --sync-interval 0 --secret-key-file "$dir/gantry.key")
+      SERVER_ARGS+=(--database "$url" --secret-key-file "$dir/gantry.key")
       ;;
   esac
   echo "database: $url"

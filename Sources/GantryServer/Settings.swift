@@ -86,9 +86,10 @@ public struct Settings: Sendable {
     ]
 
     static func cloudEndpoints(_ reader: ConfigReader) throws -> CloudEndpoints {
-        func endpoint(_ key: String, _ fallback: String) throws -> String {
-            guard let value = reader.string(forKey: ConfigKey(key)) else { return fallback }
-            // Credentials and signed tokens travel to these: TLS, except to this machine (a local proxy or test).
+        /// The configured endpoint, if any. Credentials and signed tokens travel to these: TLS, except to
+        /// this machine (a local proxy or a test).
+        func endpoint(_ key: String) throws -> String? {
+            guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
             let sample = value.replacingOccurrences(of: "{region}", with: "us-east-1")
             guard let url = URL(string: sample), let host = url.host, url.query == nil,
                   url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host)) else {
@@ -98,12 +99,12 @@ public struct Settings: Sendable {
         }
         let defaults = CloudEndpoints.production
         return CloudEndpoints(
-            awsSTS: try endpoint(keys.awsSTSEndpoint, defaults.awsSTS),
-            awsEKS: try endpoint(keys.awsEKSEndpoint, defaults.awsEKS),
-            googleTokenURI: try reader.string(forKey: ConfigKey(keys.gcpTokenEndpoint)).map { try endpoint(keys.gcpTokenEndpoint, $0) },
-            googleContainer: try endpoint(keys.gcpContainerEndpoint, defaults.googleContainer),
-            azureLogin: try endpoint(keys.azureLoginEndpoint, defaults.azureLogin),
-            azureResourceManager: try endpoint(keys.azureManagementEndpoint, defaults.azureResourceManager)
+            awsSTS: try endpoint(keys.awsSTSEndpoint) ?? defaults.awsSTS,
+            awsEKS: try endpoint(keys.awsEKSEndpoint) ?? defaults.awsEKS,
+            googleTokenURI: try endpoint(keys.gcpTokenEndpoint) ?? defaults.googleTokenURI,
+            googleContainer: try endpoint(keys.gcpContainerEndpoint) ?? defaults.googleContainer,
+            azureLogin: try endpoint(keys.azureLoginEndpoint) ?? defaults.azureLogin,
+            azureResourceManager: try endpoint(keys.azureManagementEndpoint) ?? defaults.azureResourceManager
         )
     }
 

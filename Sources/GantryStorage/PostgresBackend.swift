@@ -50,10 +50,17 @@ public final class PostgresBackend: Database {
         }
     }
 
+    /// For the probe's and the listener's own connections: they fail on purpose while PostgreSQL is down,
+    /// and `watch` says so once instead of each attempt logging.
+    var backgroundConnectionLogger: Logger {
+        var quiet = logger
+        quiet.logLevel = .critical
+        return quiet
+    }
+
     /// Probes PostgreSQL once a second with a connection of its own, and says when it goes away and comes back.
     func watch(_ url: URL) async {
-        var probeLogger = logger
-        probeLogger.logLevel = .critical
+        let probeLogger = backgroundConnectionLogger
         while !Task.isCancelled {
             let reachable = (try? await Self.checkReachable(url: url, logger: probeLogger, timeout: .seconds(1))) != nil
             let changed = isDown.withLock { down in
@@ -70,8 +77,7 @@ public final class PostgresBackend: Database {
     /// Holds a connection LISTENing on `gantry_access` (see `AccessChangeNotifications`): cached callers are
     /// trusted only while it is held, and dropped on every notification. Reconnects each second when lost.
     func listenForAccessChanges(_ url: URL) async {
-        var quiet = logger
-        quiet.logLevel = .critical
+        let quiet = backgroundConnectionLogger
         while !Task.isCancelled {
             if let connection = try? await PostgresConnection.connect(
                 configuration: Self.connectionConfiguration(url: url, timeout: .seconds(2)), id: 1, logger: quiet

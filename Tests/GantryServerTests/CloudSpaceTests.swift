@@ -23,11 +23,12 @@ struct CloudSpaceTests {
         return FakeKubeAPIServer(scenario, token: nil)
     }
 
-    /// Every cloud API of the deployer at the fake cloud, as an operator would set GANTRY_*_ENDPOINT.
+    /// Every cloud API of the deployer at the fake cloud, as an operator would set GANTRY_*_ENDPOINT, and a
+    /// cluster budget that holds on a loaded machine.
     static func settings(cloud base: String) -> [String: String] {
         Dictionary(uniqueKeysWithValues: Settings.cloudEndpointKeys.map { key in
             (key, key == Settings.keys.gcpTokenEndpoint ? base + "/token" : base)
-        })
+        }).merging([Settings.keys.clusterTimeout: "60"]) { $1 }
     }
 
     static let caData = Data(TestCertificates.clusterCA.utf8).base64EncodedString()
@@ -70,7 +71,7 @@ struct CloudSpaceTests {
                 cloud.answer("GET", "/clusters/prod", with: .json(["cluster": [
                     "name": "prod", "status": "ACTIVE", "endpoint": kube.absoluteString, "certificateAuthority": ["data": Self.caData] as [String: any Sendable],
                 ] as [String: any Sendable]]))
-                try await TestApp.run(db, settings: Self.settings(cloud: base).merging([Settings.keys.clusterTimeout: "60"]) { $1 }) { app in
+                try await TestApp.run(db, settings: Self.settings(cloud: base)) { app in
                     try await Self.statsThroughSpace(app, provider: "aws", credentials: ["accessKeyId": "AKIDEXAMPLE", "secretAccessKey": secret],
                                                      config: ["clusterName": "prod", "region": "eu-west-1"], secrets: [secret])
                 }
@@ -100,7 +101,7 @@ struct CloudSpaceTests {
                     "type": "service_account", "project_id": "shop-prod", "client_email": "deployer@shop-prod.iam.gserviceaccount.com",
                     "private_key": TestCertificates.serviceAccountKey, "token_uri": "https://oauth2.googleapis.com/token",
                 ]), as: UTF8.self)
-                try await TestApp.run(db, settings: Self.settings(cloud: base).merging([Settings.keys.clusterTimeout: "60"]) { $1 }) { app in
+                try await TestApp.run(db, settings: Self.settings(cloud: base)) { app in
                     try await Self.statsThroughSpace(app, provider: "gcp", credentials: ["serviceAccountJson": serviceAccount],
                                                      config: ["clusterName": "main", "region": "europe-west1"],
                                                      secrets: ["BEGIN PRIVATE KEY", accessToken])
@@ -137,7 +138,7 @@ struct CloudSpaceTests {
                     """
                 cloud.answer("POST", "/subscriptions/sub-1/resourceGroups/shop-rg/providers/Microsoft.ContainerService/managedClusters/shop/listClusterUserCredential",
                              with: .json(["kubeconfigs": [["name": "clusterUser", "value": Data(kubeconfig.utf8).base64EncodedString()] as [String: any Sendable]]]))
-                try await TestApp.run(db, settings: Self.settings(cloud: base).merging([Settings.keys.clusterTimeout: "60"]) { $1 }) { app in
+                try await TestApp.run(db, settings: Self.settings(cloud: base)) { app in
                     try await Self.statsThroughSpace(
                         app, provider: "azure",
                         credentials: ["tenantId": "tenant-1", "clientId": "client-1", "clientSecret": clientSecret, "subscriptionId": "sub-1"],

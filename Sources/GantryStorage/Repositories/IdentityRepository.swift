@@ -34,20 +34,21 @@ public struct SQLIdentityRepository: IdentityRepository {
         let hash = AccessToken.hash(secret)
         let now = Timestamp.now()
         let cache = database.callers
+        let entry: CallerCache.Entry
         if let cached = cache.lookup(hash, now: now) {
-            if cached.lastUsedAt < now - Self.lastUsedResolution {
-                try await recordUse(of: cached.caller.tokenID, at: now)
-                cache.markUsed(hash, at: now)
-            }
-            return cached.caller
+            entry = cached
+        } else {
+            let generation = cache.generation()
+            guard let loaded = try await load(hash: hash, now: now) else { return nil }
+            entry = loaded
+            cache.store(hash, entry, readAt: generation)
         }
-        let generation = cache.generation()
-        guard let entry = try await load(hash: hash, now: now) else { return nil }
         if entry.lastUsedAt < now - Self.lastUsedResolution {
-            try await recordUse(of: entry.caller.tokenID, at: now)
+            try await database.transaction { [tokenID = entry.caller.tokenID] sql in
+                try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
+            }
+            cache.markUsed(hash, at: now)
         }
-        cache.store(hash, CallerCache.Entry(caller: entry.caller, tokenExpiresAt: entry.tokenExpiresAt, loadedAt: now, lastUsedAt: now),
-                    readAt: generation)
         return entry.caller
     }
 
@@ -83,11 +84,6 @@ public struct SQLIdentityRepository: IdentityRepository {
         return CallerCache.Entry(caller: caller, tokenExpiresAt: expiresAt, loadedAt: now, lastUsedAt: Int64(try row.optionalInt("last_used_at") ?? 0))
     }
 
-    func recordUse(of tokenID: String, at now: Int64) async throws {
-        try await database.transaction { sql in
-            try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
-        }
-    }
 
     static let builtInPolicies: [String: Set<String>] = Dictionary(
         uniqueKeysWithValues: Policies.builtInRoles.map { ($0.id, Set($0.policies)) }

@@ -296,6 +296,43 @@ export function confirmDialog({ title, message, confirmLabel = 'Confirm', danger
   });
 }
 
+/**
+ * Deleting with a dry run first (CONTRACT.md's `?dryRun=true`): `check()` answers the preview, and the
+ * dialog either explains what will go (`deletable(preview)`) or what blocks it (`blocked(preview)`, a list
+ * of paragraphs) and hides the button. Confirming calls `remove()`, then `onDeleted()`; a refused delete
+ * (409 has_children, e.g. a child created meanwhile) is shown with `refusedTitle`.
+ */
+export async function deleteWithDryRun({ title, confirmLabel, check, remove, deletable, blocked, refusedTitle = 'The delete failed.', onDeleted }) {
+  const body = h('div', loading('Checking what the delete would do…'));
+  const confirm = h('button', { type: 'button', class: 'btn btn-danger btn-solid', disabled: true, id: 'confirm-delete' }, confirmLabel);
+  const ref = openDialog({ title, body, actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'), confirm] });
+  try {
+    const { data: preview } = await check();
+    if (preview.deletable) {
+      replace(body, h('p', deletable(preview)));
+      confirm.disabled = false;
+      confirm.focus();
+    } else {
+      replace(body, h('div', { class: 'alert alert-warning', role: 'alert', id: 'delete-blocked' }, blocked(preview).map((text) => h('p', text))));
+      confirm.hidden = true;
+    }
+  } catch (error) {
+    replace(body, errorAlert(error, { title: 'The delete could not be checked.' }));
+  }
+  confirm.addEventListener('click', async () => {
+    confirm.disabled = true;
+    try {
+      await remove();
+      ref.close();
+      await onDeleted();
+    } catch (error) {
+      replace(body, errorAlert(error, { title: error.code === 'has_children' ? refusedTitle : 'The delete failed.' }));
+      confirm.hidden = error.code === 'has_children';
+      confirm.disabled = false;
+    }
+  });
+}
+
 /** Copies text to the clipboard, with a toast saying whether it worked. */
 export async function copyText(text) {
   try {

@@ -2,7 +2,7 @@
 // environment pages.
 
 import { api, seg } from './api.js';
-import { h, field, handleSubmit, str, option, openDialog, errorAlert, plural, loading, replace, toast, nextId } from './dom.js';
+import { h, field, handleSubmit, str, option, openDialog, deleteWithDryRun, plural, replace, toast, nextId } from './dom.js';
 
 /** Spaces and integrations for the selects; a caller without the org-level read gets plain id inputs instead. */
 export async function loadReferences() {
@@ -143,39 +143,17 @@ export function editEnvironmentDialog({ projectId, env, refs, onSaved }) {
  */
 export async function deleteEnvironmentFlow({ projectId, env, onDeleted }) {
   const path = `/projects/${seg(projectId)}/environments/${seg(env.id)}`;
-  const body = h('div', loading('Checking what the delete would do…'));
-  const confirm = h('button', { type: 'button', class: 'btn btn-danger btn-solid', disabled: true, id: 'confirm-delete' }, 'Delete environment');
-  const ref = openDialog({
+  await deleteWithDryRun({
     title: `Delete ${env.name}?`,
-    body,
-    actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'), confirm],
-  });
-  try {
-    const { data: preview } = await api.del(path, { query: { dryRun: true } });
-    if (preview.deletable) {
-      replace(body, h('p', `The environment ${env.name} (namespace ${env.namespace}) will be deleted. Nothing runs in it any more, so nothing else is affected.`));
-      confirm.disabled = false;
-      confirm.focus();
-    } else {
-      replace(body, h('div', { class: 'alert alert-warning', role: 'alert' },
-        h('p', `${env.name} cannot be deleted yet: it still has ${plural(preview.deploymentCount, 'live deployment')}.`),
-        h('p', 'Delete its deployments first.')));
-      confirm.hidden = true;
-    }
-  } catch (error) {
-    replace(body, errorAlert(error, { title: 'The delete could not be checked.' }));
-  }
-  confirm.addEventListener('click', async () => {
-    confirm.disabled = true;
-    try {
-      await api.del(path, { ifMatch: env.version });
-      ref.close();
+    confirmLabel: 'Delete environment',
+    check: () => api.del(path, { query: { dryRun: true } }),
+    remove: () => api.del(path, { ifMatch: env.version }),
+    deletable: () => `The environment ${env.name} (namespace ${env.namespace}) will be deleted. Nothing runs in it any more, so nothing else is affected.`,
+    blocked: (preview) => [`${env.name} cannot be deleted yet: it still has ${plural(preview.deploymentCount, 'live deployment')}.`, 'Delete its deployments first.'],
+    refusedTitle: `${env.name} cannot be deleted.`,
+    onDeleted: async () => {
       toast(`Environment “${env.name}” deleted.`);
       await onDeleted();
-    } catch (error) {
-      replace(body, errorAlert(error, { title: error.code === 'has_children' ? `${env.name} cannot be deleted.` : 'The delete failed.' }));
-      confirm.hidden = error.code === 'has_children';
-      confirm.disabled = false;
-    }
+    },
   });
 }

@@ -2,7 +2,7 @@
 // (dry run first) and restore.
 
 import { api, seg } from '../api.js';
-import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, openDialog, toast, plural } from '../dom.js';
+import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, openDialog, deleteWithDryRun, toast, plural } from '../dom.js';
 import { loadReferences, environmentForm, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
 
 export async function renderProject(ctx) {
@@ -84,41 +84,20 @@ export async function renderProject(ctx) {
   });
 
   // Delete (dry run first), then offer restore.
-  deleteButton.addEventListener('click', async () => {
-    const body = h('div', loading('Checking what the delete would do…'));
-    const confirm = h('button', { type: 'button', class: 'btn btn-danger btn-solid', disabled: true, id: 'confirm-delete' }, 'Delete project');
-    const ref = openDialog({ title: `Delete ${project.name}?`, body, actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'), confirm] });
-    try {
-      const { data: preview } = await api.del(path, { query: { dryRun: true } });
-      if (preview.deletable) {
-        replace(body, h('p', `${project.name} has no live environments or deployments. It will be deleted and can be restored within 30 days.`));
-        confirm.disabled = false;
-        confirm.focus();
-      } else {
-        const blockers = [];
-        if (preview.environmentCount) blockers.push(plural(preview.environmentCount, 'live environment'));
-        if (preview.deploymentCount) blockers.push(plural(preview.deploymentCount, 'live deployment'));
-        replace(body, h('div', { class: 'alert alert-warning', role: 'alert', id: 'delete-blocked' },
-          h('p', `${project.name} cannot be deleted yet: it still has ${blockers.join(' and ')}.`),
-          h('p', 'Delete its environments (and their deployments) first.')));
-        confirm.hidden = true;
-      }
-    } catch (error) {
-      replace(body, errorAlert(error, { title: 'The delete could not be checked.' }));
-    }
-    confirm.addEventListener('click', async () => {
-      confirm.disabled = true;
-      try {
-        await api.del(path, { ifMatch: project.version });
-        ref.close();
-        showDeleted();
-      } catch (error) {
-        replace(body, errorAlert(error, { title: 'The delete failed.' }));
-        confirm.hidden = error.code === 'has_children';
-        confirm.disabled = false;
-      }
-    });
-  });
+  deleteButton.addEventListener('click', () => deleteWithDryRun({
+    title: `Delete ${project.name}?`,
+    confirmLabel: 'Delete project',
+    check: () => api.del(path, { query: { dryRun: true } }),
+    remove: () => api.del(path, { ifMatch: project.version }),
+    deletable: () => `${project.name} has no live environments or deployments. It will be deleted and can be restored within 30 days.`,
+    blocked: (preview) => {
+      const blockers = [];
+      if (preview.environmentCount) blockers.push(plural(preview.environmentCount, 'live environment'));
+      if (preview.deploymentCount) blockers.push(plural(preview.deploymentCount, 'live deployment'));
+      return [`${project.name} cannot be deleted yet: it still has ${blockers.join(' and ')}.`, 'Delete its environments (and their deployments) first.'];
+    },
+    onDeleted: showDeleted,
+  }));
 
   function showDeleted() {
     const restore = h('button', { type: 'button', class: 'btn btn-primary', id: 'restore-project' }, 'Restore project');
