@@ -59,16 +59,25 @@ public final class PostgresBackend: Database {
     }
 
     /// Probes PostgreSQL once a second with a connection of its own, and says when it goes away and comes back.
+    ///
+    /// A refused or reset connection means PostgreSQL is gone, so the first one marks it down. A connection that
+    /// only times out may mean a loaded machine rather than an outage, so it takes `slowProbesBeforeDown` of
+    /// them in a row (a silent network partition is then noticed within about 10 s).
     func watch(_ url: URL) async {
         let probeLogger = backgroundConnectionLogger
+        var slowFailures = 0
         while !Task.isCancelled {
-            let reachable = (try? await Self.checkReachable(url: url, logger: probeLogger, timeout: .seconds(1))) != nil
+            let started = ContinuousClock.now
+            let reachable = (try? await Self.checkReachable(url: url, logger: probeLogger, timeout: .init(Self.probeTimeout))) != nil
+            let timedOut = ContinuousClock.now - started >= Self.probeTimeout * 0.9
+            slowFailures = reachable ? 0 : (timedOut ? slowFailures + 1 : Self.slowProbesBeforeDown)
+            let nowDown = slowFailures >= Self.slowProbesBeforeDown
             let changed = isDown.withLock { down in
-                defer { down = !reachable }
-                return down == reachable
+                defer { down = nowDown }
+                return down != nowDown
             }
             if changed {
-                if reachable { logger.info("PostgreSQL answers again") } else { logger.warning("PostgreSQL does not answer; requests get 503 until it does") }
+                if !nowDown { logger.info("PostgreSQL answers again") } else { logger.warning("PostgreSQL does not answer; requests get 503 until it does") }
             }
             try? await Task.sleep(for: .seconds(1))
         }
@@ -92,6 +101,9 @@ public final class PostgresBackend: Database {
             try? await Task.sleep(for: .seconds(1))
         }
     }
+
+    static let probeTimeout = Duration.seconds(2)
+    static let slowProbesBeforeDown = 3
 
     static let unavailable = AppError(.unavailable, "The database is not answering; try again shortly.")
 
