@@ -52,20 +52,27 @@ final class StatusSync: Service, Sendable {
 
     /// One pass over every space whose backoff has elapsed.
     func syncOnce(now: ContinuousClock.Instant = .now) async throws {
-        let targets = try await runtime.syncTargets()
-        let bySpace = Dictionary(grouping: targets) { SpaceKey(org: $0.organizationID, space: $0.spaceID) }
-        let due = bySpace.filter { key, _ in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
+        let due = try await runtime.syncSpaces()
+            .map { SpaceKey(org: $0.organizationID, space: $0.spaceID) }
+            .filter { key in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
         await withTaskGroup(of: Void.self) { group in
             var running = 0
-            for (key, spaceTargets) in due {
+            for key in due {
                 if running >= concurrentSpaces { await group.next(); running -= 1 }
-                group.addTask { await self.sync(key, spaceTargets, now: now) }
+                group.addTask { await self.sync(key, now: now) }
                 running += 1
             }
         }
     }
 
-    func sync(_ key: SpaceKey, _ targets: [SyncTarget], now: ContinuousClock.Instant) async {
+    func sync(_ key: SpaceKey, now: ContinuousClock.Instant) async {
+        let targets: [SyncTarget]
+        do {
+            targets = try await runtime.syncTargets(space: key.space, org: key.org)
+        } catch {
+            logger.warning("status sync could not read the catalog", metadata: ["space_id": "\(key.space)", "error": "\(String(describing: type(of: error)))"])
+            return
+        }
         do {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
             for (namespace, inNamespace) in Dictionary(grouping: targets, by: \.namespace) {
@@ -79,8 +86,11 @@ final class StatusSync: Service, Sendable {
                 let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
                 for target in inNamespace {
                     let observation = Self.observe(byName[target.name])
-                    let deployedAt = observation.completedRevision.flatMap { $0 == target.observedRevision ? nil : Date() }
-                    try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision, deployedAt: deployedAt)
+                    let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
+                    // Most deployments look the same pass after pass: those cost no write transaction.
+                    guard observation.status != target.status || newRevision else { continue }
+                    try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
+                                                     deployedAt: newRevision ? Date() : nil)
                 }
             }
             let recovered = backoff.withLock { $0.removeValue(forKey: key) != nil }

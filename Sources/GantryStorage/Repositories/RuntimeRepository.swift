@@ -26,13 +26,21 @@ public struct SyncTarget: Sendable, Equatable {
     public var observedRevision: String?
 }
 
+public struct SyncSpace: Sendable, Hashable {
+    public var organizationID: String
+    public var spaceID: String
+}
+
 /// The deployer's reads and the observed state it writes (CONTRACT.md §6).
 public protocol RuntimeRepository: Sendable {
     func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials
     /// Namespace → live environment bound to it, on one space.
     func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String]
     /// Every live deployment of every organization, with where it runs.
-    func syncTargets() async throws -> [SyncTarget]
+    /// The spaces that have live deployments to sync, as (organization, space) pairs.
+    func syncSpaces() async throws -> [SyncSpace]
+    /// The live deployments on one space: a pass holds one space's deployments at a time, not the catalog's.
+    func syncTargets(space spaceID: String, org: String) async throws -> [SyncTarget]
     /// Writes an observed status (not a client change: `version` stays); a change of status is audited with a
     /// `system` actor. Returns whether the status changed.
     @discardableResult
@@ -74,13 +82,24 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
     }
 
-    public func syncTargets() async throws -> [SyncTarget] {
+    public func syncSpaces() async throws -> [SyncSpace] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT DISTINCT d.org_id, e.space_id
+                FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
+                WHERE d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
+                """).all().map { row in SyncSpace(organizationID: try row.string("org_id"), spaceID: try row.string("space_id")) }
+        }
+    }
+
+    public func syncTargets(space spaceID: String, org: String) async throws -> [SyncTarget] {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision
                 FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
-                WHERE d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
-                ORDER BY e.space_id, e.namespace, d.id
+                WHERE e.space_id = \(bind: spaceID) AND d.org_id = \(bind: org)
+                    AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
+                ORDER BY e.namespace, d.id
                 """).all().map { row in
                 SyncTarget(
                     organizationID: try row.string("org_id"), deploymentID: try row.string("id"), name: try row.string("name"),
@@ -92,7 +111,6 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
     }
 
-    @discardableResult
     public func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool {
         try await database.transaction { [database, ids] sql in
             guard let row = try await sql.raw("""
