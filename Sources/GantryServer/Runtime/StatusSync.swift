@@ -66,25 +66,26 @@ final class StatusSync: Service, Sendable {
     }
 
     func sync(_ key: SpaceKey, now: ContinuousClock.Instant) async {
-        let targets: [SyncTarget]
+        let namespaces: [String]
         do {
-            targets = try await runtime.syncTargets(space: key.space, org: key.org)
+            namespaces = try await runtime.syncNamespaces(space: key.space, org: key.org)
         } catch {
             logger.warning("status sync could not read the catalog", metadata: ["space_id": "\(key.space)", "error": "\(String(describing: type(of: error)))"])
             return
         }
         do {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
-            for (namespace, inNamespace) in Dictionary(grouping: targets, by: \.namespace) {
-                let deadline = NIODeadline.now() + .seconds(10)
+            for namespace in namespaces {
+                let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
                 let live: [KubeDeployment]
                 do {
-                    live = try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self, deadline: deadline)
+                    live = try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self,
+                                                 deadline: NIODeadline.now() + .seconds(10))
                 } catch {
                     throw ClusterConnector.appError(error, space: space)
                 }
                 let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
-                for target in inNamespace {
+                for target in targets {
                     let observation = Self.observe(byName[target.name])
                     let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
                     // Most deployments look the same pass after pass: those cost no write transaction.
@@ -97,8 +98,11 @@ final class StatusSync: Service, Sendable {
             if recovered { logger.info("status sync reaches the space again", metadata: ["space_id": "\(key.space)"]) }
         } catch {
             // Credentials refused or cluster unreachable: the truth is unknown until it answers again.
-            for target in targets where target.status != .unknown {
-                _ = try? await runtime.recordObserved(target, status: .unknown, revision: nil, deployedAt: nil)
+            for namespace in namespaces {
+                let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)) ?? []
+                for target in targets where target.status != .unknown {
+                    _ = try? await runtime.recordObserved(target, status: .unknown, revision: nil, deployedAt: nil)
+                }
             }
             let failures = backoff.withLock { state -> Int in
                 let failures = (state[key]?.failures ?? 0) + 1

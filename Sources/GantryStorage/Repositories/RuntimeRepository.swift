@@ -39,8 +39,10 @@ public protocol RuntimeRepository: Sendable {
     /// Every live deployment of every organization, with where it runs.
     /// The spaces that have live deployments to sync, as (organization, space) pairs.
     func syncSpaces() async throws -> [SyncSpace]
-    /// The live deployments on one space: a pass holds one space's deployments at a time, not the catalog's.
-    func syncTargets(space spaceID: String, org: String) async throws -> [SyncTarget]
+    /// The namespaces of one space that hold live deployments.
+    func syncNamespaces(space spaceID: String, org: String) async throws -> [String]
+    /// The live deployments of one namespace: a pass holds one namespace's deployments at a time, not the catalog's.
+    func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget]
     /// Writes an observed status (not a client change: `version` stays); a change of status is audited with a
     /// `system` actor. Returns whether the status changed.
     @discardableResult
@@ -85,21 +87,36 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     public func syncSpaces() async throws -> [SyncSpace] {
         try await database.read { sql in
             try await sql.raw("""
-                SELECT DISTINCT d.org_id, e.space_id
-                FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
-                WHERE d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
+                SELECT DISTINCT e.org_id, e.space_id FROM environments e
+                WHERE e.deleted_at IS NULL AND EXISTS (
+                    SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
+                    WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL
+                )
                 """).all().map { row in SyncSpace(organizationID: try row.string("org_id"), spaceID: try row.string("space_id")) }
         }
     }
 
-    public func syncTargets(space spaceID: String, org: String) async throws -> [SyncTarget] {
+    public func syncNamespaces(space spaceID: String, org: String) async throws -> [String] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT e.namespace FROM environments e
+                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL AND EXISTS (
+                    SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
+                    WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL
+                )
+                ORDER BY e.namespace
+                """).all().map { try $0.string("namespace") }
+        }
+    }
+
+    public func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget] {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision
-                FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
-                WHERE e.space_id = \(bind: spaceID) AND d.org_id = \(bind: org)
+                FROM environments e JOIN deployments d ON d.environment_id = e.id JOIN projects p ON p.id = d.project_id
+                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.namespace = \(bind: namespace)
                     AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
-                ORDER BY e.namespace, d.id
+                ORDER BY d.id
                 """).all().map { row in
                 SyncTarget(
                     organizationID: try row.string("org_id"), deploymentID: try row.string("id"), name: try row.string("name"),
