@@ -169,7 +169,7 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             : liveStats(query, paged: paged, for: caller)
         let rows = try await database.read { sql in try await sql.raw(select).all() }
         let cards = try rows.map { row in
-            let counts = try row.string("counts").split(separator: ",").compactMap { Int($0) }
+            let counts = Self.unpackCounts(try row.string("counts"))
             guard counts.count == 2 + DeploymentStatus.allCases.count else { throw AppError(.internal, "The stats query returned malformed counts.") }
             var buckets: [DeploymentStatus: Int] = [:]
             for (index, status) in DeploymentStatus.allCases.enumerated() { buckets[status] = counts[2 + index] }
@@ -179,6 +179,30 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             )
         }
         return paged ? Page(rows: cards, limit: query.page.limit, key: \.projectID) : Page(items: cards, nextCursor: nil)
+    }
+
+    /// Reads `packedCounts`' column: comma-separated whole numbers (a byte loop; the generic `split` and
+    /// `Int(_:)` were 5 % of a 10,000-card answer). Anything else yields a short list, which the caller refuses.
+    static func unpackCounts(_ packed: String) -> [Int] {
+        var counts: [Int] = []
+        counts.reserveCapacity(2 + DeploymentStatus.allCases.count)
+        var current = 0, digits = 0
+        for byte in packed.utf8 {
+            if byte == UInt8(ascii: ",") {
+                guard digits > 0 else { return [] }
+                counts.append(current)
+                current = 0
+                digits = 0
+            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 18 {
+                current = current * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+            } else {
+                return []
+            }
+        }
+        guard digits > 0 else { return [] }
+        counts.append(current)
+        return counts
     }
 
     /// The card's counts in one text column, `environments,services,<one per status in DeploymentStatus order>`:
