@@ -70,7 +70,7 @@ public final class FakeCloud: Sendable {
         let fake = FakeCloud()
         let port = Mutex<Int?>(nil)
         var logger = Logger(label: "fake-cloud")
-        // Cancelling the server at the end of a test logs shutdown errors that are expected.
+        // Connections a test leaves behind are closed at shutdown; those complaints are noise.
         logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in try await fake.respond(to: request) },
@@ -78,12 +78,10 @@ public final class FakeCloud: Sendable {
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
             logger: logger
         )
-        return try await withThrowingTaskGroup(of: T?.self, returning: T.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []); return nil }
+        return try await servingUntilDone(app, logger: logger, ready: {
             while port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
-            let base = "http://127.0.0.1:\(port.withLock { $0 }!)"
-            defer { group.cancelAll() }
-            return try await body(fake, base)
+        }) {
+            try await body(fake, "http://127.0.0.1:\(port.withLock { $0 }!)")
         }
     }
 

@@ -91,27 +91,30 @@ public final class FakeKubeAPIServer: Sendable {
 
     /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the server's URL.
     public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
-        let ready = AsyncStream.makeStream(of: URL.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await self.serve(port: 0) { ready.continuation.yield($0) }; return nil }
-            var urls = ready.stream.makeAsyncIterator()
-            guard let url = await urls.next() else { throw CancellationError() }
-            defer { group.cancelAll() }
-            return try await body(url)
+        let bound = Mutex<URL?>(nil)
+        let app = try application(port: 0) { url in bound.withLock { $0 = url } }
+        return try await servingUntilDone(app, logger: app.logger, ready: {
+            while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }
+        }) {
+            try await body(bound.withLock { $0 }!)
         }
     }
 
-    /// Serves until the task is cancelled; `onReady` gets the URL once the port is bound.
+    /// Serves until the process gets SIGTERM or SIGINT; `onReady` gets the URL once the port is bound.
     public func serve(port: Int, onReady: @escaping @Sendable (URL) -> Void) async throws {
+        try await application(port: port, onReady: onReady).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
         let tls = try tlsConfiguration()
         let router = Router()
         router.on("**", method: .get) { request, _ in try await self.respond(request) }
         router.on("**", method: .post) { request, _ in try await self.respond(request) }
         router.on("/", method: .get) { request, _ in try await self.respond(request) }
         var logger = Logger(label: "fake-kube-apiserver")
-        // Cancelling the server task at the end of a test is how it stops; its shutdown complaints are noise.
+        // Connections a test leaves behind are closed at shutdown; those complaints are noise.
         logger.logLevel = .critical
-        let app = Application(
+        return Application(
             router: router, server: try .tls(.http1(), tlsConfiguration: tls),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "fake-kube-apiserver"),
             onServerRunning: { channel in
@@ -119,7 +122,6 @@ public final class FakeKubeAPIServer: Sendable {
             },
             logger: logger
         )
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
     func tlsConfiguration() throws -> TLSConfiguration {
