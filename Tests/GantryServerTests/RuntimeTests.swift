@@ -197,7 +197,8 @@ struct RuntimeTests {
     func failures(_ db: TestDatabase) async throws {
         let cluster = FakeKubeAPIServer(Self.shop())
         try await cluster.run { url in
-            try await TestApp.run(db, settings: [Settings.keys.clusterTimeout: "5"]) { app in
+            // A budget a loaded CI machine cannot overrun by accident (once, mid-suite, 5 s was overrun).
+            try await TestApp.run(db, settings: [Settings.keys.clusterTimeout: "10"]) { app in
                 let refused = try await Self.environment(app, url, token: "stale-token-that-must-not-leak")
                 let reply = try await app.get("/api/environments/\(refused.environment)/stats")
                 #expect(reply.status == 502)
@@ -221,7 +222,7 @@ struct RuntimeTests {
                 #expect(broken.errorCode == "cluster_error")
                 cluster.clearFaults()
 
-                cluster.inject(.slow("/api/v1/namespaces/shop", .seconds(12)))
+                cluster.inject(.slow("/api/v1/namespaces/shop", .seconds(20)))
                 let slow = try await app.get("/api/environments/\(environment)/stats")
                 #expect(slow.status == 504)
                 #expect(slow.errorCode == "cluster_timeout")
