@@ -23,12 +23,11 @@ struct CloudSpaceTests {
         return FakeKubeAPIServer(scenario, token: nil)
     }
 
-    /// Every cloud API of the deployer at the fake cloud, as an operator would set GANTRY_*_ENDPOINT, and a
-    /// cluster budget that holds on a loaded machine.
+    /// Every cloud API of the deployer at the fake cloud, as an operator would set GANTRY_*_ENDPOINT.
     static func settings(cloud base: String) -> [String: String] {
         Dictionary(uniqueKeysWithValues: Settings.cloudEndpointKeys.map { key in
             (key, key == Settings.keys.gcpTokenEndpoint ? base + "/token" : base)
-        }).merging([Settings.keys.clusterTimeout: "60"]) { $1 }
+        })
     }
 
     static let caData = Data(TestCertificates.clusterCA.utf8).base64EncodedString()

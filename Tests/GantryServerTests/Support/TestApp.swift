@@ -29,6 +29,9 @@ struct TestApp {
             AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken)): ConfigValue(.string(token), isSecret: true),
             // Status sync would rewrite statuses behind the tests' backs; the tests about it turn it on.
             AbsoluteConfigKey(ConfigKey(Settings.keys.syncInterval)): ConfigValue(.string("0"), isSecret: false),
+            // The whole suite runs at once on two cores: a cluster call must not time out by accident.
+            // The tests about the deadline set their own.
+            AbsoluteConfigKey(ConfigKey(Settings.keys.clusterTimeout)): ConfigValue(.string("60"), isSecret: false),
         ].merging(settings.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) }) { $1 }))
         try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
         var logger = Logger(label: "gantry-test")
