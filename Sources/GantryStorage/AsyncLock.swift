@@ -73,3 +73,45 @@ public final class AsyncLatch: Sendable {
         }
     }
 }
+
+/// Hands out `count` slots (connection indices), one holder at a time each; later callers wait their turn.
+final class SlotPool: Sendable {
+    private struct State {
+        var free: [Int]
+        var waiters: [CheckedContinuation<Int, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(free: Array((0..<count).reversed())))
+    }
+
+    func withSlot<T: Sendable>(_ body: (Int) async throws -> T) async throws -> T {
+        let slot = await acquire()
+        defer { release(slot) }
+        return try await body(slot)
+    }
+
+    private func acquire() async -> Int {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            let slot = state.withLock { state -> Int? in
+                if let slot = state.free.popLast() { return slot }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let slot { continuation.resume(returning: slot) }
+        }
+    }
+
+    private func release(_ slot: Int) {
+        let next = state.withLock { state -> CheckedContinuation<Int, Never>? in
+            if state.waiters.isEmpty {
+                state.free.append(slot)
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume(returning: slot)
+    }
+}

@@ -4,7 +4,6 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
-import Synchronization
 
 /// SQLite in WAL mode: one writer connection whose transactions are serialized, and reader
 /// connections that run beside it. An in-memory database is one connection, serialized entirely.
@@ -16,10 +15,13 @@ public final class SQLiteBackend: Database {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
-    private let nextReader = Atomic<Int>(0)
+    /// One read at a time per reader connection. Statements that overlap on one connection share its read
+    /// transaction, so a read could see the snapshot of a long read already running there, from before a
+    /// write that committed in between: a client's GET could miss what its POST had just created.
+    private let readerSlots: SlotPool
     private let logger: Logger
 
-    public static func open(path: String?, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteBackend {
+    public static func open(path: String?, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
         let writer = try await SQLiteConnection.open(storage: storage, logger: logger)
         do {
@@ -42,6 +44,7 @@ public final class SQLiteBackend: Database {
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.readerSlots = SlotPool(count: readers.count)
         self.logger = logger
     }
 
@@ -57,8 +60,7 @@ public final class SQLiteBackend: Database {
         if readers.isEmpty {
             return try await writeLock.withLock { try await work(writer.sql()) }
         }
-        let index = nextReader.add(1, ordering: .relaxed).oldValue % readers.count
-        return try await work(readers[index].sql())
+        return try await readerSlots.withSlot { [readers] index in try await work(readers[index].sql()) }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
