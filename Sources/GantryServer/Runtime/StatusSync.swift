@@ -97,13 +97,7 @@ final class StatusSync: Service, Sendable {
             let recovered = backoff.withLock { $0.removeValue(forKey: key) != nil }
             if recovered { logger.info("status sync reaches the space again", metadata: ["space_id": "\(key.space)"]) }
         } catch {
-            // Credentials refused or cluster unreachable: the truth is unknown until it answers again.
-            for namespace in namespaces {
-                let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)) ?? []
-                for target in targets where target.status != .unknown {
-                    _ = try? await runtime.recordObserved(target, status: .unknown, revision: nil, deployedAt: nil)
-                }
-            }
+            await markUnknown(key, namespaces: namespaces)
             let failures = backoff.withLock { state -> Int in
                 let failures = (state[key]?.failures ?? 0) + 1
                 let delay = min(maximumBackoff, interval * (1 << min(failures, 16)))
@@ -113,6 +107,16 @@ final class StatusSync: Service, Sendable {
             if failures == 1 {
                 let message = (error as? AppError)?.message ?? "the catalog could not be read"
                 logger.warning("status sync cannot reach a space; backing off", metadata: ["space_id": "\(key.space)", "reason": "\(message)"])
+            }
+        }
+    }
+
+    /// Credentials refused or cluster unreachable: the truth is unknown until the space answers again.
+    func markUnknown(_ key: SpaceKey, namespaces: [String]) async {
+        for namespace in namespaces {
+            let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)) ?? []
+            for target in targets where target.status != .unknown {
+                _ = try? await runtime.recordObserved(target, status: .unknown, revision: nil, deployedAt: nil)
             }
         }
     }

@@ -84,14 +84,17 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
     }
 
+    /// For an environment `e`: it holds a live deployment of a live project, so status sync has work there.
+    static let hasLiveDeployment = """
+        EXISTS (SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
+                WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL)
+        """
+
     public func syncSpaces() async throws -> [SyncSpace] {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT DISTINCT e.org_id, e.space_id FROM environments e
-                WHERE e.deleted_at IS NULL AND EXISTS (
-                    SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
-                    WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL
-                )
+                WHERE e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
                 """).all().map { row in SyncSpace(organizationID: try row.string("org_id"), spaceID: try row.string("space_id")) }
         }
     }
@@ -100,10 +103,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT e.namespace FROM environments e
-                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL AND EXISTS (
-                    SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
-                    WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL
-                )
+                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
                 ORDER BY e.namespace
                 """).all().map { try $0.string("namespace") }
         }

@@ -2,43 +2,11 @@ import Synchronization
 
 /// A fair async mutual-exclusion lock: SQLite allows one writer, so write transactions queue here
 /// instead of interleaving their statements on the shared connection.
-final class AsyncLock: Sendable {
-    private struct State {
-        var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state = Mutex(State())
+struct AsyncLock: Sendable {
+    private let slot = SlotPool(count: 1)
 
     func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
-    }
-
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state -> Bool in
-                if state.locked {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.locked = true
-                return true
-            }
-            if acquired { continuation.resume() }
-        }
-    }
-
-    private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.locked = false
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
+        try await slot.withSlot { _ in try await body() }
     }
 }
 
@@ -74,7 +42,7 @@ public final class AsyncLatch: Sendable {
     }
 }
 
-/// Hands out `count` slots (connection indices), one holder at a time each; later callers wait their turn.
+/// Hands out `count` slots (connection indices), one holder at a time each; later callers wait their turn, first come first served.
 final class SlotPool: Sendable {
     private struct State {
         var free: [Int]
