@@ -19,6 +19,7 @@ public enum ErrorCode: String, Sendable, Codable {
     case clusterError = "cluster_error"
     case unavailable
     case clusterTimeout = "cluster_timeout"
+    case preflightFailed = "preflight_failed"
 
     public var status: Int {
         switch self {
@@ -31,6 +32,7 @@ public enum ErrorCode: String, Sendable, Codable {
         case .preconditionFailed: 412
         case .payloadTooLarge: 413
         case .unsupportedMediaType: 415
+        case .preflightFailed: 422
         case .rateLimited: 429
         case .internal: 500
         case .clusterUnreachable, .clusterAuthFailed, .clusterError: 502

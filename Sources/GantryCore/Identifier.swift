@@ -16,6 +16,9 @@ public enum IDPrefix: String, Sendable, CaseIterable {
     case role = "role"
     case assignment = "asgn"
     case auditLog = "log"
+    case revision = "rev"
+    case job = "job"
+    case event = "evt"
 }
 
 /// Makes `<prefix>_<ULID>` identifiers: 26 lowercase Crockford base32 characters, time-ordered.

@@ -119,6 +119,42 @@ public enum Rules {
         return number.contains { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
+    /// A container variable's name as Kubernetes accepts it in `env` (docs/api.md §7).
+    public static func isContainerVariableName(_ value: String) -> Bool {
+        value.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil && value.count <= 255
+    }
+
+    /// A DNS name for an Ingress host: lowercase labels, at most 253 characters, optionally a leading `*.` wildcard.
+    public static func isIngressHost(_ value: String) -> Bool {
+        let name = value.hasPrefix("*.") ? String(value.dropFirst(2)) : value
+        return name.count <= 253 && name.contains(".") && !name.contains(":") && isHost(name) && name == name.lowercased()
+    }
+
+    /// An image reference as a container runtime reads it: `[host[:port]/]path[:tag][@algorithm:hex]`, lowercase path.
+    public static func isImageReference(_ value: String) -> Bool {
+        guard !value.isEmpty, value.count <= 512 else { return false }
+        var rest = Substring(value)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            guard digest.range(of: #"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$"#, options: .regularExpression) != nil else { return false }
+            rest = rest[..<at]
+        }
+        let lastSlash = rest.lastIndex(of: "/")
+        if let colon = rest.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
+            let tag = rest[rest.index(after: colon)...]
+            guard tag.range(of: #"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"#, options: .regularExpression) != nil else { return false }
+            rest = rest[..<colon]
+        }
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false)
+        if components.count > 1, let first = components.first, first.contains(".") || first.contains(":") || first == "localhost" {
+            guard isHost(String(first)) else { return false }
+            components.removeFirst()
+        }
+        return !components.isEmpty && components.allSatisfy {
+            $0.range(of: #"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$"#, options: .regularExpression) != nil
+        }
+    }
+
     public static func isEnvVarName(_ value: String) -> Bool {
         value.range(of: #"^[A-Z_][A-Z0-9_]*$"#, options: .regularExpression) != nil && value.count <= 255
     }

@@ -7,6 +7,7 @@ import GantryStorage
 import Hummingbird
 import KubeClient
 import Logging
+import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import Prometheus
@@ -35,10 +36,14 @@ public func buildApplication(
         let http = KubernetesClient.makeHTTPClient()
         services.append(HTTPClientService(client: http))
         let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger, endpoints: settings.cloudEndpoints)
-        deployer = Deployer(callBudget: .milliseconds(Int64(settings.clusterTimeout * 1000)), connector: connector)
+        let budget = TimeAmount.milliseconds(Int64(settings.clusterTimeout * 1000))
+        let runner = DeployRunner(queue: repositories.deployQueue, connector: connector, sealer: sealer, callBudget: budget,
+                                  pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), ready: migrated, logger: logger)
+        services.append(runner)
+        deployer = Deployer(callBudget: budget, connector: connector, runner: runner)
         if settings.syncInterval > 0 {
             services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),
-                                       ready: migrated, logger: logger))
+                                       rolloutFailureAfter: settings.rolloutFailureAfter, ready: migrated, logger: logger))
         }
     }
     let router = try buildRouter(

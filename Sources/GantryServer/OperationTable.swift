@@ -47,6 +47,14 @@ enum OperationTable {
         "updateDeployment": .resource("deployments:write"),
         "deleteDeployment": .resource("deployments:delete"),
 
+        // Deploying (docs/api.md §7).
+        "deployDeployment": .resource("deployments:deploy"),
+        "rollbackDeployment": .resource("deployments:deploy"),
+        "deployEnvironment": .resource("deployments:deploy"),
+        "listRevisions": .resource("deployments:read"),
+        "getRevision": .resource("deployments:read"),
+        "listDeploymentEvents": .resource("runtime:read"),
+
         // Connections follow deployments' policies.
         "listConnections": .resource("deployments:read"),
         "createConnection": .resource("deployments:write"),

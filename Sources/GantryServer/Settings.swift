@@ -28,6 +28,10 @@ public struct Settings: Sendable {
     public var syncInterval: Double
     /// Seconds one live call (§6) may take, cluster round trips and token minting included.
     public var clusterTimeout: Double
+    /// Seconds a new pod may wait in an image-pull or crash loop before its revision fails (docs/api.md §7).
+    public var rolloutFailureAfter: Double
+    /// Seconds between looks for due deploy jobs when nothing woke the runner (a job queued by another process).
+    public var deployPollInterval: Double
     /// Where the deployer reaches AWS, Google Cloud and Azure: the public clouds unless overridden for a
     /// sovereign cloud (AWS China, Azure Government), a private endpoint, or a test's fake cloud.
     public var cloudEndpoints: CloudEndpoints
@@ -35,7 +39,7 @@ public struct Settings: Sendable {
     public static let keys = (
         host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
         rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token", syncInterval: "sync-interval",
-        clusterTimeout: "cluster-timeout", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
+        clusterTimeout: "cluster-timeout", rolloutFailureAfter: "rollout-failure-after", deployPollInterval: "deploy-poll-interval", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
         gcpTokenEndpoint: "gcp-token-endpoint", gcpContainerEndpoint: "gcp-container-endpoint",
         azureLoginEndpoint: "azure-login-endpoint", azureManagementEndpoint: "azure-management-endpoint"
     )
@@ -69,6 +73,16 @@ public struct Settings: Sendable {
             throw ConfigurationError("--cluster-timeout must be a number of seconds from 0 to 300 (got '\(timeoutText)')")
         }
         clusterTimeout = timeout
+        let failureText = reader.string(forKey: ConfigKey(Self.keys.rolloutFailureAfter), default: "120")
+        guard let failureAfter = Double(failureText), failureAfter >= 0, failureAfter.isFinite else {
+            throw ConfigurationError("--rollout-failure-after must be a number of seconds ≥ 0 (got '\(failureText)')")
+        }
+        rolloutFailureAfter = failureAfter
+        let pollText = reader.string(forKey: ConfigKey(Self.keys.deployPollInterval), default: "1")
+        guard let poll = Double(pollText), poll > 0, poll <= 60 else {
+            throw ConfigurationError("--deploy-poll-interval must be a number of seconds from 0 to 60 (got '\(pollText)')")
+        }
+        deployPollInterval = poll
         cloudEndpoints = try Self.cloudEndpoints(reader)
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
         if let token = bootstrapToken, !AccessToken.isWellFormed(token) {

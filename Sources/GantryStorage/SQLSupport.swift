@@ -112,3 +112,37 @@ extension SQLFragments {
         return " AND \(unsafeRaw: column) IN (\(binds: ids.sorted()))"
     }
 }
+
+/// `FOR UPDATE OF alias` (or `FOR SHARE OF alias`) on PostgreSQL, nothing on SQLite, whose one writer already
+/// serializes every check-then-write. `OF` keeps the lock on the row being guarded, not on the joined parents.
+struct RowLocking: SQLExpression {
+    let clause: SQLLockingClause
+    let table: String
+
+    init(_ clause: SQLLockingClause, of table: String) {
+        self.clause = clause
+        self.table = table
+    }
+
+    func serialize(to serializer: inout SQLSerializer) {
+        let lock: (any SQLExpression)? = switch clause {
+        case .update: serializer.dialect.exclusiveSelectLockExpression
+        case .share: serializer.dialect.sharedSelectLockExpression
+        }
+        guard let lock else { return }
+        serializer.write(" ")
+        lock.serialize(to: &serializer)
+        serializer.write(" OF \(table)")
+    }
+}
+
+/// Rows decoded into `Decodable` types whose camelCase properties name snake_case columns.
+extension SQLRawBuilder {
+    func first<Row: Decodable>(_ type: Row.Type) async throws -> Row? {
+        try await first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    func all<Row: Decodable>(_ type: Row.Type) async throws -> [Row] {
+        try await all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+}

@@ -18,6 +18,8 @@ public struct Repositories: Sendable {
     public let audit: any AuditRepository
     public let runtime: any RuntimeRepository
     public let idempotency: any IdempotencyRepository
+    public let revisions: any RevisionRepository
+    public let deployQueue: any DeployQueueRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -32,6 +34,8 @@ public struct Repositories: Sendable {
         audit = SQLAuditRepository(database: database)
         runtime = SQLRuntimeRepository(database: database, ids: ids)
         idempotency = SQLIdempotencyRepository(database: database)
+        revisions = SQLRevisionRepository(database: database, ids: ids)
+        deployQueue = DeployQueue(database: database, ids: ids)
     }
 }
 

@@ -66,15 +66,34 @@ public struct KubernetesClient: Sendable {
         return try decode(T.self, from: body, path: path)
     }
 
+    /// Server-side apply (`fieldManager`, `force=true`): creates the object or makes the manager's fields match `body`.
+    /// Idempotent, so a 429 or 5xx is retried like a GET.
+    public func apply(_ path: String, body: Data, fieldManager: String, deadline: NIODeadline) async throws(KubeError) {
+        _ = try await send(.PATCH, path, query: [("fieldManager", fieldManager), ("force", "true")], body: body,
+                           contentType: "application/apply-patch+yaml", deadline: deadline)
+    }
+
+    /// Deletes one object; one already gone counts as deleted.
+    public func delete(_ path: String, propagationPolicy: String = "Background", deadline: NIODeadline) async throws(KubeError) {
+        do {
+            _ = try await send(.DELETE, path, query: [("propagationPolicy", propagationPolicy)], body: nil, deadline: deadline)
+        } catch .notFound {
+            return
+        }
+    }
+
     // MARK: - Transport
 
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, deadline: NIODeadline) async throws(KubeError) -> ByteBuffer {
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String = "application/json",
+              deadline: NIODeadline) async throws(KubeError) -> ByteBuffer {
         var attempt = 0
+        // A GET, an apply and a delete may all be repeated safely; a POST may not.
+        let retryable = method != .POST
         while true {
-            let (status, headers, buffer) = try await exchange(method, path, query: query, body: body, deadline: deadline)
+            let (status, headers, buffer) = try await exchange(method, path, query: query, body: body, contentType: contentType, deadline: deadline)
             if (200..<300).contains(status) { return buffer }
             let failure = Self.failure(status: status, headers: headers, body: buffer)
-            guard method == .GET, Self.retryableStatuses.contains(UInt(status)), attempt < maximumRetries else { throw failure }
+            guard retryable, Self.retryableStatuses.contains(UInt(status)), attempt < maximumRetries else { throw failure }
             let wait = Self.retryDelay(headers: headers, attempt: attempt)
             guard NIODeadline.now() + wait < deadline else { throw failure }
             attempt += 1
@@ -83,7 +102,8 @@ public struct KubernetesClient: Sendable {
         }
     }
 
-    func exchange(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, deadline: NIODeadline) async throws(KubeError) -> (Int, HTTPHeaders, ByteBuffer) {
+    func exchange(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String = "application/json",
+                  deadline: NIODeadline) async throws(KubeError) -> (Int, HTTPHeaders, ByteBuffer) {
         var request = HTTPClientRequest(url: Self.url(connection.server, path: path, query: query))
         request.method = method
         request.tlsConfiguration = tls
@@ -92,7 +112,7 @@ public struct KubernetesClient: Sendable {
         if case .bearer(let token) = connection.credential { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let tlsServerName = connection.tlsServerName { request.headers.replaceOrAdd(name: "Host", value: tlsServerName) }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(data: body))
         }
         do {

@@ -51,6 +51,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "json or text (GANTRY_LOG_FORMAT, default json).") var logFormat: String?
     @Option(help: "Seconds between status-sync passes in the deployer role; 0 turns it off (GANTRY_SYNC_INTERVAL, default 30).") var syncInterval: String?
     @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
+    @Option(help: "Seconds a new pod may wait in an image-pull or crash loop before its revision fails (GANTRY_ROLLOUT_FAILURE_AFTER, default 120).") var rolloutFailureAfter: String?
 
     var reader: ConfigReader {
         let environment = ProcessInfo.processInfo.environment
@@ -67,6 +68,8 @@ struct ServerOptions: ParsableArguments {
         put(Settings.keys.logFormat, logFormat, "GANTRY_LOG_FORMAT")
         put(Settings.keys.syncInterval, syncInterval, "GANTRY_SYNC_INTERVAL")
         put(Settings.keys.clusterTimeout, clusterTimeout, "GANTRY_CLUSTER_TIMEOUT")
+        put(Settings.keys.rolloutFailureAfter, rolloutFailureAfter, "GANTRY_ROLLOUT_FAILURE_AFTER")
+        put(Settings.keys.deployPollInterval, nil, "GANTRY_DEPLOY_POLL_INTERVAL")
         // Cloud API endpoints are rarely changed (sovereign clouds, private endpoints): variables only.
         for key in Settings.cloudEndpointKeys { put(key, nil, Settings.variable(for: key)) }
         if let token = environment["GANTRY_BOOTSTRAP_TOKEN"] {

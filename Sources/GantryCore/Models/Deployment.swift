@@ -1,6 +1,6 @@
 import Foundation
 
-public struct ResourceRequests: Sendable, Equatable {
+public struct ResourceRequests: Sendable, Equatable, Codable {
     public var cpuRequest: String
     public var memoryRequest: String
     public init(cpuRequest: String, memoryRequest: String) { self.cpuRequest = cpuRequest; self.memoryRequest = memoryRequest }
@@ -27,6 +27,17 @@ public struct Deployment: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var version: Int
+    // Deploying (docs/api.md §7).
+    public var env: [EnvVar] = []
+    public var secretEnvNames: [String] = []
+    /// Moves whenever the secret values are written; part of the spec in their place.
+    public var secretEnvVersion = 0
+    public var ingress: IngressSpec?
+    public var healthCheck: HealthCheck?
+    public var currentRevision: Int?
+    public var pendingChanges = true
+    public var drift: Drift?
+
     public init(id: String, projectID: String, environmentID: String, name: String, image: String, replicas: Int, port: Int?,
                 resources: ResourceRequests?, status: DeploymentStatus, lastDeployedAt: Date?, canvasPosition: CanvasPosition?,
                 createdAt: Date, updatedAt: Date, version: Int) {
@@ -35,6 +46,20 @@ public struct Deployment: Sendable, Equatable {
         self.lastDeployedAt = lastDeployedAt; self.canvasPosition = canvasPosition; self.createdAt = createdAt
         self.updatedAt = updatedAt; self.version = version
     }
+
+    /// The spec a deploy would freeze now, given the connection variables resolved for it.
+    public func spec(injectedEnv: [EnvVar]) -> DeploySpec {
+        DeploySpec(image: image, replicas: replicas, port: port, resources: resources, env: env, secretEnvNames: secretEnvNames,
+                   secretEnvVersion: secretEnvVersion, ingress: ingress, healthCheck: healthCheck, injectedEnv: injectedEnv)
+    }
+}
+
+/// Secret variables as the HTTP layer hands them to storage: sealed for the deployer, names in clear.
+public struct SealedSecretEnv: Sendable, Equatable {
+    public var sealed: String?
+    public var names: [String]
+    public init(sealed: String?, names: [String]) { self.sealed = sealed; self.names = names.sorted() }
+    public static let empty = SealedSecretEnv(sealed: nil, names: [])
 }
 
 public struct NewDeployment: Sendable {
@@ -44,6 +69,10 @@ public struct NewDeployment: Sendable {
     public var port: Int?
     public var resources: ResourceRequests?
     public var canvasPosition: CanvasPosition?
+    public var env: [EnvVar] = []
+    public var secretEnv: SealedSecretEnv = .empty
+    public var ingress: IngressSpec?
+    public var healthCheck: HealthCheck?
     public init(name: String, image: String, replicas: Int, port: Int?, resources: ResourceRequests?, canvasPosition: CanvasPosition?) {
         self.name = name; self.image = image; self.replicas = replicas; self.port = port
         self.resources = resources; self.canvasPosition = canvasPosition
@@ -56,6 +85,11 @@ public struct DeploymentPatch: Sendable {
     public var port: PatchField<Int>
     public var resources: PatchField<ResourceRequests>
     public var canvasPosition: PatchField<CanvasPosition>
+    public var env: [EnvVar]?
+    /// Replaces the whole map when present.
+    public var secretEnv: SealedSecretEnv?
+    public var ingress: PatchField<IngressSpec> = .absent
+    public var healthCheck: PatchField<HealthCheck> = .absent
     public init(image: String? = nil, replicas: Int? = nil, port: PatchField<Int> = .absent,
                 resources: PatchField<ResourceRequests> = .absent, canvasPosition: PatchField<CanvasPosition> = .absent) {
         self.image = image; self.replicas = replicas; self.port = port; self.resources = resources; self.canvasPosition = canvasPosition
@@ -86,7 +120,12 @@ extension Deployment {
     public var auditFields: [String: JSONValue] {
         ["name": .string(name), "image": .string(image), "replicas": .int(replicas), "port": JSONValue(port),
          "resources": resources.map { .object(["cpuRequest": .string($0.cpuRequest), "memoryRequest": .string($0.memoryRequest)]) } ?? .null,
-         "canvasPosition": canvasPosition.map { .object(["x": .double($0.x), "y": .double($0.y)]) } ?? .null]
+         "canvasPosition": canvasPosition.map { .object(["x": .double($0.x), "y": .double($0.y)]) } ?? .null,
+         "env": .array(env.map { .object(["name": .string($0.name), "value": .string($0.value)]) }),
+         "secretEnvNames": .array(secretEnvNames.map(JSONValue.string)),
+         "ingress": ingress.map { .object(["host": .string($0.host), "path": .string($0.path), "className": .string($0.className),
+                                           "tlsIssuer": JSONValue($0.tlsIssuer)]) } ?? .null,
+         "healthCheck": healthCheck.map { .object(["path": .string($0.path), "port": JSONValue($0.port)]) } ?? .null]
     }
 }
 

@@ -17,15 +17,20 @@ extension APIImplementation {
         validator.dnsLabel(body.name, field: "name")
         Self.validateDeployment(image: body.image, replicas: body.replicas, port: body.port, resources: body.resources,
                                 canvasPosition: body.canvasPosition, into: &validator)
+        let spec = Self.validateSpec(env: body.env, secretEnv: body.secretEnv?.additionalProperties, ingress: body.ingress,
+                                     healthCheck: body.healthCheck, into: &validator)
+        if spec.ingress != nil, body.port == nil { validator.fail("ingress", "needs a port: the Ingress routes to the deployment's Service") }
         try validator.check()
-        let deployment = try await repositories.deployments.create(
-            in: environmentID,
-            NewDeployment(
-                name: body.name, image: body.image.trimmingCharacters(in: .whitespaces), replicas: body.replicas ?? 1, port: body.port,
-                resources: body.resources.map(ResourceRequests.init), canvasPosition: body.canvasPosition.map(GantryCore.CanvasPosition.init)
-            ),
-            by: try RequestScope.caller()
+        let id = repositories.deployments.makeID()
+        var new = NewDeployment(
+            name: body.name, image: body.image.trimmingCharacters(in: .whitespaces), replicas: body.replicas ?? 1, port: body.port,
+            resources: body.resources.map(ResourceRequests.init), canvasPosition: body.canvasPosition.map(GantryCore.CanvasPosition.init)
         )
+        new.env = spec.env ?? []
+        new.secretEnv = try seal(body.secretEnv?.additionalProperties ?? [:], deploymentID: id)
+        new.ingress = spec.ingress
+        new.healthCheck = spec.healthCheck
+        let deployment = try await repositories.deployments.create(in: environmentID, new, id: id, by: try RequestScope.caller())
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/deployments/\(deployment.id)"), eTag: HTTPSupport.eTag(deployment.version)),
             body: .json(.init(data: .init(deployment)))
@@ -43,15 +48,22 @@ extension APIImplementation {
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
         HTTPSupport.rejectNulls(["image", "replicas"], into: &validator)
+        HTTPSupport.rejectNulls(["env", "secretEnv"], into: &validator)
         Self.validateDeployment(image: body.image, replicas: body.replicas, port: body.port, resources: body.resources,
                                 canvasPosition: body.canvasPosition, into: &validator)
+        let spec = Self.validateSpec(env: body.env, secretEnv: body.secretEnv?.additionalProperties, ingress: body.ingress,
+                                     healthCheck: body.healthCheck, into: &validator)
         try validator.check()
-        let patch = DeploymentPatch(
+        var patch = DeploymentPatch(
             image: body.image?.trimmingCharacters(in: .whitespaces), replicas: body.replicas,
             port: HTTPSupport.patchField("port", body.port),
             resources: HTTPSupport.patchField("resources", body.resources.map(ResourceRequests.init)),
             canvasPosition: HTTPSupport.patchField("canvasPosition", body.canvasPosition.map(GantryCore.CanvasPosition.init))
         )
+        patch.env = spec.env
+        patch.secretEnv = try body.secretEnv.map { try seal($0.additionalProperties, deploymentID: id) }
+        patch.ingress = HTTPSupport.patchField("ingress", spec.ingress)
+        patch.healthCheck = HTTPSupport.patchField("healthCheck", spec.healthCheck)
         let deployment = try await repositories.deployments.update(
             id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller()
         )
@@ -86,6 +98,68 @@ extension APIImplementation {
     }
 }
 
+extension APIImplementation {
+    /// The deploy fields of a create or update body, checked (docs/api.md §7).
+    static func validateSpec(
+        env: [Components.Schemas.EnvVar]?, secretEnv: [String: String]?, ingress: Components.Schemas.IngressSpec?,
+        healthCheck: Components.Schemas.HealthCheck?, into validator: inout Validator
+    ) -> (env: [EnvVar]?, ingress: IngressSpec?, healthCheck: HealthCheck?) {
+        if let env {
+            if env.count > 100 { validator.fail("env", "may hold at most 100 variables (got \(env.count))") }
+            var seen: Set<String> = []
+            for (index, variable) in env.enumerated() {
+                if !Rules.isContainerVariableName(variable.name) {
+                    validator.fail("env[\(index)].name", "must be a variable name: letters, digits and '_', not starting with a digit")
+                } else if !seen.insert(variable.name).inserted {
+                    validator.fail("env[\(index)].name", "'\(variable.name)' is listed twice")
+                }
+            }
+        }
+        if let secretEnv {
+            if secretEnv.count > 100 { validator.fail("secretEnv", "may hold at most 100 variables (got \(secretEnv.count))") }
+            let plain = Set(env?.map(\.name) ?? [])
+            for name in secretEnv.keys.sorted() {
+                if !Rules.isContainerVariableName(name) {
+                    validator.fail("secretEnv.\(name)", "must be a variable name: letters, digits and '_', not starting with a digit")
+                } else if plain.contains(name) {
+                    validator.fail("secretEnv.\(name)", "is also a plain variable in env; a name can be one or the other")
+                }
+            }
+            if secretEnv.values.reduce(0, { $0 + $1.utf8.count }) > 512 * 1024 {
+                validator.fail("secretEnv", "values may total at most 512 KiB")
+            }
+        }
+        var spec: IngressSpec?
+        if let ingress {
+            if !Rules.isIngressHost(ingress.host) { validator.fail("ingress.host", "must be a DNS name such as shop.example.com") }
+            let path = ingress.path ?? "/"
+            if !path.hasPrefix("/") || path.contains(where: \.isWhitespace) { validator.fail("ingress.path", "must start with '/' and hold no spaces") }
+            if !Rules.isHost(ingress.className) || ingress.className.contains(":") {
+                validator.fail("ingress.className", "must name an IngressClass of the cluster (see the environment's cluster discovery)")
+            }
+            if let issuer = ingress.tlsIssuer, !Rules.isHost(issuer) || issuer.contains(":") {
+                validator.fail("ingress.tlsIssuer", "must name a cert-manager ClusterIssuer")
+            }
+            spec = IngressSpec(host: ingress.host, path: path, className: ingress.className, tlsIssuer: ingress.tlsIssuer)
+        }
+        var check: HealthCheck?
+        if let healthCheck {
+            if !healthCheck.path.hasPrefix("/") { validator.fail("healthCheck.path", "must start with '/'") }
+            if let port = healthCheck.port, !(1...65535).contains(port) { validator.fail("healthCheck.port", "must be between 1 and 65535") }
+            check = HealthCheck(path: healthCheck.path, port: healthCheck.port)
+        }
+        return (env?.map { EnvVar(name: $0.name, value: $0.value) }, spec, check)
+    }
+
+    /// Secret variables sealed for the deployer and bound to their deployment; `{}` clears them.
+    func seal(_ values: [String: String], deploymentID: String) throws -> SealedSecretEnv {
+        guard !values.isEmpty else { return .empty }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return SealedSecretEnv(sealed: try sealer.seal(try encoder.encode(values), context: deploymentID), names: Array(values.keys))
+    }
+}
+
 extension ResourceRequests {
     init(_ resources: Components.Schemas.Resources) {
         self.init(cpuRequest: resources.cpuRequest, memoryRequest: resources.memoryRequest)
@@ -106,11 +180,29 @@ extension Components.Schemas.Deployment {
             resources: deployment.resources.map { .init(cpuRequest: $0.cpuRequest, memoryRequest: $0.memoryRequest) },
             status: .init(rawValue: deployment.status.rawValue) ?? .unknown, lastDeployedAt: deployment.lastDeployedAt,
             canvasPosition: deployment.canvasPosition.map { .init(x: $0.x, y: $0.y) },
+            env: deployment.env.map { .init(name: $0.name, value: $0.value) }, secretEnvNames: deployment.secretEnvNames,
+            ingress: deployment.ingress.map(Components.Schemas.IngressSpec.init), healthCheck: deployment.healthCheck.map(Components.Schemas.HealthCheck.init),
+            currentRevision: deployment.currentRevision, pendingChanges: deployment.pendingChanges,
+            drift: deployment.drift.map { .init(fields: $0.fields.compactMap(Components.Schemas.Drift.FieldsPayloadPayload.init(rawValue:)), detectedAt: $0.detectedAt) },
             createdAt: deployment.createdAt, updatedAt: deployment.updatedAt, version: deployment.version,
             additionalProperties: .nulls([
                 "port": deployment.port == nil, "resources": deployment.resources == nil,
                 "lastDeployedAt": deployment.lastDeployedAt == nil, "canvasPosition": deployment.canvasPosition == nil,
+                "ingress": deployment.ingress == nil, "healthCheck": deployment.healthCheck == nil,
+                "currentRevision": deployment.currentRevision == nil, "drift": deployment.drift == nil,
             ])
         )
+    }
+}
+
+extension Components.Schemas.IngressSpec {
+    init(_ ingress: IngressSpec) {
+        self.init(host: ingress.host, path: ingress.path, className: ingress.className, tlsIssuer: ingress.tlsIssuer)
+    }
+}
+
+extension Components.Schemas.HealthCheck {
+    init(_ check: HealthCheck) {
+        self.init(path: check.path, port: check.port)
     }
 }

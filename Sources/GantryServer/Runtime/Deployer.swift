@@ -12,6 +12,8 @@ struct Deployer: Sendable {
     var callBudget: TimeAmount = .seconds(10)
     let connector: ClusterConnector
     let stats = EnvironmentStatsService()
+    /// Runs the deploy jobs; absent when this process only serves (tests that drive jobs themselves).
+    var runner: DeployRunner?
 
     /// Runs `work` against a space's cluster within the call budget (connecting, and minting a cloud token,
     /// included); cluster errors become CONTRACT.md §6's, naming the space.

@@ -20,13 +20,16 @@ final class StatusSync: Service, Sendable {
     let interval: Duration
     let maximumBackoff: Duration
     let concurrentSpaces: Int
+    /// Seconds a new pod may wait in an image-pull or crash loop before its revision fails.
+    let rolloutFailureAfter: TimeInterval
     let logger: Logger
     /// Opens once migrations have run: the first pass must not read tables that do not exist yet.
     let ready: AsyncLatch
     let backoff = Mutex<[SpaceKey: Backoff]>([:])
 
     init(runtime: any RuntimeRepository, connector: ClusterConnector, interval: Duration, maximumBackoff: Duration = .seconds(900),
-         concurrentSpaces: Int = 4, ready: AsyncLatch, logger: Logger) {
+         concurrentSpaces: Int = 4, rolloutFailureAfter: TimeInterval = 120, ready: AsyncLatch, logger: Logger) {
+        self.rolloutFailureAfter = rolloutFailureAfter
         self.ready = ready
         self.runtime = runtime
         self.connector = connector
@@ -75,23 +78,34 @@ final class StatusSync: Service, Sendable {
         }
         do {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
+            let state = PollingClusterState(client: client, budget: .seconds(10))
             for namespace in namespaces {
                 let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
-                let live: [KubeDeployment]
+                let live: [KubeRollout]
                 do {
-                    live = try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self,
-                                                 deadline: NIODeadline.now() + .seconds(10))
+                    live = try await state.deployments(in: namespace)
                 } catch {
                     throw ClusterConnector.appError(error, space: space)
                 }
                 let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
+                var pods: [KubePodState]?
                 for target in targets {
-                    let observation = Self.observe(byName[target.name])
+                    let rollout = byName[target.name]
+                    let observation = Self.observe(rollout?.deployment)
                     let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
                     // Most deployments look the same pass after pass: those cost no write transaction.
-                    guard observation.status != target.status || newRevision else { continue }
-                    try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
-                                                     deployedAt: newRevision ? Date() : nil)
+                    if observation.status != target.status || newRevision {
+                        try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
+                                                         deployedAt: newRevision ? Date() : nil)
+                    }
+                    guard let rollout, let spec = target.revisionSpec, let number = target.currentRevision,
+                          rollout.metadata.annotations?[Manifests.revisionAnnotation] == String(number) else { continue }
+                    try await trackDrift(target, live: rollout, spec: spec)
+                    guard target.revisionStatus == .applied else { continue }
+                    if pods == nil {
+                        do { pods = try await state.pods(in: namespace) } catch { throw ClusterConnector.appError(error, space: space) }
+                    }
+                    try await trackRollout(target, live: rollout, pods: pods ?? [], revision: number)
                 }
             }
             let recovered = backoff.withLock { $0.removeValue(forKey: key) != nil }
@@ -132,5 +146,77 @@ final class StatusSync: Service, Sendable {
         case .degraded: return (.degraded, revision)
         case .inProgress: return (.deploying, nil)
         }
+    }
+
+    // MARK: - Revisions (docs/api.md §7)
+
+    /// Waiting reasons that mean the new pods will not start by themselves.
+    static let troubleReasons: Set<String> = ["ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError"]
+
+    /// Ends the current revision when its rollout completes or fails; a pod stuck in an image-pull or crash loop
+    /// fails it after `rolloutFailureAfter`, naming the reason and the container's message.
+    func trackRollout(_ target: SyncTarget, live: KubeRollout, pods: [KubePodState], revision: Int) async throws {
+        switch DeploymentHealth(live.deployment) {
+        case .running, .scaledToZero:
+            try await runtime.recordRollout(target, succeeded: true, message: nil, now: Date())
+            return
+        case .failed:
+            let conditions = live.status?.conditions ?? []
+            let reason = conditions.first { $0.type == "ReplicaFailure" && $0.status == "True" }.map { _ in "ReplicaFailure" } ?? "ProgressDeadlineExceeded"
+            let message = reason == "ReplicaFailure"
+                ? "ReplicaFailure: the cluster could not create the new pods (quota, admission or security policy); see the events."
+                : "ProgressDeadlineExceeded: the new pods did not become available within the Deployment's progress deadline."
+            try await runtime.recordRollout(target, succeeded: false, message: message, now: Date())
+            return
+        case .degraded, .inProgress:
+            break
+        }
+        let trouble = pods
+            .filter { $0.metadata.labels?[Manifests.deploymentIDLabel] == target.deploymentID
+                && $0.metadata.labels?[Manifests.revisionAnnotation] == String(revision) }
+            .flatMap(\.waiting)
+            .first { Self.troubleReasons.contains($0.reason) }
+        guard let trouble else {
+            if target.troubleSince != nil { try await runtime.recordTrouble(target, since: nil) }
+            return
+        }
+        guard let since = target.troubleSince else {
+            try await runtime.recordTrouble(target, since: Date())
+            if rolloutFailureAfter > 0 { return }
+            return try await failRollout(target, trouble)
+        }
+        if Date().timeIntervalSince(since) >= rolloutFailureAfter { try await failRollout(target, trouble) }
+    }
+
+    func failRollout(_ target: SyncTarget, _ trouble: KubePodState.Waiting) async throws {
+        let detail = trouble.message.map { ": \($0)" } ?? ""
+        try await runtime.recordRollout(target, succeeded: false, message: "\(trouble.reason)\(detail)", now: Date())
+    }
+
+    /// `drift` when the live Deployment's image, replicas, requests or variables no longer match the current revision.
+    func trackDrift(_ target: SyncTarget, live: KubeRollout, spec: DeploySpec) async throws {
+        let fields = Self.driftFields(live: live, spec: spec, name: target.name)
+        if fields.isEmpty {
+            if target.drift != nil { try await runtime.recordDrift(target, drift: nil) }
+        } else if target.drift?.fields != fields {
+            try await runtime.recordDrift(target, drift: Drift(fields: fields, detectedAt: Date()))
+        }
+    }
+
+    static func driftFields(live: KubeRollout, spec: DeploySpec, name: String) -> [String] {
+        guard let container = live.containers.first(where: { $0.name == name }) ?? live.containers.first else { return ["image"] }
+        var fields: [String] = []
+        if container.image != spec.image { fields.append("image") }
+        if (live.replicas ?? 1) != spec.replicas { fields.append("replicas") }
+        func same(_ live: QuantityText?, _ wanted: String?) -> Bool {
+            guard let live, let wanted else { return live == nil && wanted == nil }
+            guard let a = try? Quantity(parsing: live.text), let b = try? Quantity(parsing: wanted) else { return live.text == wanted }
+            return a == b
+        }
+        if !same(container.requests?["cpu"], spec.resources?.cpuRequest) { fields.append("cpuRequest") }
+        if !same(container.requests?["memory"], spec.resources?.memoryRequest) { fields.append("memoryRequest") }
+        let liveEnv = (container.env ?? []).compactMap { variable in variable.value.map { EnvVar(name: variable.name, value: $0) } }
+        if liveEnv != spec.env + spec.injectedEnv { fields.append("env") }
+        return fields
     }
 }

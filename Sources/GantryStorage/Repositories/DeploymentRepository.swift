@@ -3,20 +3,71 @@ import GantryCore
 import SQLKit
 
 public protocol DeploymentRepository: Sendable {
-    func create(in environmentID: String, _ new: NewDeployment, by caller: Caller) async throws -> Deployment
+    /// Reserves an ID before sealing, so sealed secret variables are bound to the row they belong to.
+    func makeID() -> String
+    func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller) async throws -> Deployment
     func list(in environmentID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Deployment>
     func get(_ id: String, for caller: Caller) async throws -> Deployment
     func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller) async throws -> Deployment
-    /// Soft-deletes the deployment and its connections.
+    /// Soft-deletes the deployment and its connections, and queues the teardown of what was applied for it.
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
+/// A `deployments` row as stored; the one place its columns are read.
+struct DeploymentRow: Decodable {
     static let columns = """
         d.id, d.project_id, d.environment_id, d.name, d.image, d.replicas, d.port, d.cpu_request, d.memory_request, d.status,
-        d.last_deployed_at, d.canvas_x, d.canvas_y, d.created_at, d.updated_at, d.version
+        d.last_deployed_at, d.canvas_x, d.canvas_y, d.created_at, d.updated_at, d.version, d.env, d.secret_env_names,
+        d.secret_env_version, d.ingress, d.health_check, d.current_revision, d.current_spec, d.drift
         """
 
+    var id: String
+    var projectId: String
+    var environmentId: String
+    var name: String
+    var image: String
+    var replicas: Int
+    var port: Int?
+    var cpuRequest: String?
+    var memoryRequest: String?
+    var status: String
+    var lastDeployedAt: Int64?
+    var canvasX: Double?
+    var canvasY: Double?
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+    var env: String
+    var secretEnvNames: String
+    var secretEnvVersion: Int
+    var ingress: String?
+    var healthCheck: String?
+    var currentRevision: Int?
+    var currentSpec: String?
+    var drift: String?
+
+    /// The deployment, with `pendingChanges` judged against the connection variables it would get now.
+    func deployment(injectedEnv: [EnvVar]) throws -> Deployment {
+        var deployment = Deployment(
+            id: id, projectID: projectId, environmentID: environmentId, name: name, image: image, replicas: replicas, port: port,
+            resources: cpuRequest.flatMap { cpu in memoryRequest.map { ResourceRequests(cpuRequest: cpu, memoryRequest: $0) } },
+            status: DeploymentStatus(rawValue: status) ?? .unknown, lastDeployedAt: lastDeployedAt.map(Timestamp.date),
+            canvasPosition: canvasX.flatMap { x in canvasY.map { CanvasPosition(x: x, y: $0) } },
+            createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), version: version
+        )
+        deployment.env = try JSONColumn.decode([EnvVar].self, from: env)
+        deployment.secretEnvNames = try JSONColumn.decode([String].self, from: secretEnvNames)
+        deployment.secretEnvVersion = secretEnvVersion
+        deployment.ingress = try ingress.map { try JSONColumn.decode(IngressSpec.self, from: $0) }
+        deployment.healthCheck = try healthCheck.map { try JSONColumn.decode(HealthCheck.self, from: $0) }
+        deployment.currentRevision = currentRevision
+        deployment.drift = try drift.map { try JSONColumn.decode(Drift.self, from: $0) }
+        deployment.pendingChanges = currentSpec != deployment.spec(injectedEnv: injectedEnv).canonicalJSON
+        return deployment
+    }
+}
+
+public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
     let database: any Database
     let ids: IDGenerator
 
@@ -29,7 +80,9 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
         .conflict(field: "name", "A deployment named '\(name)' already exists in this environment.")
     }
 
-    public func create(in environmentID: String, _ new: NewDeployment, by caller: Caller) async throws -> Deployment {
+    public func makeID() -> String { ids.make(.deployment) }
+
+    public func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller) async throws -> Deployment {
         let now = Timestamp.now()
         let org = caller.organizationID
         return try await database.transaction { [database] sql in
@@ -39,19 +92,25 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
                 SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND name = \(bind: new.name) AND deleted_at IS NULL
                 """).first()
             if taken != nil { throw Self.nameTaken(new.name) }
-            let deployment = Deployment(
-                id: ids.make(.deployment), projectID: environment.projectID, environmentID: environmentID, name: new.name, image: new.image,
+            var deployment = Deployment(
+                id: id, projectID: environment.projectID, environmentID: environmentID, name: new.name, image: new.image,
                 replicas: new.replicas, port: new.port, resources: new.resources, status: .pending, lastDeployedAt: nil,
                 canvasPosition: new.canvasPosition, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1
             )
+            deployment.env = new.env
+            deployment.secretEnvNames = new.secretEnv.names
+            deployment.ingress = new.ingress
+            deployment.healthCheck = new.healthCheck
             try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
                 try await sql.raw("""
                     INSERT INTO deployments (id, org_id, project_id, environment_id, name, image, replicas, port, cpu_request, memory_request,
-                        status, canvas_x, canvas_y, created_at, updated_at, version)
+                        status, canvas_x, canvas_y, created_at, updated_at, version, env, sealed_secret_env, secret_env_names, ingress, health_check)
                     VALUES (\(bind: deployment.id), \(bind: org), \(bind: environment.projectID), \(bind: environmentID), \(bind: new.name),
                         \(bind: new.image), \(bind: new.replicas), \(bind: new.port), \(bind: new.resources?.cpuRequest),
                         \(bind: new.resources?.memoryRequest), 'pending', \(bind: new.canvasPosition?.x), \(bind: new.canvasPosition?.y),
-                        \(bind: now), \(bind: now), 1)
+                        \(bind: now), \(bind: now), 1, \(bind: try JSONColumn.encode(new.env)), \(bind: new.secretEnv.sealed),
+                        \(bind: try JSONColumn.encode(new.secretEnv.names)), \(bind: try new.ingress.map(JSONColumn.encode)),
+                        \(bind: try new.healthCheck.map(JSONColumn.encode)))
                     """).run()
             }
             try await record(Self.event("created", deployment, changes: Changes.created(deployment.auditFields)), by: caller, on: sql)
@@ -61,26 +120,27 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
 
     public func list(in environmentID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Deployment> {
         let page = SQLFragments.page(query.page, column: "d.id")
-        let rows = try await database.read { sql in
+        let (rows, injected) = try await database.read { sql in
             let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
             try caller.authorize(environment.target, resource: "environment")
-            return try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM deployments d
+            let rows = try await sql.raw("""
+                SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
                 WHERE d.environment_id = \(bind: environmentID) AND d.org_id = \(bind: caller.organizationID) AND d.deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query, column: "LOWER(d.name)") + page.filter + page.tail).all()
+                """ + SQLFragments.nameFilter(query, column: "LOWER(d.name)") + page.filter + page.tail).all(DeploymentRow.self)
+            return (rows, try await InjectedEnv.resolve(environment: environmentID, on: sql))
         }
-        return Page(rows: try rows.map(Self.deployment), limit: query.page.limit, key: \.id)
+        return Page(rows: try rows.map { try $0.deployment(injectedEnv: injected[$0.id] ?? []) }, limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> Deployment {
-        let deployment = try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        let deployment = try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: nil, on: sql) }
         try caller.authorize(deployment.target, resource: "deployment")
         return deployment
     }
 
     public func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller) async throws -> Deployment {
-        try await database.transaction { [database] sql in
-            var deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+        try await database.transaction { sql in
+            var deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
             try caller.authorize(deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
             let before = deployment
@@ -89,24 +149,41 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
             deployment.port = patch.port.applied(to: deployment.port)
             deployment.resources = patch.resources.applied(to: deployment.resources)
             deployment.canvasPosition = patch.canvasPosition.applied(to: deployment.canvasPosition)
+            deployment.env = patch.env ?? deployment.env
+            deployment.ingress = patch.ingress.applied(to: deployment.ingress)
+            deployment.healthCheck = patch.healthCheck.applied(to: deployment.healthCheck)
+            if deployment.ingress != nil, deployment.port == nil {
+                throw AppError.validation([FieldError("ingress", "needs a port: the Ingress routes to the deployment's Service")])
+            }
+            if let secretEnv = patch.secretEnv {
+                deployment.secretEnvNames = secretEnv.names
+                deployment.secretEnvVersion += 1
+            }
             let now = Timestamp.now()
             deployment.version += 1
             deployment.updatedAt = Timestamp.date(now)
+            let secrets: SQLQueryString = patch.secretEnv.map {
+                ", sealed_secret_env = \(bind: $0.sealed), secret_env_version = \(bind: deployment.secretEnvVersion)"
+            } ?? ""
             try await sql.raw("""
                 UPDATE deployments SET image = \(bind: deployment.image), replicas = \(bind: deployment.replicas), port = \(bind: deployment.port),
                     cpu_request = \(bind: deployment.resources?.cpuRequest), memory_request = \(bind: deployment.resources?.memoryRequest),
                     canvas_x = \(bind: deployment.canvasPosition?.x), canvas_y = \(bind: deployment.canvasPosition?.y),
+                    env = \(bind: try JSONColumn.encode(deployment.env)), secret_env_names = \(bind: try JSONColumn.encode(deployment.secretEnvNames)),
+                    ingress = \(bind: try deployment.ingress.map(JSONColumn.encode)),
+                    health_check = \(bind: try deployment.healthCheck.map(JSONColumn.encode)),
                     updated_at = \(bind: now), version = \(bind: deployment.version)
-                WHERE id = \(bind: id)
-                """).run()
-            try await record(Self.event("updated", deployment, changes: Changes.diff(before.auditFields, deployment.auditFields)), by: caller, on: sql)
-            return deployment
+                """ + secrets + " WHERE id = \(bind: id)").run()
+            var changes = Changes.diff(before.auditFields, deployment.auditFields)
+            if patch.secretEnv != nil { changes["secretEnv"] = Changes.replacedSecret }
+            try await record(Self.event("updated", deployment, changes: changes), by: caller, on: sql)
+            return try await Self.fetchLive(id, org: caller.organizationID, lock: nil, on: sql)
         }
     }
 
     public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.transaction { [database] sql in
-            let deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+        try await database.transaction { [ids] sql in
+            let deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
             try caller.authorize(deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
             let now = Timestamp.now()
@@ -115,6 +192,7 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
                 WHERE (from_deployment_id = \(bind: id) OR to_deployment_id = \(bind: id)) AND deleted_at IS NULL
                 """).run()
             try await sql.raw("UPDATE deployments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await DeployQueue.queueTeardown(of: deployment, org: caller.organizationID, ids: ids, now: now, on: sql)
             try await record(Self.event("deleted", deployment, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
@@ -124,30 +202,37 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
                    deploymentID: deployment.id, changes: changes)
     }
 
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Deployment {
-        // A deployment is visible only while its environment and project are live.
+    /// A live deployment of the organization (its environment and project live too), optionally locked.
+    static func fetchLive(_ id: String, org: String, lock: RowLocking?, on sql: any SQLDatabase) async throws -> Deployment {
+        let locking: SQLQueryString = lock.map { "\($0)" } ?? ""
         guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM deployments d
+            SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
             JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
             WHERE d.id = \(bind: id) AND d.org_id = \(bind: org) AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
-            """ + SQLQueryString(lock.isEmpty ? "" : lock + " OF d")).first() else {
+            """ + locking).first(DeploymentRow.self) else {
             throw AppError.notFound("deployment")
         }
-        return try deployment(row)
+        return try row.deployment(injectedEnv: try await InjectedEnv.resolve(environment: row.environmentId, on: sql)[row.id] ?? [])
     }
+}
 
-    static func deployment(_ row: any SQLRow) throws -> Deployment {
-        let cpu = try row.optionalString("cpu_request")
-        let memory = try row.optionalString("memory_request")
-        let x = try row.double("canvas_x")
-        let y = try row.double("canvas_y")
-        return Deployment(
-            id: try row.string("id"), projectID: try row.string("project_id"), environmentID: try row.string("environment_id"),
-            name: try row.string("name"), image: try row.string("image"), replicas: try row.int("replicas"), port: try row.optionalInt("port"),
-            resources: cpu.flatMap { cpu in memory.map { ResourceRequests(cpuRequest: cpu, memoryRequest: $0) } },
-            status: DeploymentStatus(rawValue: try row.string("status")) ?? .unknown, lastDeployedAt: try row.optionalDate("last_deployed_at"),
-            canvasPosition: x.flatMap { x in y.map { CanvasPosition(x: x, y: $0) } },
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
-        )
+/// Connection variables (docs/api.md §7): for each live connection with an `injectedVar`, the URL of its target's Service.
+enum InjectedEnv {
+    /// Per deployment of the environment, its variables sorted by name.
+    static func resolve(environment environmentID: String, on sql: any SQLDatabase) async throws -> [String: [EnvVar]] {
+        struct Row: Decodable { var fromDeploymentId: String; var injectedVar: String; var name: String; var port: Int?; var namespace: String }
+        let rows = try await sql.raw("""
+            SELECT c.from_deployment_id, c.injected_var, t.name, t.port, e.namespace
+            FROM connections c JOIN deployments t ON t.id = c.to_deployment_id JOIN environments e ON e.id = c.environment_id
+            WHERE c.environment_id = \(bind: environmentID) AND c.deleted_at IS NULL AND c.injected_var IS NOT NULL AND t.deleted_at IS NULL
+            ORDER BY c.injected_var, c.id
+            """).all(Row.self)
+        var variables: [String: [EnvVar]] = [:]
+        for row in rows {
+            let port = row.port.map { ":\($0)" } ?? ""
+            variables[row.fromDeploymentId, default: []].append(
+                EnvVar(name: row.injectedVar, value: "http://\(row.name).\(row.namespace).svc.cluster.local\(port)"))
+        }
+        return variables
     }
 }

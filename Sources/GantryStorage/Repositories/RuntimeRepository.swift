@@ -24,6 +24,12 @@ public struct SyncTarget: Sendable, Equatable {
     public var namespace: String
     public var status: DeploymentStatus
     public var observedRevision: String?
+    /// The current revision (docs/api.md §7), when there is one: its number, status, spec and how long its pods have been in trouble.
+    public var currentRevision: Int?
+    public var revisionStatus: RevisionStatus?
+    public var revisionSpec: DeploySpec?
+    public var troubleSince: Date?
+    public var drift: Drift?
 }
 
 public struct SyncSpace: Sendable, Hashable {
@@ -47,6 +53,12 @@ public protocol RuntimeRepository: Sendable {
     /// `system` actor. Returns whether the status changed.
     @discardableResult
     func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool
+    /// The current revision's rollout finished: `succeeded` (and `lastDeployedAt`), or `failed` with a message a person can act on.
+    func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws
+    /// When the current revision's new pods were first seen waiting in an image-pull or crash loop; nil clears it.
+    func recordTrouble(_ target: SyncTarget, since: Date?) async throws
+    /// Sets (audited `deployment.drift_detected`) or clears the deployment's drift.
+    func recordDrift(_ target: SyncTarget, drift: Drift?) async throws
 }
 
 public struct SQLRuntimeRepository: RuntimeRepository {
@@ -112,8 +124,10 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     public func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget] {
         try await database.read { sql in
             try await sql.raw("""
-                SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision
+                SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision,
+                    d.current_revision, d.drift, r.status AS revision_status, r.spec AS revision_spec, r.trouble_since
                 FROM environments e JOIN deployments d ON d.environment_id = e.id JOIN projects p ON p.id = d.project_id
+                    LEFT JOIN revisions r ON r.deployment_id = d.id AND r.number = d.current_revision
                 WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.namespace = \(bind: namespace)
                     AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
                 ORDER BY d.id
@@ -122,7 +136,11 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                     organizationID: try row.string("org_id"), deploymentID: try row.string("id"), name: try row.string("name"),
                     projectID: try row.string("project_id"), environmentID: try row.string("environment_id"), spaceID: try row.string("space_id"),
                     namespace: try row.string("namespace"), status: DeploymentStatus(rawValue: try row.string("status")) ?? .unknown,
-                    observedRevision: try row.optionalString("observed_revision")
+                    observedRevision: try row.optionalString("observed_revision"), currentRevision: try row.optionalInt("current_revision"),
+                    revisionStatus: try row.optionalString("revision_status").flatMap(RevisionStatus.init(rawValue:)),
+                    revisionSpec: try row.optionalString("revision_spec").map(DeploySpec.decode),
+                    troubleSince: try row.optionalDate("trouble_since"),
+                    drift: try row.optionalString("drift").map { try JSONColumn.decode(Drift.self, from: $0) }
                 )
             }
         }
@@ -153,6 +171,62 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 actor: .system, org: target.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
             )
             return true
+        }
+    }
+
+    public func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws {
+        guard let number = target.currentRevision else { return }
+        let at = Timestamp.micros(now)
+        try await database.transaction { [database, ids] sql in
+            // Only an applied revision's rollout ends here; one that ended meanwhile is never edited again.
+            let status = try await sql.raw("""
+                SELECT status FROM revisions WHERE deployment_id = \(bind: target.deploymentID) AND number = \(bind: number)
+                """ + SQLQueryString(database.kind.lock(.update))).first(decodingColumn: "status", as: String.self)
+            guard status == RevisionStatus.applied.rawValue else { return }
+            let verb = succeeded ? "succeeded" : "failed"
+            try await sql.raw("""
+                UPDATE revisions SET status = \(bind: verb), message = \(bind: message), finished_at = \(bind: at)
+                WHERE deployment_id = \(bind: target.deploymentID) AND number = \(bind: number)
+                """).run()
+            if succeeded {
+                try await sql.raw("UPDATE deployments SET last_deployed_at = \(bind: at) WHERE id = \(bind: target.deploymentID)").run()
+            }
+            try await DeployQueue.recordEvent(
+                target.deploymentID, org: target.organizationID, reason: succeeded ? "RevisionSucceeded" : "RevisionFailed",
+                message: succeeded ? "Revision \(number) rolled out: every replica is updated and available."
+                    : "Revision \(number) failed: \(message ?? "the rollout did not complete")",
+                object: "Revision/\(number)", warning: !succeeded, ids: ids, now: at, on: sql)
+            try await DeployQueue.auditRevision(verb, number: number, message: message, deploymentID: target.deploymentID,
+                                                org: target.organizationID, ids: ids, kind: database.kind, now: at, on: sql)
+        }
+    }
+
+    public func recordTrouble(_ target: SyncTarget, since: Date?) async throws {
+        guard let number = target.currentRevision else { return }
+        try await database.transaction { sql in
+            try await sql.raw("""
+                UPDATE revisions SET trouble_since = \(bind: since.map(Timestamp.micros))
+                WHERE deployment_id = \(bind: target.deploymentID) AND number = \(bind: number) AND status = 'applied'
+                """).run()
+        }
+    }
+
+    public func recordDrift(_ target: SyncTarget, drift: Drift?) async throws {
+        try await database.transaction { [database, ids] sql in
+            try await sql.raw("""
+                UPDATE deployments SET drift = \(bind: try drift.map(JSONColumn.encode)) WHERE id = \(bind: target.deploymentID)
+                """).run()
+            guard let drift else { return }
+            let at = Timestamp.micros(drift.detectedAt)
+            try await DeployQueue.recordEvent(
+                target.deploymentID, org: target.organizationID, reason: "DriftDetected",
+                message: "The live Deployment no longer matches revision \(target.currentRevision ?? 0): \(drift.fields.joined(separator: ", ")) changed in the cluster. Deploy again to restore it.",
+                object: "Deployment/\(target.name)", warning: true, ids: ids, now: at, on: sql)
+            try await AuditTrail.record(
+                AuditEvent("drift_detected", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
+                           deploymentID: target.deploymentID, changes: ["drift": .object(["from": .null, "to": .array(drift.fields.map(JSONValue.string))])]),
+                actor: .system, org: target.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
+            )
         }
     }
 }

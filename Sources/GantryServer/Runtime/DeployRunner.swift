@@ -1,0 +1,313 @@
+import Foundation
+import GantryCore
+import GantryStorage
+import KubeClient
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// Runs the durable deploy jobs (docs/api.md §7): applies revisions with server-side apply, prunes what the
+/// previous revision had and this one does not, and tears deleted deployments down.
+///
+/// Jobs are leased from the database, so a runner that dies loses nothing (its lease runs out and another
+/// takes the job over) and two replicas never run one job at once. Applying is idempotent, so a job run twice
+/// after a crash does no harm.
+final class DeployRunner: Service, Sendable {
+    static let lease: TimeInterval = 60
+    /// An unreachable cluster is retried this long, then the revision fails saying so.
+    static let giveUpAfter: TimeInterval = 600
+
+    let queue: any DeployQueueRepository
+    let connector: ClusterConnector
+    let sealer: CredentialSealer
+    let owner: String
+    let callBudget: TimeAmount
+    let pollInterval: Duration
+    let concurrency: Int
+    let clock: @Sendable () -> Date
+    let ready: AsyncLatch
+    let logger: Logger
+    let kicked = Atomic<Bool>(false)
+    let active = Atomic<Int>(0)
+
+    init(queue: any DeployQueueRepository, connector: ClusterConnector, sealer: CredentialSealer, callBudget: TimeAmount,
+         pollInterval: Duration, concurrency: Int = 8, clock: @escaping @Sendable () -> Date = { Date() }, ready: AsyncLatch, logger: Logger) {
+        self.queue = queue
+        self.connector = connector
+        self.sealer = sealer
+        self.owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        self.callBudget = callBudget
+        self.pollInterval = pollInterval
+        self.concurrency = concurrency
+        self.clock = clock
+        self.ready = ready
+        self.logger = logger
+    }
+
+    /// Something was queued in this process: look now instead of at the next poll.
+    func kick() { kicked.store(true, ordering: .relaxed) }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.ready.wait()
+            await withDiscardingTaskGroup { group in
+                while !Task.isCancelled {
+                    if self.active.load(ordering: .relaxed) < self.concurrency, let job = await self.claimNext() {
+                        self.active.add(1, ordering: .relaxed)
+                        group.addTask {
+                            await self.work(job)
+                            self.active.subtract(1, ordering: .relaxed)
+                            self.kick()
+                        }
+                        continue
+                    }
+                    await self.idle()
+                }
+            }
+        }
+    }
+
+    func claimNext() async -> DeployJob? {
+        do {
+            return try await queue.claim(owner: owner, now: clock(), leaseFor: Self.lease)
+        } catch {
+            logger.warning("deploy jobs cannot be read", metadata: ["error": "\(String(describing: type(of: error)))"])
+            return nil
+        }
+    }
+
+    /// Waits for a kick or the poll interval, whichever comes first.
+    func idle() async {
+        let until = ContinuousClock.now + pollInterval
+        while ContinuousClock.now < until, !Task.isCancelled {
+            if kicked.exchange(false, ordering: .relaxed) { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Runs one job while keeping its lease, and records how it ended.
+    func work(_ job: DeployJob) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.keepLease(job) }
+            await self.perform(job)
+            group.cancelAll()
+        }
+    }
+
+    func keepLease(_ job: DeployJob) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(Self.lease / 3))
+            if Task.isCancelled { return }
+            let held = (try? await queue.renew(job, owner: owner, until: clock().addingTimeInterval(Self.lease))) ?? false
+            if !held { logger.warning("a deploy job's lease was lost", metadata: ["job_id": "\(job.id)"]) }
+        }
+    }
+
+    func perform(_ job: DeployJob) async {
+        do {
+            switch job.kind {
+            case .apply: try await apply(job)
+            case .teardown: try await tearDown(job)
+            }
+        } catch {
+            await handle(error, of: job)
+        }
+    }
+
+    // MARK: - Apply
+
+    func apply(_ job: DeployJob) async throws {
+        let target = try await queue.target(of: job)
+        guard let revision = target.revision, try await queue.markApplying(job) else {
+            try await queue.finishSkipped(job)
+            return
+        }
+        let (client, space) = try await connector.client(forSpace: target.spaceID, org: job.organizationID)
+        let deadline = NIODeadline.now() + callBudget
+        let namespace = target.owner.namespace
+        do {
+            try await ensureNamespace(target, space: space, client: client, deadline: deadline)
+            let pullSecret = try await syncPullSecret(target, client: client, deadline: deadline)
+            let secrets = try openSecrets(target.sealedSecretEnv, deploymentID: job.deploymentID)
+            let manifests = Manifests.render(target.owner, revision: revision.number, spec: revision.spec, secretValues: secrets, pullSecret: pullSecret)
+            for manifest in manifests {
+                try await send(manifest, namespace: namespace, client: client, deadline: deadline)
+            }
+            let applied = manifests.map(\.reference)
+            for reference in target.previouslyApplied where !applied.contains(reference) {
+                guard let (kind, name) = Self.parse(reference) else { continue }
+                try await client.delete(kind.collectionPath(namespace: namespace) + "/" + name, deadline: deadline)
+            }
+            try await queue.finishApplied(job, revision: revision.number, spec: revision.spec, applied: applied, now: clock())
+            logger.info("revision applied", metadata: ["deployment_id": "\(job.deploymentID)", "revision": "\(revision.number)"])
+        } catch let error as KubeError {
+            throw ClusterConnector.appError(error, space: space)
+        }
+    }
+
+    /// Applies one object; a refusal (a 4xx other than throttling) becomes the revision's message.
+    func send(_ manifest: Manifest, namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws {
+        let failure: KubeError?
+        do {
+            try await client.apply(manifest.path(namespace: namespace), body: AuditChain.canonicalJSON(manifest.body),
+                                   fieldManager: Manifests.fieldManager, deadline: deadline)
+            failure = nil
+        } catch {
+            failure = error
+        }
+        guard let failure else { return }
+        if Self.isRefusal(failure) {
+            throw DeployRefusal("The cluster refused the \(manifest.kind.rawValue) '\(manifest.name)': \(Self.clusterWords(failure))")
+        }
+        throw failure
+    }
+
+    /// The namespace is created (and labelled as the environment's) when missing; one that another environment owns is refused.
+    func ensureNamespace(_ target: DeployTarget, space: String, client: KubernetesClient, deadline: NIODeadline) async throws {
+        let namespace = target.owner.namespace
+        let label = Manifests.environmentIDLabel
+        let existing: KubeNamespace?
+        do {
+            existing = try await client.get("/api/v1/namespaces/\(namespace)", as: KubeNamespace.self, deadline: deadline)
+        } catch .notFound {
+            existing = nil
+        }
+        if let owner = existing?.metadata.labels?[label] {
+            guard owner == target.owner.environmentID else {
+                throw DeployRefusal("Namespace '\(namespace)' on space '\(space)' belongs to another Gantry environment (\(owner)); "
+                                    + "choose another namespace for this environment.")
+            }
+            return
+        }
+        try await client.apply("/api/v1/namespaces/\(namespace)",
+                               body: AuditChain.canonicalJSON(Manifests.namespace(namespace, environmentID: target.owner.environmentID)),
+                               fieldManager: Manifests.fieldManager, deadline: deadline)
+    }
+
+    /// `gantry-registry` from the environment's registry integration, or deleted when there is none.
+    /// Returns whether pods should reference it.
+    func syncPullSecret(_ target: DeployTarget, client: KubernetesClient, deadline: NIODeadline) async throws -> Bool {
+        let path = "/api/v1/namespaces/\(target.owner.namespace)/secrets/\(Manifests.pullSecretName)"
+        guard let registry = target.registry, let login = try registryLogin(registry) else {
+            try await client.delete(path, deadline: deadline)
+            return false
+        }
+        let secret = Manifests.pullSecret(namespace: target.owner.namespace, projectID: target.owner.projectID,
+                                          environmentID: target.owner.environmentID, registry: registry.registry,
+                                          username: login.username, password: login.password)
+        try await client.apply(path, body: AuditChain.canonicalJSON(secret), fieldManager: Manifests.fieldManager, deadline: deadline)
+        return true
+    }
+
+    /// The integration's username and password; nil when it has none (a cloud-account integration, see the README's open work).
+    func registryLogin(_ registry: RegistryAccess) throws -> (username: String, password: String)? {
+        guard let sealed = registry.sealedCredentials else { return nil }
+        guard let opened = try? sealer.open(sealed, context: registry.integrationID),
+              let fields = try? JSONDecoder().decode([String: String].self, from: opened),
+              let username = fields["username"], let password = fields["password"] else {
+            throw DeployRefusal("The registry integration's credentials cannot be opened with this deployer's key.")
+        }
+        return (username, password)
+    }
+
+    func openSecrets(_ sealed: String?, deploymentID: String) throws -> [String: String] {
+        guard let sealed else { return [:] }
+        guard let opened = try? sealer.open(sealed, context: deploymentID),
+              let values = try? JSONDecoder().decode([String: String].self, from: opened) else {
+            throw DeployRefusal("The deployment's secret variables cannot be opened with this deployer's key.")
+        }
+        return values
+    }
+
+    // MARK: - Teardown
+
+    func tearDown(_ job: DeployJob) async throws {
+        let target = try await queue.target(of: job)
+        let (client, space) = try await connector.client(forSpace: target.spaceID, org: job.organizationID)
+        let deadline = NIODeadline.now() + callBudget
+        let namespace = target.owner.namespace
+        do {
+            for kind in ManifestKind.allCases {
+                let found = try await client.list(kind.collectionPath(namespace: namespace),
+                                                  query: [("labelSelector", "\(Manifests.deploymentIDLabel)=\(job.deploymentID)")],
+                                                  of: KubeObjectName.self, deadline: deadline)
+                for object in found {
+                    try await client.delete(kind.collectionPath(namespace: namespace) + "/" + object.metadata.name, deadline: deadline)
+                }
+            }
+            if !target.environmentHasOtherDeployments {
+                try await client.delete("/api/v1/namespaces/\(namespace)/secrets/\(Manifests.pullSecretName)", deadline: deadline)
+            }
+        } catch let error as KubeError {
+            throw ClusterConnector.appError(error, space: space)
+        }
+        try await queue.finishTeardown(job, now: clock())
+        logger.info("deployment torn down", metadata: ["deployment_id": "\(job.deploymentID)"])
+    }
+
+    // MARK: - Failures
+
+    /// A refusal ends the revision at once; a cluster that cannot be reached is retried with backoff for ten minutes.
+    func handle(_ error: any Error, of job: DeployJob) async {
+        let now = clock()
+        let message: String
+        var permanent = false
+        switch error {
+        case let refusal as DeployRefusal:
+            message = refusal.message
+            permanent = true
+        case let error as AppError:
+            message = error.message
+            // A space or deployment that no longer exists will not come back by waiting.
+            permanent = error.code == .notFound || error.code == .clusterError
+        default:
+            message = "the deployer could not record its progress"
+            logger.warning("a deploy job failed", metadata: ["job_id": "\(job.id)", "error": "\(String(describing: type(of: error)))"])
+        }
+        do {
+            let failingFor = now.timeIntervalSince(job.firstFailureAt ?? now)
+            if permanent || failingFor >= Self.giveUpAfter {
+                let final = permanent ? message : "\(message) (retried for \(Int(Self.giveUpAfter / 60)) minutes; giving up)"
+                if job.kind == .apply {
+                    try await queue.finishFailed(job, message: final, now: now)
+                } else {
+                    logger.warning("a teardown gave up", metadata: ["deployment_id": "\(job.deploymentID)", "reason": "\(final)"])
+                    try await queue.finishSkipped(job)
+                }
+                return
+            }
+            let delay = min(60, 2 * pow(2, Double(max(job.attempts - 1, 0))))
+            try await queue.retry(job, error: message, now: now, retryAt: now.addingTimeInterval(delay))
+            if job.firstFailureAt == nil {
+                logger.warning("a deploy job will be retried", metadata: ["job_id": "\(job.id)", "reason": "\(message)"])
+            }
+        } catch {
+            // The lease runs out and the job is taken over: nothing is lost.
+            logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)"])
+        }
+    }
+
+    /// A 4xx other than throttling: the cluster will say the same again.
+    static func isRefusal(_ error: KubeError) -> Bool {
+        if case .server(let status, _, _) = error { return (400..<500).contains(status) && status != 408 && status != 429 }
+        return false
+    }
+
+    static func clusterWords(_ error: KubeError) -> String {
+        if case .server(_, _, let message) = error { return message }
+        return error.summary
+    }
+
+    static func parse(_ reference: String) -> (ManifestKind, String)? {
+        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let kind = ManifestKind(rawValue: parts[0]) else { return nil }
+        return (kind, parts[1])
+    }
+}
+
+/// A reason the deployer will not retry: the cluster refused an object, or the namespace is someone else's.
+struct DeployRefusal: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import GantryCore
+import SQLKit
+
+/// Revisions as the API sees them (docs/api.md §7): making one (deploy, rollback), reading them, and Gantry's own
+/// timeline. The deployer's side of the same rows is `DeployQueue`.
+public protocol RevisionRepository: Sendable {
+    /// Makes the next revision of a deployment and queues it; the caller's policy is checked on the deployment.
+    func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller) async throws -> Revision
+    /// One revision for each live deployment of the environment with pending changes, in one transaction.
+    func deployPending(in environmentID: String, by caller: Caller) async throws -> [Revision]
+    func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller) async throws -> Page<Revision>
+    func get(_ deploymentID: String, number: Int, for caller: Caller) async throws -> Revision
+    /// Gantry's own events of the deployment, newest first.
+    func events(_ deploymentID: String, for caller: Caller) async throws -> [DeploymentEvent]
+}
+
+/// A `revisions` row as stored.
+struct RevisionRow: Decodable {
+    static let columns = """
+        r.id, r.deployment_id, r.number, r.spec, r.status, r.message, r.rollback_of, r.created_by, r.created_at, r.applied_at, r.finished_at
+        """
+    var id: String
+    var deploymentId: String
+    var number: Int
+    var spec: String
+    var status: String
+    var message: String?
+    var rollbackOf: Int?
+    var createdBy: String
+    var createdAt: Int64
+    var appliedAt: Int64?
+    var finishedAt: Int64?
+
+    var revision: Revision {
+        get throws {
+            Revision(id: id, deploymentID: deploymentId, number: number, spec: try DeploySpec.decode(spec),
+                     status: RevisionStatus(rawValue: status) ?? .failed, message: message, rollbackOf: rollbackOf, createdBy: createdBy,
+                     createdAt: Timestamp.date(createdAt), appliedAt: appliedAt.map(Timestamp.date), finishedAt: finishedAt.map(Timestamp.date))
+        }
+    }
+}
+
+public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
+    let database: any Database
+    let ids: IDGenerator
+
+    public init(database: any Database, ids: IDGenerator) {
+        self.database = database
+        self.ids = ids
+    }
+
+    public func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller) async throws -> Revision {
+        try await database.transaction { sql in
+            let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
+            return try await makeRevision(of: deployment, request, by: caller, on: sql)
+        }
+    }
+
+    public func deployPending(in environmentID: String, by caller: Caller) async throws -> [Revision] {
+        try await database.transaction { [database] sql in
+            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID,
+                                                                           lock: database.kind.lock(.share), on: sql)
+            try caller.authorize(environment.target, resource: "environment")
+            let ids = try await sql.raw("""
+                SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL ORDER BY id
+                """).all(decodingColumn: "id", as: String.self)
+            var revisions: [Revision] = []
+            for id in ids {
+                let deployment = try await SQLDeploymentRepository.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
+                guard deployment.pendingChanges else { continue }
+                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), by: caller, on: sql))
+            }
+            return revisions
+        }
+    }
+
+    /// The one way a revision is made: the catalog row first takes the request's values (an image, or revision n's
+    /// spec for a rollback), then the spec is frozen with the connection variables of this moment, queued revisions
+    /// are superseded, and the job is queued, all with one audit entry.
+    func makeRevision(of deployment: Deployment, _ request: GantryCore.DeployRequest, by caller: Caller, on sql: any SQLDatabase) async throws -> Revision {
+        let now = Timestamp.now()
+        var updated = deployment
+        var sealedSecrets = try await sql.raw("SELECT sealed_secret_env FROM deployments WHERE id = \(bind: deployment.id)")
+            .first(decodingColumn: "sealed_secret_env", as: String?.self) ?? nil
+        if let number = request.rollbackTo {
+            struct Target: Decodable { var spec: String; var sealedSecretEnv: String? }
+            guard let target = try await sql.raw("""
+                SELECT spec, sealed_secret_env FROM revisions WHERE deployment_id = \(bind: deployment.id) AND number = \(bind: number)
+                """).first(Target.self) else {
+                throw AppError(.notFound, "This deployment has no revision \(number).")
+            }
+            let spec = try DeploySpec.decode(target.spec)
+            updated.image = spec.image
+            updated.replicas = spec.replicas
+            updated.port = spec.port
+            updated.resources = spec.resources
+            updated.env = spec.env
+            updated.ingress = spec.ingress
+            updated.healthCheck = spec.healthCheck
+            updated.secretEnvNames = spec.secretEnvNames
+            if target.sealedSecretEnv != sealedSecrets { updated.secretEnvVersion += 1 }
+            sealedSecrets = target.sealedSecretEnv
+        }
+        if let image = request.image { updated.image = image }
+        let catalogChanged = updated.spec(injectedEnv: []) != deployment.spec(injectedEnv: [])
+        if catalogChanged {
+            updated.version += 1
+            try await sql.raw("""
+                UPDATE deployments SET image = \(bind: updated.image), replicas = \(bind: updated.replicas), port = \(bind: updated.port),
+                    cpu_request = \(bind: updated.resources?.cpuRequest), memory_request = \(bind: updated.resources?.memoryRequest),
+                    env = \(bind: try JSONColumn.encode(updated.env)), secret_env_names = \(bind: try JSONColumn.encode(updated.secretEnvNames)),
+                    sealed_secret_env = \(bind: sealedSecrets), secret_env_version = \(bind: updated.secretEnvVersion),
+                    ingress = \(bind: try updated.ingress.map(JSONColumn.encode)), health_check = \(bind: try updated.healthCheck.map(JSONColumn.encode)),
+                    updated_at = \(bind: now), version = \(bind: updated.version)
+                WHERE id = \(bind: deployment.id)
+                """).run()
+        }
+        let injected = try await InjectedEnv.resolve(environment: deployment.environmentID, on: sql)[deployment.id] ?? []
+        let spec = updated.spec(injectedEnv: injected)
+        let number = (try await sql.raw("SELECT MAX(number) AS n FROM revisions WHERE deployment_id = \(bind: deployment.id)")
+            .first(decodingColumn: "n", as: Int?.self) ?? nil).map { $0 + 1 } ?? 1
+        try await supersedeUnapplied(deployment.id, by: number, now: now, org: caller.organizationID, on: sql)
+        let revision = Revision(
+            id: ids.make(.revision), deploymentID: deployment.id, number: number, spec: spec, status: .queued, message: nil,
+            rollbackOf: request.rollbackTo, createdBy: caller.email, createdAt: Timestamp.date(now), appliedAt: nil, finishedAt: nil
+        )
+        try await mappingUniqueViolation({ _ in AppError(.conflict, "Another deploy of this deployment was made at the same moment; try again.") }) {
+            try await sql.raw("""
+                INSERT INTO revisions (id, org_id, deployment_id, number, spec, sealed_secret_env, status, rollback_of, created_by, created_at)
+                VALUES (\(bind: revision.id), \(bind: caller.organizationID), \(bind: deployment.id), \(bind: number), \(bind: spec.canonicalJSON),
+                    \(bind: sealedSecrets), 'queued', \(bind: request.rollbackTo), \(bind: caller.email), \(bind: now))
+                """).run()
+        }
+        try await DeployQueue.enqueue(kind: "apply", deploymentID: deployment.id, revisionID: revision.id, org: caller.organizationID,
+                                      ids: ids, now: now, on: sql)
+        let verb = request.rollbackTo == nil ? "queued" : "queued as a rollback to revision \(request.rollbackTo!)"
+        try await DeployQueue.recordEvent(deployment.id, org: caller.organizationID, reason: "RevisionQueued",
+                                          message: "Revision \(number) \(verb) by \(caller.email).", object: "Revision/\(number)",
+                                          warning: false, ids: ids, now: now, on: sql)
+        var changes = Changes.diff(deployment.auditFields, updated.auditFields)
+        if updated.secretEnvVersion != deployment.secretEnvVersion { changes["secretEnv"] = Changes.replacedSecret }
+        changes["revision"] = .object(["from": JSONValue(deployment.currentRevision), "to": .int(number)])
+        if let rollbackOf = request.rollbackTo { changes["rollbackOf"] = .object(["from": .null, "to": .int(rollbackOf)]) }
+        try await record(SQLDeploymentRepository.event(request.rollbackTo == nil ? "deployed" : "rolled_back", updated, changes: changes),
+                         by: caller, on: sql)
+        return revision
+    }
+
+    /// A newer deploy wins over revisions not yet applied: they end `superseded` and their jobs finish without applying.
+    func supersedeUnapplied(_ deploymentID: String, by number: Int, now: Int64, org: String, on sql: any SQLDatabase) async throws {
+        let superseded = try await sql.raw("""
+            SELECT number FROM revisions WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
+            """).all(decodingColumn: "number", as: Int.self)
+        guard !superseded.isEmpty else { return }
+        try await sql.raw("""
+            UPDATE revisions SET status = 'superseded', finished_at = \(bind: now),
+                message = \(bind: "Superseded by revision \(number) before it was applied.")
+            WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
+            """).run()
+        // Their jobs still run, in order, but only to finish: run them now rather than after a backoff.
+        try await sql.raw("""
+            UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id = \(bind: deploymentID) AND done = FALSE AND kind = 'apply'
+            """).run()
+        for old in superseded {
+            try await DeployQueue.recordEvent(deploymentID, org: org, reason: "RevisionSuperseded",
+                                              message: "Revision \(old) was superseded by revision \(number) before it was applied.",
+                                              object: "Revision/\(old)", warning: false, ids: ids, now: now, on: sql)
+        }
+    }
+
+    public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller) async throws -> Page<Revision> {
+        let after = try page.after.map { cursor -> Int in
+            guard let number = Int(cursor), number > 0 else { throw AppError.validation([FieldError("cursor", "is not a cursor this list gave out")]) }
+            return number
+        }
+        let rows = try await database.read { sql in
+            let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
+            let before: SQLQueryString = after.map { " AND r.number < \(bind: $0)" } ?? ""
+            return try await sql.raw("""
+                SELECT \(unsafeRaw: RevisionRow.columns) FROM revisions r WHERE r.deployment_id = \(bind: deploymentID)
+                """ + before + " ORDER BY r.number DESC LIMIT \(literal: page.limit + 1)").all(RevisionRow.self)
+        }
+        let revisions = try rows.map { try $0.revision }
+        return Page(rows: revisions, limit: page.limit, key: { String($0.number) })
+    }
+
+    public func get(_ deploymentID: String, number: Int, for caller: Caller) async throws -> Revision {
+        try await database.read { sql in
+            let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
+            guard let row = try await sql.raw("""
+                SELECT \(unsafeRaw: RevisionRow.columns) FROM revisions r WHERE r.deployment_id = \(bind: deploymentID) AND r.number = \(bind: number)
+                """).first(RevisionRow.self) else {
+                throw AppError(.notFound, "This deployment has no revision \(number).")
+            }
+            return try row.revision
+        }
+    }
+
+    public func events(_ deploymentID: String, for caller: Caller) async throws -> [DeploymentEvent] {
+        try await database.read { sql in
+            let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
+            try caller.authorize(deployment.target, resource: "deployment")
+            return try await DeployQueue.events(deploymentID, on: sql)
+        }
+    }
+}
