@@ -170,11 +170,11 @@ extension FakeKubeAPIServer.State {
             terminating["deletionTimestamp"] = Self.now()
             object["metadata"] = terminating
         case "Deployment", "ReplicaSet":
+            // A Deployment's pods belong to its ReplicaSets: find those before they go.
+            let setUIDs = ownedBy(uid, "replicasets", namespace: namespace ?? "").compactMap { ($0["metadata"] as? Object)?["uid"] as? String }
             let dependents = type.kind == "Deployment" ? ["replicasets", "pods"] : ["pods"]
             for plural in dependents {
-                let owners = plural == "replicasets" || type.kind == "ReplicaSet"
-                    ? [uid]
-                    : ownedBy(uid, "replicasets", namespace: namespace ?? "").compactMap { ($0["metadata"] as? Object)?["uid"] as? String } + [uid]
+                let owners = plural == "replicasets" || type.kind == "ReplicaSet" ? [uid] : setUIDs
                 for owner in owners {
                     for dependent in ownedBy(owner, plural, namespace: namespace ?? "") {
                         let dependentName = Self.name(dependent) ?? ""

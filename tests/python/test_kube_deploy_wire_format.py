@@ -139,7 +139,7 @@ def test_kubectl_server_side_apply_rollout_events_conflicts_and_delete(cluster):
     again = kubectl(cluster, "apply", "--server-side", "--field-manager=gantry", "-f", cluster["manifest"])
     assert again.returncode == 0, again.stderr
 
-    deployment = json.loads(ok(kubectl(cluster, "get", "deployment", "web", "-n", "store", "-o", "json")))
+    deployment = json.loads(ok(kubectl(cluster, "get", "deployment", "web", "-n", "store", "-o", "json", "--show-managed-fields")))
     managers = {(m["manager"], m["operation"]) for m in deployment["metadata"]["managedFields"]}
     assert ("gantry", "Apply") in managers
     gantry = next(m for m in deployment["metadata"]["managedFields"] if m["manager"] == "gantry")
@@ -163,9 +163,11 @@ def test_kubectl_server_side_apply_rollout_events_conflicts_and_delete(cluster):
     secret = json.loads(ok(kubectl(cluster, "get", "secret", "pull", "-n", "store", "-o", "json")))
     assert secret["data"] == {".dockerconfigjson": "eyJhdXRocyI6e319"}
 
-    events = ok(kubectl(cluster, "get", "events", "-n", "store"))
-    for reason in ["ScalingReplicaSet", "SuccessfulCreate", "Scheduled", "Started"]:
-        assert reason in events, events
+    assert ok(kubectl(cluster, "get", "events", "-n", "store")).count("\n") > 5
+    events = json.loads(ok(kubectl(cluster, "get", "events", "-n", "store", "-o", "json")))["items"]
+    reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in events}
+    for kind, reason in [("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"), ("Pod", "Scheduled"), ("Pod", "Started")]:
+        assert (kind, reason) in reasons, reasons
 
     scale = write(cluster, "scale.yaml", """apiVersion: apps/v1
 kind: Deployment
@@ -177,7 +179,7 @@ spec:
     assert conflict.returncode != 0
     assert "conflict" in conflict.stderr.lower() and ".spec.replicas" in conflict.stderr, conflict.stderr
     ok(kubectl(cluster, "apply", "--server-side", "--field-manager=ops", "--force-conflicts", "-f", scale))
-    deployment = json.loads(ok(kubectl(cluster, "get", "deployment", "web", "-n", "store", "-o", "json")))
+    deployment = json.loads(ok(kubectl(cluster, "get", "deployment", "web", "-n", "store", "-o", "json", "--show-managed-fields")))
     assert deployment["spec"]["replicas"] == 3 and deployment["status"]["readyReplicas"] == 3
     gantry = next(m for m in deployment["metadata"]["managedFields"] if m["manager"] == "gantry")
     assert "f:replicas" not in gantry["fieldsV1"]["f:spec"]
