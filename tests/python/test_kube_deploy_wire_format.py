@@ -266,3 +266,34 @@ def test_python_client_applies_reads_events_and_deletes(cluster):
     with pytest.raises(ApiException) as missing:
         apps.read_namespaced_deployment("api", "py")
     assert missing.value.status == 404
+
+
+def test_python_client_sees_a_crash_loop(cluster):
+    from kubernetes import client
+
+    api_client = python_client(cluster)
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    core.patch_namespace("loop", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "loop"}},
+                         field_manager="gantry", _content_type="application/apply-patch+yaml")
+    body = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "job", "namespace": "loop"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "job"}},
+                 "template": {"metadata": {"labels": {"app": "job"}},
+                              "spec": {"containers": [{"name": "job", "image": "registry.example.com/crashloop:1"}]}}},
+    }
+    apps.patch_namespaced_deployment("job", "loop", body, field_manager="gantry", _content_type="application/apply-patch+yaml")
+    pod = core.list_namespaced_pod("loop", label_selector="app=job").items[0]
+    status = pod.status.container_statuses[0]
+    assert pod.status.phase == "Running"
+    assert status.state.waiting.reason == "CrashLoopBackOff"
+    assert status.last_state.terminated.exit_code == 1
+    progressing = next(c for c in apps.read_namespaced_deployment("job", "loop").status.conditions if c.type == "Progressing")
+    assert progressing.reason == "ReplicaSetUpdated"
+    backoffs = core.list_namespaced_event("loop", field_selector="involvedObject.kind=Pod").items
+    assert any(e.reason == "BackOff" and e.type == "Warning" for e in backoffs)
+
+    with pytest.raises(client.rest.ApiException) as invalid:
+        apps.patch_namespaced_deployment("job", "loop", {**body, "spec": {**body["spec"], "template": {
+            "metadata": {"labels": {"app": "job"}}, "spec": {"containers": []}}}},
+            field_manager="gantry", force=True, _content_type="application/apply-patch+yaml")
+    assert invalid.value.status == 422 and json.loads(invalid.value.body)["reason"] == "Invalid"
