@@ -64,6 +64,15 @@ public final class FakeKubeAPIServer: Sendable {
         /// Serialized list pages by request, until the scenario changes: the fake must be much faster than
         /// the client it measures (the runtime benchmark).
         var pages: [String: Data] = [:]
+        /// Field ownership per object written through the API (see ManagedObject).
+        var managed: [ObjectKey: ManagedObject] = [:]
+        var events: [FakeEvent] = []
+        var eventSerial = 0
+        var podSerial = 0
+        var rolloutMode = RolloutMode.immediate
+        /// Deployments whose rollout `.manual` mode holds back.
+        var pendingRollouts: Set<ObjectKey> = []
+        var deadlineExceeded: Set<ObjectKey> = []
     }
 
     let state: Mutex<State>
@@ -110,6 +119,8 @@ public final class FakeKubeAPIServer: Sendable {
         let router = Router()
         router.on("**", method: .get) { request, _ in try await self.respond(request) }
         router.on("**", method: .post) { request, _ in try await self.respond(request) }
+        router.on("**", method: .patch) { request, _ in try await self.respond(request) }
+        router.on("**", method: .delete) { request, _ in try await self.respond(request) }
         router.on("/", method: .get) { request, _ in try await self.respond(request) }
         var logger = Logger(label: "fake-kube-apiserver")
         // Connections a test leaves behind are closed at shutdown; those complaints are noise.
@@ -159,6 +170,16 @@ public final class FakeKubeAPIServer: Sendable {
         if let fault, fault.status != 200 { return Self.answer(fault) }
         if request.method == .post {
             return try await create(path, request)
+        }
+        if request.method == .patch || request.method == .delete {
+            let body = Data(buffer: try await request.body.collect(upTo: 8 << 20))
+            let parts = path.split(separator: "/").map(String.init)
+            return request.method == .patch
+                ? patch(parts, query: query, contentType: request.headers[.contentType] ?? "", body: body)
+                : delete(parts, query: query, body: body)
+        }
+        if ["1", "true"].contains(query["watch"] ?? ""), let resource = ResourcePath(path.split(separator: "/").map(String.init)) {
+            return watch(resource, query: query)
         }
         return route(path, query: query, uri: request.uri.description)
     }
@@ -223,54 +244,17 @@ public final class FakeKubeAPIServer: Sendable {
             return Self.json(["kind": "APIGroupList", "apiVersion": "v1", "groups": groups.map(Self.group)] as Object)
         }
         if match("api/v1") != nil {
-            return Self.resourceList("v1", [("namespaces", "Namespace", false, ["create", "get", "list"]), ("pods", "Pod", true, ["get", "list"])])
+            return Self.resourceList("v1", ResourceType.all.filter { $0.group.isEmpty })
         }
         if let group = match("apis/*")?.first, groups.contains(group) {
             return Self.json(Self.group(group).merging(["kind": "APIGroup", "apiVersion": "v1"]) { a, _ in a })
         }
-        if match("apis/apps/v1") != nil {
-            return Self.resourceList("apps/v1", [("deployments", "Deployment", true, ["get", "list"]), ("replicasets", "ReplicaSet", true, ["get", "list"])])
+        if let group = match("apis/*/v1")?.first, groups.contains(group) {
+            return Self.resourceList("\(group)/v1", ResourceType.all.filter { $0.group == group })
         }
-        if match("apis/networking.k8s.io/v1") != nil {
-            return Self.resourceList("networking.k8s.io/v1", [("ingressclasses", "IngressClass", false, ["get", "list"])])
-        }
-        if match("apis/cert-manager.io/v1") != nil, scenario.certManagerInstalled {
-            return Self.resourceList("cert-manager.io/v1", [("clusterissuers", "ClusterIssuer", false, ["get", "list"]), ("issuers", "Issuer", true, ["get", "list"])])
-        }
-        if match("api/v1/namespaces") != nil {
-            return list(scenario.namespaces, kind: "NamespaceList", apiVersion: "v1", query: query, uri: uri)
-        }
-        if let name = match("api/v1/namespaces/*")?.first {
-            guard let namespace = scenario.namespaces.first(where: { Self.name($0) == name }) else {
-                return Self.status(404, reason: "NotFound", message: "namespaces \"\(name)\" not found")
-            }
-            return Self.json(namespace.merging(["kind": "Namespace", "apiVersion": "v1"]) { a, _ in a })
-        }
-        if let namespace = match("api/v1/namespaces/*/pods")?.first {
-            var pods = scenario.namespaced["pods"]?[namespace] ?? []
-            if let selector = query["fieldSelector"] {
-                let excluded = selector.split(separator: ",").compactMap { clause -> String? in
-                    let parts = clause.components(separatedBy: "!=")
-                    return parts.count == 2 && parts[0] == "status.phase" ? parts[1] : nil
-                }
-                pods = pods.filter { pod in !excluded.contains(((pod["status"] as? Object)?["phase"] as? String) ?? "") }
-            }
-            return list(pods, kind: "PodList", apiVersion: "v1", query: query, uri: uri)
-        }
-        if let captured = match("apis/apps/v1/namespaces/*/*"), ["deployments", "replicasets"].contains(captured[1]) {
-            return list(scenario.namespaced[captured[1]]?[captured[0]] ?? [], kind: captured[1] == "deployments" ? "DeploymentList" : "ReplicaSetList",
-                        apiVersion: "apps/v1", query: query, uri: uri)
-        }
-        if match("apis/networking.k8s.io/v1/ingressclasses") != nil {
-            return list(scenario.ingressClasses, kind: "IngressClassList", apiVersion: "networking.k8s.io/v1", query: query, uri: uri)
-        }
-        if match("apis/cert-manager.io/v1/clusterissuers") != nil, scenario.certManagerInstalled {
-            return list(scenario.clusterIssuers, kind: "ClusterIssuerList", apiVersion: "cert-manager.io/v1", query: query, uri: uri)
-        }
-        if let namespace = match("apis/cert-manager.io/v1/namespaces/*/issuers")?.first, scenario.certManagerInstalled {
-            return list(scenario.namespaced["issuers"]?[namespace] ?? [], kind: "IssuerList", apiVersion: "cert-manager.io/v1", query: query, uri: uri)
-        }
-        return Self.notFound
+        if let document = OpenAPIDocuments.answer(parts) { return document }
+        guard let resource = ResourcePath(parts), !resource.type.certManager || scenario.certManagerInstalled else { return Self.notFound }
+        return read(resource, scenario: scenario, query: query, uri: uri)
     }
 
     func create(_ path: String, _ request: Request) async throws -> Response {
@@ -296,7 +280,7 @@ public final class FakeKubeAPIServer: Sendable {
     }
 
     func groups(_ scenario: Scenario) -> [String] {
-        ["apps", "networking.k8s.io"] + (scenario.certManagerInstalled ? ["cert-manager.io"] : [])
+        ["apps", "events.k8s.io", "networking.k8s.io"] + (scenario.certManagerInstalled ? ["cert-manager.io"] : [])
     }
 
     static func group(_ name: String) -> Object {
@@ -304,9 +288,9 @@ public final class FakeKubeAPIServer: Sendable {
         return ["name": name, "versions": [version], "preferredVersion": version]
     }
 
-    static func resourceList(_ groupVersion: String, _ resources: [(String, String, Bool, [String])]) -> Response {
-        json(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": groupVersion, "resources": resources.map { name, kind, namespaced, verbs in
-            ["name": name, "singularName": String(kind.lowercased()), "namespaced": namespaced, "kind": kind, "verbs": verbs] as Object
+    static func resourceList(_ groupVersion: String, _ resources: [ResourceType]) -> Response {
+        json(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": groupVersion, "resources": resources.map { type in
+            ["name": type.plural, "singularName": String(type.kind.lowercased()), "namespaced": type.namespaced, "kind": type.kind, "verbs": type.verbs] as Object
         }] as Object)
     }
 

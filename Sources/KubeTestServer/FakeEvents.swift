@@ -1,0 +1,98 @@
+import Foundation
+
+/// One Event, kept once and rendered in both API versions: core `v1` and `events.k8s.io/v1` are two views
+/// of the same stored objects in a real cluster, so a client may read either and must find the same thing.
+struct FakeEvent: Sendable {
+    typealias Object = KubeFixtures.Object
+
+    var name: String
+    var namespace: String
+    var uid: String
+    var resourceVersion: String
+    /// `kind`, `name`, `namespace`, `uid`, `apiVersion` of the object the event is about.
+    var regarding: Object
+    var reason: String
+    var message: String
+    var type: String
+    var component: String
+    var count: Int
+    var firstTime: String
+    var lastTime: String
+    var eventTime: String
+
+    func field(_ name: String) -> String? { regarding[name] as? String }
+
+    var v1: Object {
+        ["metadata": ["name": name, "namespace": namespace, "uid": uid, "resourceVersion": resourceVersion, "creationTimestamp": firstTime] as Object,
+         "involvedObject": regarding, "reason": reason, "message": message, "type": type, "count": count,
+         "firstTimestamp": firstTime, "lastTimestamp": lastTime, "source": ["component": component] as Object,
+         "reportingComponent": component, "reportingInstance": ""]
+    }
+
+    var eventsV1: Object {
+        var object: Object = [
+            "metadata": ["name": name, "namespace": namespace, "uid": uid, "resourceVersion": resourceVersion, "creationTimestamp": firstTime] as Object,
+            "regarding": regarding, "reason": reason, "note": message, "type": type, "eventTime": eventTime,
+            "reportingController": component, "reportingInstance": component, "action": reason,
+            "deprecatedSource": ["component": component] as Object,
+            "deprecatedCount": count, "deprecatedFirstTimestamp": firstTime, "deprecatedLastTimestamp": lastTime,
+        ]
+        if count > 1 { object["series"] = ["count": count, "lastObservedTime": eventTime] as Object }
+        return object
+    }
+
+    /// `involvedObject.name=x,involvedObject.kind=Pod` (core) or `regarding.name=x` (events.k8s.io); `!=` too.
+    func matches(fieldSelector: String) -> Bool {
+        fieldSelector.split(separator: ",").allSatisfy { clause in
+            let negated = clause.contains("!=")
+            let parts = clause.components(separatedBy: negated ? "!=" : (clause.contains("==") ? "==" : "="))
+            guard parts.count == 2 else { return true }
+            let actual: String?
+            switch parts[0] {
+            case "involvedObject.name", "regarding.name", "metadata.name": actual = parts[0] == "metadata.name" ? name : field("name")
+            case "involvedObject.kind", "regarding.kind": actual = field("kind")
+            case "involvedObject.uid", "regarding.uid": actual = field("uid")
+            case "involvedObject.namespace", "regarding.namespace", "metadata.namespace": actual = namespace
+            case "reason": actual = reason
+            case "type": actual = type
+            default: actual = nil
+            }
+            guard let actual else { return true }
+            return (actual == parts[1]) != negated
+        }
+    }
+}
+
+extension FakeKubeAPIServer.State {
+    /// Records an event about `object`; a repeat of the same reason and message counts up, as the
+    /// client-side event correlator does.
+    mutating func recordEvent(_ kind: String, _ object: Object, reason: String, message: String, type: String = "Normal", component: String) {
+        let metadata = object["metadata"] as? Object ?? [:]
+        let name = metadata["name"] as? String ?? "", namespace = metadata["namespace"] as? String ?? "default"
+        let uid = metadata["uid"] as? String ?? ""
+        let now = Self.now()
+        let micro = now.replacingOccurrences(of: "Z", with: ".000000Z")
+        let rv = nextResourceVersion()
+        pages.removeAll()
+        if let index = events.firstIndex(where: { $0.field("uid") == uid && $0.reason == reason && $0.message == message }) {
+            events[index].count += 1
+            events[index].lastTime = now
+            events[index].eventTime = micro
+            events[index].resourceVersion = rv
+            return
+        }
+        eventSerial += 1
+        let regarding: Object = ["kind": kind, "name": name, "namespace": namespace, "uid": uid,
+                                 "apiVersion": ResourceType.kind(kind)?.apiVersion ?? "v1",
+                                 "resourceVersion": metadata["resourceVersion"] as? String ?? ""]
+        events.append(FakeEvent(name: "\(name).\(String(0x1800_0000_0000 + eventSerial, radix: 16))", namespace: namespace,
+                                uid: UUID().uuidString.lowercased(), resourceVersion: rv, regarding: regarding, reason: reason,
+                                message: message, type: type, component: component, count: 1, firstTime: now, lastTime: now, eventTime: micro))
+    }
+
+    func eventObjects(namespace: String?, fieldSelector: String?, eventsAPI: Bool) -> [Object] {
+        events.filter { event in
+            (namespace == nil || event.namespace == namespace) && (fieldSelector.map { event.matches(fieldSelector: $0) } ?? true)
+        }.map { eventsAPI ? $0.eventsV1 : $0.v1 }
+    }
+}
