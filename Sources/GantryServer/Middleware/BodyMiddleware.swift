@@ -19,6 +19,10 @@ struct BodyMiddleware: RouterMiddleware {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            // A body without Content-Length (`Transfer-Encoding: chunked`) is only found too large while it is read.
+            // Hummingbird drains what is left of it after the answer, so the connection stays usable.
+            throw AppError(.payloadTooLarge, "The request body is over the 1 MiB limit.")
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw AppError(.payloadTooLarge, "The request body is over the 1 MiB limit.")
         }

@@ -39,7 +39,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as DecodingError:
             return (Self.decodingError(error, body: context.rawBody), [:])
         case let error as HTTPError:
-            return httpError(error, request: request)
+            return httpError(error.status, body: error.body, request: request)
         case let error as any HTTPResponseConvertible:
             // OpenAPIRuntime's own errors: a missing parameter (400) or a wrong content type (415).
             switch error.httpStatus.code {
@@ -47,6 +47,9 @@ struct ErrorMiddleware: RouterMiddleware {
             case 400..<500: return (AppError.validation("request", Self.describe(error)), [:])
             default: return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
             }
+        case let error as any HTTPResponseError:
+            // Hummingbird's and NIO's own errors (e.g. `NIOTooManyBytesError` for an oversized chunked body: 413).
+            return httpError(error.status, body: nil, request: request)
         case is PSQLError, is SQLiteError:
             if Self.isUnavailable(error) {
                 return (AppError(.unavailable, "The database is not answering; try again shortly."), [.retryAfter: "1"])
@@ -57,8 +60,8 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    func httpError(_ error: HTTPError, request: Request) -> (AppError, HTTPFields) {
-        switch error.status.code {
+    func httpError(_ status: HTTPResponse.Status, body: String?, request: Request) -> (AppError, HTTPFields) {
+        switch status.code {
         case 404:
             let allowed = routes.allowedMethods(for: request.uri.path)
             if !allowed.isEmpty, !allowed.contains(request.method) {
@@ -71,7 +74,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case 415:
             return (AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json."), [:])
         case 400..<500:
-            return (AppError(.badRequest, error.body ?? "The request could not be understood."), [:])
+            return (AppError(.badRequest, body ?? "The request could not be understood."), [:])
         default:
             return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
         }
