@@ -37,7 +37,19 @@ struct RFC3339DateTranscoder: DateTranscoder {
     func decode(_ string: String) throws -> Date {
         if let date = try? Date(string, strategy: Self.withFraction) { return date }
         if let date = try? Date(string, strategy: Self.withoutFraction) { return date }
-        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "Expected an RFC 3339 date-time, got '\(string)'."))
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: Self.invalidPrefix + string + Self.invalidSuffix))
+    }
+
+    // A transcoder is not told where its string came from, so its error carries the string itself and
+    // `ErrorMiddleware` finds the field that holds it (the runtime's decoder reports an empty coding path).
+    static let invalidPrefix = "Expected an RFC 3339 date-time, got '"
+    static let invalidSuffix = "'."
+
+    /// The string a failed `decode` was given, read back from its error's description.
+    static func invalidValue(in description: String) -> String? {
+        guard description.hasPrefix(invalidPrefix), description.hasSuffix(invalidSuffix),
+              description.count >= invalidPrefix.count + invalidSuffix.count else { return nil }
+        return String(description.dropFirst(invalidPrefix.count).dropLast(invalidSuffix.count))
     }
 
     static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

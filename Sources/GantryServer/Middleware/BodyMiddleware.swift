@@ -3,6 +3,7 @@ import Foundation
 import GantryCore
 import Hummingbird
 import NIOCore
+import OpenAPIRuntime
 
 /// Enforces the body rules of CONTRACT.md §2 before anything decodes: JSON only (415), at most 1 MiB (413).
 /// The body is buffered once and kept on the context for idempotency hashing and PATCH null detection.
@@ -38,7 +39,23 @@ struct BodyMiddleware: RouterMiddleware {
                   let type = request.headers[.contentType], !Self.isJSON(type) {
             throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
         }
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch {
+            // A body that decodes to the wrong shape is reported here, where the body is at hand: naming the field
+            // can need it (a refused timestamp carries only its value, not where it was).
+            guard let decoding = Self.decodingError(in: error) else { throw error }
+            throw ErrorMiddleware.decodingError(decoding, body: context.rawBody)
+        }
+    }
+
+    /// The `DecodingError` the OpenAPI runtime wrapped, if that is what failed.
+    static func decodingError(in error: any Error) -> DecodingError? {
+        switch error {
+        case let error as DecodingError: error
+        case let error as ServerError: decodingError(in: error.underlyingError)
+        default: nil
+        }
     }
 
     /// Typed query parameters the generated decoder would report without naming them.

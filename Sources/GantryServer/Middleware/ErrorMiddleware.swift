@@ -106,11 +106,38 @@ struct ErrorMiddleware: RouterMiddleware {
                 return .validation(path(context.codingPath), "is not one of the allowed values")
             }
             if description.contains("date") || description.contains("Date") {
-                return .validation(path(context.codingPath), "must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
+                // Our date transcoder cannot see the coding path; find the body field holding the value it refused.
+                var field = path(context.codingPath)
+                if context.codingPath.isEmpty, let value = RFC3339DateTranscoder.invalidValue(in: description), let body,
+                   let json = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed]),
+                   let found = Self.path(toString: value, in: json) {
+                    field = found
+                }
+                return .validation(field, "must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
             }
             return .validation(path(context.codingPath), "is invalid")
         @unknown default:
             return .validation("body", "is invalid")
+        }
+    }
+
+    /// The path (`expiresAt`, `items[2].at`) of the first string equal to `value` in a decoded JSON body, in key order.
+    static func path(toString value: String, in json: Any, prefix: String = "") -> String? {
+        switch json {
+        case let string as String:
+            return string == value && !prefix.isEmpty ? prefix : nil
+        case let object as [String: Any]:
+            for key in object.keys.sorted() {
+                if let found = path(toString: value, in: object[key]!, prefix: prefix.isEmpty ? key : prefix + "." + key) { return found }
+            }
+            return nil
+        case let array as [Any]:
+            for (index, element) in array.enumerated() {
+                if let found = path(toString: value, in: element, prefix: prefix + "[\(index)]") { return found }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 
