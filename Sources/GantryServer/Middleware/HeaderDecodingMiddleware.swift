@@ -2,12 +2,25 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The OpenAPI runtime percent-encodes header values it serializes (`"1"` becomes `%221%22`);
+/// Header fix-ups around the OpenAPI runtime, both ways.
+///
+/// In: `Accept` is dropped. Every operation has exactly one representation (JSON, or NDJSON for the audit
+/// export), so `Accept` cannot change an answer; the runtime would instead refuse a mismatch with 400 (e.g.
+/// `Accept: application/json` on the export). RFC 9110 §12.5.1 lets a server disregard `Accept` and send its
+/// one representation, which is friendlier than 406 and exactly what the client gets without the header.
+///
+/// Out: the runtime percent-encodes header values it serializes (`"1"` becomes `%221%22`);
 /// `ETag` and `Location` must reach clients verbatim.
 struct HeaderDecodingMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        if request.headers[.accept] != nil {
+            var head = request.head
+            head.headerFields[.accept] = nil
+            request = Request(head: head, body: request.body)
+        }
         var response = try await next(request, context)
         for name in [HTTPField.Name.eTag, .location] {
             if let value = response.headers[name], value.contains("%"), let decoded = value.removingPercentEncoding {
