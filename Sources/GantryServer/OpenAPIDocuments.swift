@@ -18,7 +18,8 @@ struct OpenAPIDocuments {
         var routes = RouteTable()
         var operations: [String: String] = [:]
         for (path, item) in root["paths"] as? [String: Any] ?? [:] {
-            let methods = item as? [String: Any] ?? [:]
+            // A path item also holds `parameters`, `summary`, `servers`, `$ref`…: only its operation keys are methods.
+            let methods = (item as? [String: Any] ?? [:]).filter { Self.operationKeys.contains($0.key) }
             routes.add(basePath + path, Set(methods.keys.compactMap { HTTPRequest.Method($0.uppercased()) }))
             for (method, operation) in methods {
                 guard let id = (operation as? [String: Any])?["operationId"] as? String else { continue }
@@ -28,4 +29,7 @@ struct OpenAPIDocuments {
         self.routes = routes
         self.operations = operations
     }
+
+    /// The keys of an OpenAPI 3.1 path item that name an operation (HTTP methods).
+    static let operationKeys: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 }
