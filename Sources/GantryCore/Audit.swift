@@ -30,17 +30,59 @@ public struct AuditEvent: Sendable, Equatable {
     /// `{"field": {"from": x, "to": y}}`; never a credential.
     public var changes: [String: JSONValue]?
 
+    /// Builds `action` as `<resourceType>.<verb>`. Spelling (one form for every entry): lowercase words joined by
+    /// underscores in both parts — `cloud_account.created`, `deployment.status_changed`, resource type
+    /// `cloud_account`. A camelCase argument is written in that form (`cloudAccount` → `cloud_account`). Entries
+    /// stored before this rule keep their spelling (their hash covers it); `AuditSpelling.variants` lets filters
+    /// find them under either form.
     public init(
         _ action: String, _ resourceType: String, _ resourceID: String,
         projectID: String? = nil, environmentID: String? = nil, deploymentID: String? = nil, changes: [String: JSONValue]? = nil
     ) {
-        self.action = "\(resourceType).\(action)"
+        let resourceType = AuditSpelling.snakeCase(resourceType)
+        self.action = "\(resourceType).\(AuditSpelling.snakeCase(action))"
         self.resourceType = resourceType
         self.resourceID = resourceID
         self.projectID = projectID
         self.environmentID = environmentID
         self.deploymentID = deploymentID
         self.changes = changes
+    }
+}
+
+/// The one spelling of audit actions and resource types, and the older spellings still stored.
+public enum AuditSpelling {
+    /// `cloudAccount` → `cloud_account`, `Project` → `project`; already snake_case text is unchanged.
+    public static func snakeCase(_ text: String) -> String {
+        var result = ""
+        var previous: Character?
+        for character in text {
+            if character.isUppercase {
+                if let previous, previous.isLowercase || previous.isNumber { result.append("_") }
+                result.append(contentsOf: character.lowercased())
+            } else {
+                result.append(character)
+            }
+            previous = character
+        }
+        return result
+    }
+
+    /// `cloud_account` → `cloudAccount`: how resource types were spelled before the rule.
+    static func camelCase(_ text: String) -> String {
+        let words = text.split(separator: "_", omittingEmptySubsequences: false)
+        guard words.count > 1 else { return text }
+        return String(words[0]) + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    /// Every stored spelling of a resource type or action a filter names, the current one first: a filter by
+    /// `cloud_account` (or `cloudAccount`) also finds entries written as `cloudAccount` before the rule.
+    /// (Only resource types were ever camelCase; verbs always had underscores.)
+    public static func variants(of name: String) -> [String] {
+        let canonical = snakeCase(name)
+        let parts = canonical.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let legacy = ([camelCase(parts[0])] + parts.dropFirst()).joined(separator: ".")
+        return legacy == canonical ? [canonical] : [canonical, legacy]
     }
 }
 

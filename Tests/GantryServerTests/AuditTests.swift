@@ -82,7 +82,7 @@ struct AuditTests {
                     #expect(!text.contains(needle))
                 }
             }
-            #expect(list.contains("cloudAccount.updated"))
+            #expect(list.contains("cloud_account.updated"))
         }
     }
 

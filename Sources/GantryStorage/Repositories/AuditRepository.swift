@@ -128,8 +128,9 @@ public struct SQLAuditRepository: AuditRepository {
         if let value = filter.environmentID { sql = sql + " AND environment_id = \(bind: value)" }
         if let value = filter.deploymentID { sql = sql + " AND deployment_id = \(bind: value)" }
         if let value = filter.actorEmail { sql = sql + " AND LOWER(actor_email) = \(bind: value.lowercased())" }
-        if let value = filter.action { sql = sql + " AND action = \(bind: value)" }
-        if let value = filter.resourceType { sql = sql + " AND resource_type = \(bind: value)" }
+        // Entries keep the spelling they were hashed with; a filter matches every spelling of its name.
+        if let value = filter.action { sql = sql + " AND action IN (\(binds: AuditSpelling.variants(of: value)))" }
+        if let value = filter.resourceType { sql = sql + " AND resource_type IN (\(binds: AuditSpelling.variants(of: value)))" }
         if let value = filter.resourceID { sql = sql + " AND resource_id = \(bind: value)" }
         if let value = filter.from { sql = sql + " AND created_at >= \(bind: Timestamp.micros(value))" }
         if let value = filter.to { sql = sql + " AND created_at < \(bind: Timestamp.micros(value))" }

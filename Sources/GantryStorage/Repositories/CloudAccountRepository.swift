@@ -43,7 +43,7 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
             let account = CloudAccount(id: id, name: name, provider: provider, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1)
             var changes = Changes.created(account.auditFields)
             changes["credentials"] = .object(["from": .null, "to": .string("(sealed)")])
-            try await record(AuditEvent("created", "cloudAccount", id, changes: changes), by: caller, on: sql)
+            try await record(AuditEvent("created", "cloud_account", id, changes: changes), by: caller, on: sql)
             return account
         }
     }
@@ -84,7 +84,7 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
             }
             var changes = Changes.diff(before.auditFields, account.auditFields)
             if sealedCredentials != nil { changes["credentials"] = Changes.replacedSecret }
-            try await record(AuditEvent("updated", "cloudAccount", id, changes: changes), by: caller, on: sql)
+            try await record(AuditEvent("updated", "cloud_account", id, changes: changes), by: caller, on: sql)
             return account
         }
     }
@@ -105,7 +105,7 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
             }
             let now = Timestamp.now()
             try await sql.raw("UPDATE cloud_accounts SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(AuditEvent("deleted", "cloudAccount", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
+            try await record(AuditEvent("deleted", "cloud_account", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
     }
 
