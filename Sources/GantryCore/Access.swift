@@ -58,7 +58,24 @@ public struct Grant: Sendable, Equatable {
         }
     }
 
-    var readsSomething: Bool { policies.contains { $0.hasSuffix(":read") } }
+    /// The reads that act on an environment or what it holds (its deployments and connections, its live runtime).
+    /// Organization-level reads (spaces, integrations, cloud accounts, members, audit) and `projects:read` are not
+    /// reads "on an environment" (CONTRACT.md §3), whatever scope they are granted at.
+    public static let environmentReads: Set<String> = ["environments:read", "deployments:read", "runtime:read"]
+
+    /// This grant reads the environments it covers.
+    var readsEnvironments: Bool { !policies.isDisjoint(with: Self.environmentReads) }
+
+    /// This grant reads environments of `projectID`: at `org` or that project's scope it covers all of them
+    /// (present and future), at an environment's scope that one.
+    func readsEnvironments(of projectID: String) -> Bool {
+        guard readsEnvironments else { return false }
+        switch scope {
+        case .organization: return true
+        case .project(let id): return id == projectID
+        case .environment: return self.projectID == projectID
+        }
+    }
 }
 
 /// Which rows of a list the caller may see: all of them, or only those with these IDs.
@@ -79,57 +96,66 @@ public struct Permissions: Sendable, Equatable {
         grants.contains { $0.policies.contains(policy) && $0.covers(target) }
     }
 
-    /// A project is visible with `projects:read` on it, or any read on one of its environments;
-    /// an environment with any read covering it. Organization-level resources are never hidden (403, not 404).
+    /// Visibility (CONTRACT.md §3): a project is visible with `projects:read` on it, or any read on one of its
+    /// environments (`environmentReads`, held at `org` scope, the project's scope or one of its environments' scopes);
+    /// an environment is visible with any of those reads covering it ("it then sees only the environments it may
+    /// read"). Organization-level resources are never hidden (403, not 404).
     public func sees(_ target: Target) -> Bool {
         switch target {
         case .organization:
             return true
         case .project(let id):
-            return allows("projects:read", on: target)
-                || grants.contains { $0.readsSomething && $0.projectID == id }
+            return allows("projects:read", on: target) || grants.contains { $0.readsEnvironments(of: id) }
         case .environment:
-            return grants.contains { $0.readsSomething && $0.covers(target) }
+            return grants.contains { $0.readsEnvironments && $0.covers(target) }
         }
     }
 
-    /// Allowed, or the error the caller gets: 404 naming `resource` when it cannot see the target, else 403.
-    /// Reading a project is seeing it, so an environment grant reads the project above it.
+    /// Allowed, or the error the caller gets: 404 naming `resource` when it cannot see the target (whatever else
+    /// it holds: a write without a read on something hidden is still 404), else 403 when it lacks `policy`.
+    /// Reading a project or an environment is seeing it: whoever sees one may read it, so an environment grant
+    /// reads the project above it, and a `deployments:read` grant reads its environment.
     public func authorize(_ policy: String, on target: Target, resource: String) throws {
+        guard sees(target) else { throw AppError.notFound(resource) }
         if allows(policy, on: target) { return }
-        if policy == "projects:read", case .project = target, sees(target) { return }
-        if sees(target) {
-            throw AppError(.forbidden, "Your role does not grant \(policy) on this \(resource); ask an organization admin for access.")
-        }
-        throw AppError.notFound(resource)
+        if policy == "projects:read", case .project = target { return }
+        if policy == "environments:read", case .environment = target { return }
+        throw AppError(.forbidden, "Your role does not grant \(policy) on this \(resource); ask an organization admin for access.")
     }
 
-    /// The projects a list or the stats may show.
+    /// The projects a list or the stats may show: those `sees` allows.
     public var visibleProjects: Visible {
-        if allows("projects:read", on: .organization) { return .all }
+        if grants.contains(where: { $0.scope == .organization && ($0.policies.contains("projects:read") || $0.readsEnvironments) }) {
+            return .all
+        }
         var ids = Set<String>()
         for grant in grants {
-            if case .project(let id) = grant.scope, grant.policies.contains("projects:read") { ids.insert(id) }
-            if case .environment = grant.scope, grant.readsSomething, let project = grant.projectID { ids.insert(project) }
+            switch grant.scope {
+            case .organization:
+                continue
+            case .project(let id):
+                if grant.policies.contains("projects:read") || grant.readsEnvironments { ids.insert(id) }
+            case .environment:
+                if grant.readsEnvironments, let project = grant.projectID { ids.insert(project) }
+            }
         }
         return .only(ids)
     }
 
-    /// Within a visible project, the environments the caller may read with `policy`.
-    public func visibleEnvironments(in projectID: String, policy: String = "environments:read") -> Visible {
-        if allows(policy, on: .project(projectID)) { return .all }
+    /// Within a visible project, the environments the caller may see (and so read): those `sees` allows.
+    public func visibleEnvironments(in projectID: String) -> Visible {
+        if grants.contains(where: { $0.readsEnvironments && $0.covers(.project(projectID)) }) { return .all }
         return .only(Set(grants.compactMap { grant in
-            guard case .environment(let id) = grant.scope, grant.projectID == projectID, grant.policies.contains(policy) else { return nil }
+            guard case .environment(let id) = grant.scope, grant.projectID == projectID, grant.readsEnvironments else { return nil }
             return id
         }))
     }
 
-    /// For aggregates across projects: the projects whose every environment the caller reads, and the
-    /// single environments it reads elsewhere. nil when it reads every environment of the organization.
+    /// For aggregates across projects: the projects whose every environment the caller sees, and the
+    /// single environments it sees elsewhere. nil when it sees every environment of the organization.
     public var readableEnvironments: (projects: Set<String>, environments: Set<String>)? {
-        if allows("environments:read", on: .organization) { return nil }
         var projects = Set<String>(), environments = Set<String>()
-        for grant in grants where grant.policies.contains("environments:read") {
+        for grant in grants where grant.readsEnvironments {
             switch grant.scope {
             case .organization: return nil
             case .project(let id): projects.insert(id)

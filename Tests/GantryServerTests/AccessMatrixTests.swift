@@ -149,10 +149,25 @@ struct AccessMatrixTests {
 
     enum Expect: Equatable { case allowed, status(Int) }
 
-    /// The contract's rules, restated: a grant covers its scope and below; org-level resources need an org grant (else 403);
-    /// a project is visible with projects:read on it or any read on one of its environments; hidden is 404, visible but not permitted 403.
+    /// The reads "on an environment" in the sense of CONTRACT.md §3's visibility rule: they act on an environment or
+    /// on what it holds (deployments, connections, live runtime). Organization-level reads (spaces, integrations, cloud
+    /// accounts, members, audit) and `projects:read` are not reads on an environment, at whatever scope they are held.
+    static let environmentReads: Set<String> = ["environments:read", "deployments:read", "runtime:read"]
+
+    /// The contract's rules, restated for any set of policies held at one scope:
+    /// - a grant covers its scope and below; organization-level resources need an `org` grant (else 403);
+    /// - a project is visible with `projects:read` covering it, or any read on one of its environments (a read held at
+    ///   `org` or the project's scope reads all of its environments, present and future; one at an environment's
+    ///   scope reads that environment);
+    /// - "it then sees only the environments it may read": an environment is visible with a read on it; reading a
+    ///   project or an environment is seeing it, so a visible one may be read (GET) even without `projects:read` /
+    ///   `environments:read` themselves;
+    /// - what the caller cannot see is 404 whatever else it holds (a write without a read is 404, not 403); what it
+    ///   sees but may not do is 403; lists are filtered, never refused: listing a visible project's environments
+    ///   answers 200 with only the visible ones — possibly none (`projects:read` alone) — rather than 403, since 403
+    ///   would confirm environments it may not see and the rule says it "sees only the environments it may read".
     static func expect(_ operation: String, on target: On, policies: Set<String>, scope: ScopeKind) -> Expect {
-        let anyRead = policies.contains { $0.hasSuffix(":read") }
+        let readsEnvironments = !policies.isDisjoint(with: environmentReads)
         func covers(_ target: On) -> Bool {
             switch (scope, target) {
             case (.org, _): true
@@ -163,10 +178,14 @@ struct AccessMatrixTests {
         }
         func visible(_ target: On) -> Bool {
             switch target {
-            case .organization: true
+            case .organization:
+                true
             case .project, .deletedProject:
-                (policies.contains("projects:read") && covers(target)) || (scope == .environment && target == .project && anyRead)
-            case .environment: anyRead && covers(target)
+                // The fixture's environment belongs to `project`; the deleted project has none.
+                (policies.contains("projects:read") && covers(target))
+                    || (readsEnvironments && (covers(target) || (scope == .environment && target == .project)))
+            case .environment:
+                readsEnvironments && covers(target)
             }
         }
         switch OperationTable.requirements[operation]! {
@@ -177,10 +196,54 @@ struct AccessMatrixTests {
         case .resource(let policy):
             if operation == "listProjects" || operation == "getProjectStats" { return .allowed }
             if operation == "listEnvironments" { return visible(.project) ? .allowed : .status(404) }
+            guard visible(target) else { return .status(404) }
             if policies.contains(policy) && covers(target) { return .allowed }
-            if policy == "projects:read" && visible(target) { return .allowed }   // reading a project is seeing it
-            return .status(visible(target) ? 403 : 404)
+            if policy == "projects:read" && (target == .project || target == .deletedProject) { return .allowed }   // reading a project is seeing it
+            if policy == "environments:read" && target == .environment { return .allowed }   // likewise an environment
+            return .status(403)
         }
+    }
+
+    /// Whether a list answer shows the fixture's project or environment, from the same rule.
+    static func listed(_ operation: String, policies: Set<String>, scope: ScopeKind) -> (id: KeyPath<World, String>, key: String, shown: Bool)? {
+        let readsEnvironments = !policies.isDisjoint(with: environmentReads)
+        let projectVisible = (policies.contains("projects:read") && scope != .environment) || readsEnvironments
+        switch operation {
+        case "listProjects": return (\.project, "id", projectVisible)
+        case "getProjectStats": return (\.project, "projectId", projectVisible)
+        case "listEnvironments": return (\.environment, "id", readsEnvironments)
+        default: return nil
+        }
+    }
+
+    /// Runs every operation as `caller` and checks each answer against the oracle; returns (allowed, refused) counts.
+    static func check(
+        _ caller: TestApp, world: World, spareToken: String, policies: Set<String>, scope: ScopeKind, label: String
+    ) async throws -> (Int, Int) {
+        var allowedAnswers = 0, refusals = 0
+        let calls = Self.calls(world, spareToken: spareToken)
+        for operation in Self.order {
+            guard let call = calls[operation] else { continue }   // `tableCoversDocument` names any operation without a call
+            let reply = try await caller.request(.init(call.method)!, call.path, json: call.body)
+            let expected = Self.expect(operation, on: call.on, policies: policies, scope: scope)
+            let context = "\(label) at \(scope.rawValue): \(operation) → \(reply.status) \(reply.text.prefix(160))"
+            switch expected {
+            case .allowed:
+                // 409: a delete refused for its children; 502: the fixture's cluster is unreachable (access was granted).
+                #expect(reply.status < 400 || [409, 502].contains(reply.status), "\(context)")
+                allowedAnswers += 1
+                if let listed = Self.listed(operation, policies: policies, scope: scope) {
+                    let ids = reply.items.compactMap { $0[listed.key] as? String }
+                    #expect(ids.contains(world[keyPath: listed.id]) == listed.shown,
+                            "\(context): the fixture should\(listed.shown ? "" : " not") be listed")
+                }
+            case .status(let status):
+                #expect(reply.status == status, "\(context), expected \(status)")
+                #expect(reply.errorCode == (status == 403 ? "forbidden" : "not_found"), "\(context)")
+                refusals += 1
+            }
+        }
+        return (allowedAnswers, refusals)
     }
 
     @Test("Every operation in the document has an access rule and a matrix call, and nothing else does")
@@ -202,26 +265,45 @@ struct AccessMatrixTests {
                     let caller = admin.acting(as: member.token)
                     let spare = try await caller.post("/api/tokens", ["name": "spare"])
                     try #require(spare.status == 201)
-                    let calls = Self.calls(world, spareToken: spare.id)
-                    for operation in Self.order {
-                        let call = try #require(calls[operation])
-                        let reply = try await caller.request(.init(call.method)!, call.path, json: call.body)
-                        let expected = Self.expect(operation, on: call.on, policies: policies, scope: scope)
-                        let context = "\(role) at \(scope.rawValue): \(operation) → \(reply.status) \(reply.text.prefix(160))"
-                        switch expected {
-                        case .allowed:
-                            // 409: a delete refused for its children; 502: the fixture's cluster is unreachable (access was granted).
-                            #expect(reply.status < 400 || [409, 502].contains(reply.status), "\(context)")
-                            allowedAnswers += 1
-                        case .status(let status):
-                            #expect(reply.status == status, "\(context), expected \(status)")
-                            #expect(reply.errorCode == (status == 403 ? "forbidden" : "not_found"), "\(context)")
-                            refusals += 1
-                        }
-                    }
+                    let (allowed, refused) = try await Self.check(
+                        caller, world: world, spareToken: spare.id, policies: policies, scope: scope, label: role
+                    )
+                    allowedAnswers += allowed
+                    refusals += refused
                 }
             }
             // Not vacuous: both outcomes occur many times.
+            #expect(allowedAnswers > 100 && refusals > 100, "allowed \(allowedAnswers), refused \(refusals)")
+        }
+    }
+
+    /// Custom roles: each single policy, and a few pairs, at each scope.
+    static let customPolicySets: [Set<String>] = Policies.all.map { [$0] } + [
+        ["projects:read", "projects:write"], ["environments:read", "environments:write"],
+        ["projects:read", "environments:write"], ["deployments:read", "deployments:write"],
+        ["environments:read", "deployments:write"],
+    ]
+
+    @Test("Custom roles holding one policy (or a pair) at org, project and environment scope get the rule's status for every operation",
+          arguments: TestDatabase.all, ScopeKind.allCases)
+    func customRoleMatrix(_ db: TestDatabase, _ scope: ScopeKind) async throws {
+        try await TestApp.run(db, settings: [Settings.keys.rateLimit: "0"]) { admin in
+            var allowedAnswers = 0, refusals = 0
+            for policies in Self.customPolicySets {
+                let label = policies.sorted().joined(separator: "+")
+                let role = try await admin.post("/api/roles", ["name": Self.unique("custom"), "policies": policies.sorted()])
+                try #require(role.status == 201, "\(label): \(role.text)")
+                let world = try await World.make(admin)
+                let member = try await admin.createMember(role: role.id, scope: world.scope(scope))
+                let caller = admin.acting(as: member.token)
+                let spare = try await caller.post("/api/tokens", ["name": "spare"])
+                try #require(spare.status == 201)
+                let (allowed, refused) = try await Self.check(
+                    caller, world: world, spareToken: spare.id, policies: policies, scope: scope, label: label
+                )
+                allowedAnswers += allowed
+                refusals += refused
+            }
             #expect(allowedAnswers > 100 && refusals > 100, "allowed \(allowedAnswers), refused \(refusals)")
         }
     }
