@@ -101,7 +101,7 @@ func buildRouter(
             group.cancelAll()
             return first
         }) ?? false
-        let body = ready ? #"{"status":"ready"}"# : #"{"status":"unavailable","reason":"database"}"#
+        let body = ready ? #"{"status":"ready"}"# : #"{"reason":"database","status":"unavailable"}"#
         return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: body)))
     }
@@ -134,7 +134,7 @@ func buildRouter(
     let handlers = APIImplementation(repositories: repositories, sealer: sealer, deployer: deployer)
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
-        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.withoutEscapingSlashes])
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
     )
     return router
 }

@@ -37,6 +37,8 @@ struct AccessMatrixTests {
             w.deployment = try await admin.createDeployment(environment: w.environment, name: "api")
             let worker = try await admin.createDeployment(environment: w.environment, name: "worker")
             w.spareDeployment = try await admin.createDeployment(environment: w.environment, name: "spare")
+            // Revision 1 exists for the revision reads and the rollback.
+            try #require(try await admin.post("/api/deployments/\(w.deployment)/deploy").status == 202, "deploy fixture")
             w.connection = try await admin.post("/api/environments/\(w.environment)/connections",
                                                 ["fromDeploymentId": w.deployment, "toDeploymentId": worker]).id
             w.cloudAccount = try await admin.post("/api/cloud-accounts", ["name": "aws-\(UUID().uuidString.prefix(6))", "provider": "aws",
@@ -93,6 +95,12 @@ struct AccessMatrixTests {
             "getDeployment": Call(method: "GET", path: "/api/deployments/\(w.deployment)", on: .environment),
             "updateDeployment": Call(method: "PATCH", path: "/api/deployments/\(w.deployment)", body: ["replicas": 2], on: .environment),
             "deleteDeployment": Call(method: "DELETE", path: "/api/deployments/\(w.spareDeployment)", on: .environment),
+            "deployDeployment": Call(method: "POST", path: "/api/deployments/\(w.deployment)/deploy", on: .environment),
+            "rollbackDeployment": Call(method: "POST", path: "/api/deployments/\(w.deployment)/rollback", body: ["revision": 1], on: .environment),
+            "deployEnvironment": Call(method: "POST", path: "/api/environments/\(w.environment)/deploy", on: .environment),
+            "listRevisions": Call(method: "GET", path: "/api/deployments/\(w.deployment)/revisions", on: .environment),
+            "getRevision": Call(method: "GET", path: "/api/deployments/\(w.deployment)/revisions/1", on: .environment),
+            "listDeploymentEvents": Call(method: "GET", path: "/api/deployments/\(w.deployment)/events", on: .environment),
             "listConnections": Call(method: "GET", path: "/api/environments/\(w.environment)/connections", on: .environment),
             "createConnection": Call(method: "POST", path: "/api/environments/\(w.environment)/connections",
                                      body: ["fromDeploymentId": w.spareDeployment, "toDeploymentId": w.deployment], on: .environment),

@@ -113,10 +113,11 @@ struct DeployingTests {
             let container = try #require((template["containers"] as? [any Sendable])?.first as? [String: any Sendable])
             #expect(container["image"] as? String == "ghcr.io/acme/web:1.0")
             let env = (container["env"] as? [any Sendable])?.compactMap { $0 as? [String: any Sendable] } ?? []
-            #expect(env.first?["name"] as? String == "MODE")
-            #expect(env.first?["value"] as? String == "live")
-            let secretRef = ((env.last?["valueFrom"] as? [String: any Sendable])?["secretKeyRef"] as? [String: any Sendable])
+            let byName = Dictionary(env.map { ($0["name"] as? String ?? "", $0) }) { first, _ in first }
+            #expect(byName["MODE"]?["value"] as? String == "live", "\(env)")
+            let secretRef = ((byName["API_KEY"]?["valueFrom"] as? [String: any Sendable])?["secretKeyRef"] as? [String: any Sendable])
             #expect(secretRef?["name"] as? String == "web-env")
+            #expect(secretRef?["key"] as? String == "API_KEY")
             #expect(((container["readinessProbe"] as? [String: any Sendable])?["httpGet"] as? [String: any Sendable])?["port"] as? Int == 8080)
             let service = try #require(cluster.object("services", namespace: "shop", name: "web"))
             #expect(Self.labels(service)["gantry.dev/deployment-id"] == deployment)

@@ -38,6 +38,12 @@ struct BodyMiddleware: RouterMiddleware {
         } else if request.method == .post || request.method == .patch || request.method == .put,
                   let type = request.headers[.contentType], !Self.isJSON(type) {
             throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
+        } else if request.method == .post {
+            // A POST without a body (`curl -X POST …/deploy`) reads as an empty object: routes whose body is optional
+            // then take their defaults, and routes that need fields name the missing ones instead of "body is invalid".
+            var head = request.head
+            head.headerFields[.contentType] = "application/json"
+            request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: "{}")))
         }
         do {
             return try await next(request, context)

@@ -284,7 +284,7 @@ final class DeployRunner: Service, Sendable {
             }
         } catch {
             // The lease runs out and the job is taken over: nothing is lost.
-            logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)"])
+            logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)", "error": "\(String(reflecting: error))"])
         }
     }
 
