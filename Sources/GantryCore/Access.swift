@@ -1,4 +1,4 @@
-/// Where an assignment applies (CONTRACT.md §3): the organization, one project, or one environment.
+/// Where an assignment applies (docs/api.md §3): the organization, one project, or one environment.
 /// A grant covers its scope and everything below it.
 public enum Scope: Hashable, Sendable, CustomStringConvertible {
     case organization
@@ -69,7 +69,7 @@ public enum Visible: Sendable, Equatable {
     public var isEmpty: Bool { if case .only(let ids) = self { ids.isEmpty } else { false } }
 }
 
-/// The caller's grants, and every access decision of CONTRACT.md §3, with no I/O.
+/// The caller's grants, and every access decision of docs/api.md §3, with no I/O.
 public struct Permissions: Sendable, Equatable {
     public var grants: [Grant]
 

@@ -4,7 +4,7 @@ import GantryAPI
 @testable import GantryServer
 import Testing
 
-/// CONTRACT.md §3: every built-in role × scope × operation gets the status the operation table implies.
+/// docs/api.md §3: every built-in role × scope × operation gets the status the operation table implies.
 /// Expectations are derived from `OperationTable` by a small oracle written from the contract's words,
 /// so a new operation without a call here, or a rule the code does not enforce, fails the suite.
 @Suite("Access matrix")
