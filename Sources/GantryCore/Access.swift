@@ -1,4 +1,4 @@
-/// Where an assignment applies (CONTRACT.md §3): the organization, one project, or one environment.
+/// Where an assignment applies (docs/api.md §3): the organization, one project, or one environment.
 /// A grant covers its scope and everything below it.
 public enum Scope: Hashable, Sendable, CustomStringConvertible {
     case organization
@@ -60,7 +60,7 @@ public struct Grant: Sendable, Equatable {
 
     /// The reads that act on an environment or what it holds (its deployments and connections, its live runtime).
     /// Organization-level reads (spaces, integrations, cloud accounts, members, audit) and `projects:read` are not
-    /// reads "on an environment" (CONTRACT.md §3), whatever scope they are granted at.
+    /// reads "on an environment" (docs/api.md §3), whatever scope they are granted at.
     public static let environmentReads: Set<String> = ["environments:read", "deployments:read", "runtime:read"]
 
     /// This grant reads the environments it covers.
@@ -86,7 +86,7 @@ public enum Visible: Sendable, Equatable {
     public var isEmpty: Bool { if case .only(let ids) = self { ids.isEmpty } else { false } }
 }
 
-/// The caller's grants, and every access decision of CONTRACT.md §3, with no I/O.
+/// The caller's grants, and every access decision of docs/api.md §3, with no I/O.
 public struct Permissions: Sendable, Equatable {
     public var grants: [Grant]
 
@@ -96,7 +96,7 @@ public struct Permissions: Sendable, Equatable {
         grants.contains { $0.policies.contains(policy) && $0.covers(target) }
     }
 
-    /// Visibility (CONTRACT.md §3): a project is visible with `projects:read` on it, or any read on one of its
+    /// Visibility (docs/api.md §3): a project is visible with `projects:read` on it, or any read on one of its
     /// environments (`environmentReads`, held at `org` scope, the project's scope or one of its environments' scopes);
     /// an environment is visible with any of those reads covering it ("it then sees only the environments it may
     /// read"). Organization-level resources are never hidden (403, not 404).

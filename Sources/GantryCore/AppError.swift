@@ -1,4 +1,4 @@
-/// The contract's error codes (CONTRACT.md §2), with their HTTP statuses.
+/// The contract's error codes (docs/api.md §2), with their HTTP statuses.
 public enum ErrorCode: String, Sendable, Codable {
     case badRequest = "bad_request"
     case validationFailed = "validation_failed"

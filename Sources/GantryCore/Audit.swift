@@ -86,7 +86,7 @@ public enum AuditSpelling {
     }
 }
 
-/// One entry of the audit log as stored and served (CONTRACT.md §5).
+/// One entry of the audit log as stored and served (docs/api.md §5).
 public struct AuditEntry: Sendable, Equatable, Codable {
     public var id: String
     public var action: String

@@ -1,4 +1,4 @@
-/// Every policy string of CONTRACT.md §3, `resource:action`.
+/// Every policy string of docs/api.md §3, `resource:action`.
 public enum Policies {
     public static let all: [String] = [
         "projects:read", "projects:write", "projects:delete",

@@ -17,7 +17,7 @@ public struct AppRequestContext: RequestContext {
         coreContext = .init(source: source)
     }
 
-    /// CONTRACT.md §2: bodies over 1 MiB are refused.
+    /// docs/api.md §2: bodies over 1 MiB are refused.
     public var maxUploadSize: Int { 1 << 20 }
 }
 

@@ -3,7 +3,7 @@ import GantryCore
 import GantryStorage
 import Logging
 
-/// Seeds the first organization when the database has none (CONTRACT.md §1).
+/// Seeds the first organization when the database has none (docs/api.md §1).
 enum Bootstrap {
     static func run(_ identity: any IdentityRepository, tokenSecret: String?, logger: Logger) async throws {
         guard try await !identity.hasOrganizations() else { return }

@@ -1,4 +1,4 @@
-/// What an operation needs from its caller (CONTRACT.md §3).
+/// What an operation needs from its caller (docs/api.md §3).
 enum Requirement: Sendable, Equatable {
     /// Any authenticated caller: it acts on itself (`/me`, its own tokens) or reads public facts (`/policies`).
     case caller
@@ -93,7 +93,7 @@ enum OperationTable {
         "createAssignment": .organization("members:write"),
         "deleteAssignment": .organization("members:write"),
 
-        // Live runtime (CONTRACT.md §6, deployer role).
+        // Live runtime (docs/api.md §6, deployer role).
         "getEnvironmentStats": .resource("runtime:read"),
         "getClusterDiscovery": .resource("runtime:read"),
         "listSpaceNamespaces": .organization("runtime:read"),

@@ -4,7 +4,7 @@ import GantryCore
 import GantryStorage
 import KubeClient
 
-/// Which half of Gantry this process plays (CONTRACT.md §1).
+/// Which half of Gantry this process plays (docs/api.md §1).
 public enum ServerRole: String, Sendable, CaseIterable {
     case all, config, deployer
 }

@@ -1,4 +1,4 @@
-/// What went wrong talking to a cluster, in the terms CONTRACT.md §6 answers with. Messages come from the
+/// What went wrong talking to a cluster, in the terms docs/api.md §6 answers with. Messages come from the
 /// cluster's `Status` or our own words; they never hold a credential.
 public enum KubeError: Error, Sendable, Equatable {
     /// 401 or 403 from the cluster.

@@ -4,7 +4,7 @@ import GantryAPI
 @testable import GantryServer
 import Testing
 
-/// CONTRACT.md §3: every built-in role × scope × operation gets the status the operation table implies.
+/// docs/api.md §3: every built-in role × scope × operation gets the status the operation table implies.
 /// Expectations are derived from `OperationTable` by a small oracle written from the contract's words,
 /// so a new operation without a call here, or a rule the code does not enforce, fails the suite.
 @Suite("Access matrix")
@@ -157,7 +157,7 @@ struct AccessMatrixTests {
 
     enum Expect: Equatable { case allowed, status(Int) }
 
-    /// The reads "on an environment" in the sense of CONTRACT.md §3's visibility rule: they act on an environment or
+    /// The reads "on an environment" in the sense of docs/api.md §3's visibility rule: they act on an environment or
     /// on what it holds (deployments, connections, live runtime). Organization-level reads (spaces, integrations, cloud
     /// accounts, members, audit) and `projects:read` are not reads on an environment, at whatever scope they are held.
     static let environmentReads: Set<String> = ["environments:read", "deployments:read", "runtime:read"]

@@ -4,7 +4,7 @@ import GantryServer
 import GantryStorage
 import Testing
 
-/// CONTRACT.md §3: members, tokens, roles, assignments, visibility and the rules around them — on every database.
+/// docs/api.md §3: members, tokens, roles, assignments, visibility and the rules around them — on every database.
 @Suite("Access control")
 struct AccessTests {
     @Test("An environment grant shows its project, but only that environment, in lists and stats", arguments: TestDatabase.all)

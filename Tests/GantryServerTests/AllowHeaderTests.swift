@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 
-/// CONTRACT.md §2: 405 `method_not_allowed` names the allowed methods in `Allow`: HTTP methods only, never a key of
+/// docs/api.md §2: 405 `method_not_allowed` names the allowed methods in `Allow`: HTTP methods only, never a key of
 /// the OpenAPI path item that is not an operation (`parameters`, `summary`, …).
 @Suite("Allow header")
 struct AllowHeaderTests {

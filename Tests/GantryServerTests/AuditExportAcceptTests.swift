@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §5: `GET /audit-logs/export` streams NDJSON. Its one representation is served whatever the client's
+/// docs/api.md §5: `GET /audit-logs/export` streams NDJSON. Its one representation is served whatever the client's
 /// `Accept` says (RFC 9110 lets a server disregard it): a client asking for JSON still gets the NDJSON, not 400.
 @Suite("Audit export and Accept")
 struct AuditExportAcceptTests {

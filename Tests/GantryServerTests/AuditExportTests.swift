@@ -4,7 +4,7 @@ import GantryStorage
 import SQLKit
 import Testing
 
-/// CONTRACT.md §5 and issue 3: the export streams; the real binary's peak memory stays flat over 100,000 entries.
+/// docs/api.md §5 and issue 3: the export streams; the real binary's peak memory stays flat over 100,000 entries.
 @Suite("Audit export at scale")
 struct AuditExportTests {
     static let entries = 100_000

@@ -4,7 +4,7 @@ import GantryStorage
 import SQLKit
 import Testing
 
-/// CONTRACT.md §5: `action` is `<resourceType>.<verb>`, in one spelling for every entry: lowercase words joined by
+/// docs/api.md §5: `action` is `<resourceType>.<verb>`, in one spelling for every entry: lowercase words joined by
 /// underscores (`cloud_account.created`, `deployment.status_changed`). Entries written before that rule keep their
 /// stored spelling (the hash chain covers it), still verify, and are found by filters under either spelling.
 @Suite("Audit action spelling")

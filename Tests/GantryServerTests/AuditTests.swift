@@ -5,7 +5,7 @@ import GantryStorage
 import SQLKit
 import Testing
 
-/// CONTRACT.md §5: one entry per successful change, in its transaction; roll-up, filters, export and the hash chain.
+/// docs/api.md §5: one entry per successful change, in its transaction; roll-up, filters, export and the hash chain.
 @Suite("Audit log")
 struct AuditTests {
     @Test("Every successful change writes exactly one entry; refused and failed requests write none", arguments: TestDatabase.all)

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §2: envelope, errors, pagination, versions, idempotency — on every database.
+/// docs/api.md §2: envelope, errors, pagination, versions, idempotency — on every database.
 @Suite("API conventions")
 struct ConventionsTests {
     @Test("A create answers 201 with Location, ETag and the body", arguments: TestDatabase.all)

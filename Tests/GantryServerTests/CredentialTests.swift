@@ -3,7 +3,7 @@ import GantryStorage
 import SQLKit
 import Testing
 
-/// CONTRACT.md §4: cloud accounts and registry integrations — credential shapes, write-only secrets, sealed storage — on every database.
+/// docs/api.md §4: cloud accounts and registry integrations — credential shapes, write-only secrets, sealed storage — on every database.
 @Suite("Credentials: cloud accounts and integrations")
 struct CredentialTests {
     static let awsSecret = "aws-SECRET-wJalrXUtnFEMI-K7MDENG"

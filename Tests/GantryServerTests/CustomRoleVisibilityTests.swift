@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §3 visibility with custom roles: a caller sees a project when it holds `projects:read` on it or any read
+/// docs/api.md §3 visibility with custom roles: a caller sees a project when it holds `projects:read` on it or any read
 /// on one of its environments; it then sees only the environments it may read. What it cannot see is 404 and absent
 /// from lists and stats; what it can see but not change is 403. (The access matrix checks every policy at every scope;
 /// these are the cases found broken, spelled out.)

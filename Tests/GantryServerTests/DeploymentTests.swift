@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §4, Deployments and service connections — on every database.
+/// docs/api.md §4, Deployments and service connections — on every database.
 @Suite("Deployments and connections")
 struct DeploymentTests {
     func connect(_ app: TestApp, environment: String, from: String, to: String, extra: [String: Any] = [:]) async throws -> Reply {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §4, Environments: namespace and reference rules, uniqueness, registry fields, moves and deletes — on every database.
+/// docs/api.md §4, Environments: namespace and reference rules, uniqueness, registry fields, moves and deletes — on every database.
 @Suite("Environments")
 struct EnvironmentTests {
     @Test("A namespace that is not a DNS-1123 label is 400 naming namespace", arguments: TestDatabase.all)

@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// CONTRACT.md §2: a body over 1 MiB is 413 `payload_too_large` however it is framed, and the connection it came on
+/// docs/api.md §2: a body over 1 MiB is 413 `payload_too_large` however it is framed, and the connection it came on
 /// still serves the next request. Run over a real socket: the router test mode hands the body over whole, so it
 /// cannot show what a `Transfer-Encoding: chunked` body does.
 @Suite("Oversized request bodies")

@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 import Testing
 
-/// CONTRACT.md §1: the `gantry` executable, its flags, exit codes, bootstrap and shutdown.
+/// docs/api.md §1: the `gantry` executable, its flags, exit codes, bootstrap and shutdown.
 @Suite("Process interface", .serialized)
 struct ProcessTests {
     @Test("Bad flags exit 2 with one line naming the problem", arguments: [

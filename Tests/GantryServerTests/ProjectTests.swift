@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §4, Projects: validation, uniqueness, CRUD, soft delete, dry runs and restore — on every database.
+/// docs/api.md §4, Projects: validation, uniqueness, CRUD, soft delete, dry runs and restore — on every database.
 @Suite("Projects")
 struct ProjectTests {
     @Test("An empty or whitespace-only name is 400 validation_failed naming name", arguments: TestDatabase.all)

@@ -4,7 +4,7 @@ import GantryServer
 import KubeTestServer
 import Testing
 
-/// CONTRACT.md §6 against the fake Kubernetes API server over TLS: live stats, discovery, namespaces,
+/// docs/api.md §6 against the fake Kubernetes API server over TLS: live stats, discovery, namespaces,
 /// the failure codes, the config role's 404 and status sync.
 @Suite("Live runtime")
 struct RuntimeTests {

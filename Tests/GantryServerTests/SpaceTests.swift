@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §4, Deployment spaces: kubeconfig and cloud spaces, what a kubeconfig may hold, secrecy, names and deletes — on every database.
+/// docs/api.md §4, Deployment spaces: kubeconfig and cloud spaces, what a kubeconfig may hold, secrecy, names and deletes — on every database.
 @Suite("Deployment spaces")
 struct SpaceTests {
     /// Neither the cluster token nor the CA data may appear anywhere in an answer.

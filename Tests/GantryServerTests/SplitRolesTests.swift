@@ -3,7 +3,7 @@ import GantryCore
 import KubeTestServer
 import Testing
 
-/// CONTRACT.md §6 roles: a config process and a deployer process on one database, and the shipped nginx
+/// docs/api.md §6 roles: a config process and a deployer process on one database, and the shipped nginx
 /// example routing the live paths to the deployer.
 @Suite("Split roles")
 struct SplitRolesTests {

@@ -3,7 +3,7 @@ import GantryStorage
 import SQLKit
 import Testing
 
-/// CONTRACT.md §4, `GET /projects/stats`: one card per live project, live counts, status buckets, last deploy.
+/// docs/api.md §4, `GET /projects/stats`: one card per live project, live counts, status buckets, last deploy.
 @Suite("Project stats")
 struct StatsTests {
     static let bucketKeys = ["running", "deploying", "degraded", "failed", "stopped", "pending", "unknown"]

@@ -3,7 +3,7 @@ import GantryCore
 import GantryStorage
 import Testing
 
-/// CONTRACT.md §3: another organization's resources answer 404 and never appear in lists, stats or the audit log.
+/// docs/api.md §3: another organization's resources answer 404 and never appear in lists, stats or the audit log.
 @Suite("Tenancy")
 struct TenancyTests {
     /// A second organization, made directly in the database as an operator would, with its own admin token.

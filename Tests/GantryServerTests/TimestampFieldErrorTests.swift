@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CONTRACT.md §2: a field that is invalid is 400 `validation_failed` naming it in `details.fields`; a malformed
+/// docs/api.md §2: a field that is invalid is 400 `validation_failed` naming it in `details.fields`; a malformed
 /// timestamp names its field, not `body`.
 @Suite("Malformed timestamps")
 struct TimestampFieldErrorTests {

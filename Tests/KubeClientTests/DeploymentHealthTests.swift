@@ -3,7 +3,7 @@ import KubeTestServer
 import Testing
 @testable import KubeClient
 
-/// CONTRACT.md §6's running/failed rules and the vendor map, one case per rule.
+/// docs/api.md §6's running/failed rules and the vendor map, one case per rule.
 @Suite("Deployment health and ingress vendors")
 struct DeploymentHealthTests {
     static func decode(_ object: KubeFixtures.Object) throws -> KubeDeployment {

@@ -16,7 +16,7 @@ public struct CloudAccount: Sendable, Equatable {
     }
 }
 
-/// The credential fields each provider requires (CONTRACT.md §4); values never leave the sealed blob.
+/// The credential fields each provider requires (docs/api.md §4); values never leave the sealed blob.
 public enum CloudCredentialRules {
     public static func required(for provider: CloudProvider) -> [String] {
         switch provider {

@@ -37,7 +37,7 @@ public struct TokenInfo: Sendable, Equatable {
     }
 }
 
-/// Built-in role IDs (CONTRACT.md §3).
+/// Built-in role IDs (docs/api.md §3).
 public enum BuiltInRole {
     public static let admin = "role_admin"
     public static let developer = "role_developer"

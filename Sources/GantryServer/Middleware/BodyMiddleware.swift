@@ -5,7 +5,7 @@ import Hummingbird
 import NIOCore
 import OpenAPIRuntime
 
-/// Enforces the body rules of CONTRACT.md §2 before anything decodes: JSON only (415), at most 1 MiB (413).
+/// Enforces the body rules of docs/api.md §2 before anything decodes: JSON only (415), at most 1 MiB (413).
 /// The body is buffered once and kept on the context for idempotency hashing and PATCH null detection.
 struct BodyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext

@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 
 /// Opens a space's sealed credentials (only the deployer's key can) and makes a client for its cluster.
-/// Failures become CONTRACT.md §6's errors, naming the space and never a credential.
+/// Failures become docs/api.md §6's errors, naming the space and never a credential.
 struct ClusterConnector: Sendable {
     let runtime: any RuntimeRepository
     let sealer: CredentialSealer
@@ -107,7 +107,7 @@ struct ClusterConnector: Sendable {
         }
     }
 
-    /// CONTRACT.md §6's failure codes for a cluster error.
+    /// docs/api.md §6's failure codes for a cluster error.
     static func appError(_ error: KubeError, space: String) -> AppError {
         switch error {
         case .authentication(let status, _):

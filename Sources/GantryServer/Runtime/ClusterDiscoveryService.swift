@@ -2,7 +2,7 @@ import Foundation
 import KubeClient
 import NIOCore
 
-/// CONTRACT.md §6 `GET /environments/{envID}/cluster-discovery`: IngressClasses and cert-manager, never cached.
+/// docs/api.md §6 `GET /environments/{envID}/cluster-discovery`: IngressClasses and cert-manager, never cached.
 enum ClusterDiscoveryService {
     struct IngressController: Sendable, Equatable { var className, controller, vendor: String; var isDefault: Bool }
     struct Issuer: Sendable, Equatable { var name, kind: String; var ready: Bool }

@@ -8,7 +8,7 @@ import NIOCore
 
 /// The deployer role's parts: it alone opens cluster credentials. Absent in the config role.
 struct Deployer: Sendable {
-    /// CONTRACT.md §6: 10 s per call unless configured.
+    /// docs/api.md §6: 10 s per call unless configured.
     var callBudget: TimeAmount = .seconds(10)
     let connector: ClusterConnector
     let stats = EnvironmentStatsService()
@@ -16,7 +16,7 @@ struct Deployer: Sendable {
     var runner: DeployRunner?
 
     /// Runs `work` against a space's cluster within the call budget (connecting, and minting a cloud token,
-    /// included); cluster errors become CONTRACT.md §6's, naming the space.
+    /// included); cluster errors become docs/api.md §6's, naming the space.
     func onCluster<T>(space spaceID: String, org: String, _ work: (KubernetesClient, NIODeadline) async throws(KubeError) -> T) async throws -> T {
         let deadline = NIODeadline.now() + callBudget
         let (client, space) = try await connector.client(forSpace: spaceID, org: org)

@@ -4,7 +4,7 @@ import KubeClient
 import NIOCore
 import Synchronization
 
-/// CONTRACT.md §6 `GET /environments/{envID}/stats`: read live, cached up to 15 s per environment.
+/// docs/api.md §6 `GET /environments/{envID}/stats`: read live, cached up to 15 s per environment.
 final class EnvironmentStatsService: Sendable {
     struct Stats: Sendable, Equatable {
         var deploymentCount = 0, runningCount = 0, failedCount = 0, podCount = 0

@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Keeps every catalog deployment's `status` and `lastDeployedAt` in step with the Kubernetes Deployment of
-/// the same name in its environment's namespace (CONTRACT.md §6). One pass lists each namespace's
+/// the same name in its environment's namespace (docs/api.md §6). One pass lists each namespace's
 /// Deployments once; spaces are visited a few at a time; a space that fails is retried with exponential
 /// backoff, and its failure is logged when it starts and when it ends, not on every pass.
 final class StatusSync: Service, Sendable {
@@ -135,7 +135,7 @@ final class StatusSync: Service, Sendable {
         }
     }
 
-    /// CONTRACT.md §6's mapping, and the revision whose rollout is complete (for `lastDeployedAt`).
+    /// docs/api.md §6's mapping, and the revision whose rollout is complete (for `lastDeployedAt`).
     static func observe(_ deployment: KubeDeployment?) -> (status: DeploymentStatus, completedRevision: String?) {
         guard let deployment else { return (.pending, nil) }
         let revision = deployment.metadata.annotations?["deployment.kubernetes.io/revision"]

@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 import SQLKit
 
-/// Organization members, roles and assignments (CONTRACT.md §3). Every change is audited.
+/// Organization members, roles and assignments (docs/api.md §3). Every change is audited.
 public protocol AccessRepository: Sendable {
     func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User>
     func createUser(email: String, name: String, by caller: Caller) async throws -> User

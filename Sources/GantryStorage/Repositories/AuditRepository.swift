@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 import SQLKit
 
-/// Filters of `GET /audit-logs` and its export (CONTRACT.md §5).
+/// Filters of `GET /audit-logs` and its export (docs/api.md §5).
 public struct AuditFilter: Sendable, Equatable {
     public var projectID: String?
     public var environmentID: String?

@@ -37,7 +37,7 @@ public struct SyncSpace: Sendable, Hashable {
     public var spaceID: String
 }
 
-/// The deployer's reads and the observed state it writes (CONTRACT.md §6).
+/// The deployer's reads and the observed state it writes (docs/api.md §6).
 public protocol RuntimeRepository: Sendable {
     func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials
     /// Namespace → live environment bound to it, on one space.

@@ -1,4 +1,4 @@
-/// How a Deployment's rollout stands, read from its spec and status exactly as CONTRACT.md §6 defines
+/// How a Deployment's rollout stands, read from its spec and status exactly as docs/api.md §6 defines
 /// running and failed; the rest refines what status sync reports.
 public enum DeploymentHealth: Sendable, Equatable {
     /// Rollout complete (observed generation current, updated = ready = desired) and `Available=True`.
@@ -33,13 +33,13 @@ public enum DeploymentHealth: Sendable, Equatable {
         self = rolloutComplete ? .degraded : .inProgress
     }
 
-    /// What CONTRACT.md §6's `runningCount` counts.
+    /// What docs/api.md §6's `runningCount` counts.
     public var isRunning: Bool { self == .running }
-    /// What CONTRACT.md §6's `failedCount` counts.
+    /// What docs/api.md §6's `failedCount` counts.
     public var isFailed: Bool { self == .failed }
 }
 
-/// The vendor CONTRACT.md §6 names for an IngressClass's `spec.controller`.
+/// The vendor docs/api.md §6 names for an IngressClass's `spec.controller`.
 public enum IngressVendor {
     static let prefixes: [(String, String)] = [
         ("k8s.io/ingress-nginx", "nginx"), ("nginx.org/ingress-controller", "nginx"),

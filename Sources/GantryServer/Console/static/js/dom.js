@@ -297,7 +297,7 @@ export function confirmDialog({ title, message, confirmLabel = 'Confirm', danger
 }
 
 /**
- * Deleting with a dry run first (CONTRACT.md's `?dryRun=true`): `check()` answers the preview, and the
+ * Deleting with a dry run first (docs/api.md's `?dryRun=true`): `check()` answers the preview, and the
  * dialog either explains what will go (`deletable(preview)`) or what blocks it (`blocked(preview)`, a list
  * of paragraphs) and hides the button. Confirming calls `remove()`, then `onDeleted()`; a refused delete
  * (409 has_children, e.g. a child created meanwhile) is shown with `refusedTitle`.
