@@ -77,7 +77,8 @@ function newRequestId() {
 }
 
 /**
- * Sends one request. Resolves to {status, data, nextCursor, etag, requestId, body}; rejects with ApiError.
+ * Sends one request. Resolves to {status, data, nextCursor, etag, warning, requestId, body}; rejects with ApiError.
+ * `warning` is the text of a `Warning: 199 - "…"` header (e.g. the cluster's events could not be read), else null.
  * Options: query, body (JSON), ifMatch (a version number or ETag), signal, token (override), quiet401.
  */
 export async function request(method, path, options = {}) {
@@ -123,9 +124,21 @@ export async function request(method, path, options = {}) {
     data: payload ? payload.data : null,
     nextCursor: payload ? payload.nextCursor ?? null : null,
     etag: response.headers.get('ETag'),
+    warning: warningText(response.headers.get('Warning')),
     requestId,
     body: payload,
   };
+}
+
+/** The quoted text of a `Warning` header (`199 - "cluster events unavailable: …"`), or the raw value. */
+export function warningText(header) {
+  if (!header) return null;
+  // Some servers send the header percent-encoded (`199%20-%20%22…%22`): decode that form first.
+  if (!/\s/.test(header) && /%[0-9A-Fa-f]{2}/.test(header)) {
+    try { header = decodeURIComponent(header); } catch { /* not percent-encoding after all */ }
+  }
+  const quoted = /^\s*\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/.exec(header);
+  return quoted ? quoted[1].replace(/\\(.)/g, '$1') : header;
 }
 
 /** Every page of a list, following nextCursor (200 per page). */

@@ -131,6 +131,8 @@ export function errorAlert(error, { title, kind = 'error', onRetry } = {}) {
     const fields = error.details && Array.isArray(error.details.fields) ? error.details.fields : [];
     if (fields.length) box.append(h('ul', fields.map((f) => h('li', h('code', f.field), ' ', f.message))));
     if (error.code === 'has_children' && error.details) box.append(h('p', { class: 'blockers' }, describeChildren(error.details)));
+    const checks = error.code === 'preflight_failed' && error.details && Array.isArray(error.details.checks) ? error.details.checks : [];
+    if (checks.length) box.append(h('ul', { class: 'preflight-checks' }, checks.map((c) => h('li', { dataset: { check: c.check || '' } }, c.message))));
     if (error.code === 'rate_limited' && error.retryAfter) box.append(h('p', `Retry after ${plural(Number(error.retryAfter), 'second')}.`));
     if (error.requestId) box.append(h('p', { class: 'request-id' }, 'Request ID: ', h('code', error.requestId)));
   }

@@ -2,10 +2,14 @@
 // canvasPosition, connections as arrows, suggestions dotted. Drag a node to move it (PATCH canvasPosition with
 // If-Match on drop); shift-drag or drag the handle to connect two nodes; pan, zoom, fit. Nodes without a stored
 // position are laid out automatically and saved only once moved. The browser assembles the whole picture from
-// the catalog endpoints.
+// the catalog endpoints. Deploying (js/deploying.js): nodes flag pending changes and drift; the side panel
+// deploys, edits, and shows the selected service's revisions (with Rollback) and events; with nothing
+// selected it has a "Deploy all pending" button per environment.
 
 import { api, seg, ApiError } from '../api.js';
 import { h, s, replace, clear, loading, errorAlert, toast, statusBadge, timeEl, plural, STATUSES, confirmDialog, option } from '../dom.js';
+import { deployBadges, deployButton, deployAllButton, deploymentHistory, driftLabel, watchRevision } from '../deploying.js';
+import { editDeploymentDialog } from '../deployform.js';
 
 const NODE_W = 184;
 const NODE_H = 62;
@@ -250,18 +254,23 @@ export async function renderCanvas(ctx) {
 
   function drawNode(node) {
     const { dep } = node;
+    const flags = [dep.pendingChanges ? 'pending changes' : null, dep.drift ? `drifted (${driftLabel(dep.drift.fields || [])})` : null].filter(Boolean);
     const el = s('g', {
       class: nodeClasses(node), tabindex: '0', role: 'button',
-      'aria-label': `${dep.name}, ${dep.status}, in ${node.group.env.name}`,
-      dataset: { deploymentId: dep.id, environmentId: node.group.env.id, status: dep.status },
+      'aria-label': `${dep.name}, ${dep.status}${flags.length ? `, ${flags.join(', ')}` : ''}, in ${node.group.env.name}`,
+      dataset: { deploymentId: dep.id, environmentId: node.group.env.id, status: dep.status, pending: String(Boolean(dep.pendingChanges)), drift: dep.drift ? 'true' : 'false' },
     },
-    s('title', `${dep.name} (${dep.status})\n${dep.image}`),
+    s('title', `${dep.name} (${dep.status})\n${dep.image}${flags.length ? `\n${flags.join('; ')}` : ''}`),
     s('rect', { class: 'node-box', width: NODE_W, height: NODE_H, rx: 9 }),
     s('rect', { class: `node-stripe st-fill-${dep.status}`, x: 1, y: 1, width: 6, height: NODE_H - 2, rx: 3 }),
     s('text', { class: 'node-name', x: 16, y: 22 }, truncate(dep.name, 21)),
     s('circle', { class: `st-fill-${dep.status}`, cx: 20, cy: 39, r: 4.5 }),
     s('text', { class: `node-status`, x: 29, y: 43 }, dep.status),
     s('text', { class: 'node-sub', x: 16, y: 56 }, truncate(dep.image, 27)),
+    dep.pendingChanges || dep.drift ? s('text', { class: 'node-flags', x: NODE_W - 12, y: 43, 'text-anchor': 'end' },
+      dep.pendingChanges ? s('tspan', { class: 'flag-pending' }, 'pending') : null,
+      dep.pendingChanges && dep.drift ? ' · ' : null,
+      dep.drift ? s('tspan', { class: 'flag-drift' }, 'drift') : null) : null,
     s('circle', { class: 'handle', cx: NODE_W, cy: NODE_H / 2, r: 7.5 }, s('title', `Drag to connect ${dep.name} to another service`)));
     node.el = el;
     placeNode(node);
@@ -312,11 +321,16 @@ export async function renderCanvas(ctx) {
     const el = s('g', { class: 'env-group', dataset: { environmentId: group.env.id } },
       s('rect', { class: 'env-box', rx: 14 }),
       s('text', { class: 'env-label' }, group.env.name),
-      s('text', { class: 'env-sub' }, `namespace ${group.env.namespace} · ${plural(group.nodes.length, 'service')}`));
+      s('text', { class: 'env-sub' }, groupSubText(group)));
     if (!group.nodes.length) el.append(s('text', { class: 'env-empty' }, 'No deployments yet'));
     group.el = el;
     sizeGroup(group);
     return el;
+  }
+
+  function groupSubText(group) {
+    const pending = group.nodes.filter((n) => n.dep.pendingChanges).length;
+    return `namespace ${group.env.namespace} · ${plural(group.nodes.length, 'service')}${pending ? ` · ${pending} pending` : ''}`;
   }
 
   function sizeGroup(group) {
@@ -438,15 +452,89 @@ export async function renderCanvas(ctx) {
         h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete connection to ${other.dep.name}`, onclick: () => deleteEdge(edge) }, 'Delete')));
   }
 
+  // ------------------------------------------------------------------ deploying
+  /** The selected service's history (revisions polled while in flight, events); one at a time. */
+  let sideHistory = null;
+  ctx.onCleanup(() => { if (sideHistory) sideHistory.history.destroy(); });
+  function sideHistoryFor(node) {
+    if (sideHistory && sideHistory.id === node.dep.id) { sideHistory.history.update(node.dep); return sideHistory.history; }
+    if (sideHistory) sideHistory.history.destroy();
+    const history = deploymentHistory({ dep: node.dep, alive: ctx.alive, compact: true, onChange: () => refreshDeployment(node) });
+    sideHistory = { id: node.dep.id, history };
+    return history;
+  }
+  function dropSideHistory() {
+    if (sideHistory) { sideHistory.history.destroy(); sideHistory = null; }
+  }
+
+  const discoveries = new Map();
+  function discoveryFor(env) {
+    if (!discoveries.has(env.id)) {
+      const promise = api.get(`/environments/${seg(env.id)}/cluster-discovery`).then((r) => r.data);
+      promise.catch(() => discoveries.delete(env.id));
+      discoveries.set(env.id, promise);
+    }
+    return discoveries.get(env.id);
+  }
+
+  /** Takes a newer copy of a deployment: the node's flags and status, the group's pending count, the side panel. */
+  function applyDeployment(node, fresh) {
+    if (!nodes.has(node.dep.id)) return;
+    node.dep = { ...node.dep, ...fresh };
+    if (!(gesture && gesture.node === node)) {
+      const old = node.el;
+      const hadFocus = old && document.activeElement === old;
+      const el = drawNode(node);
+      if (old) old.replaceWith(el);
+      if (hadFocus) el.focus({ preventScroll: true });
+    }
+    if (node.group.el) node.group.el.querySelector('.env-sub').textContent = groupSubText(node.group);
+    if (!selection || (selection.type === 'node' && selection.id === node.dep.id)) renderSide();
+  }
+
+  async function refreshDeployment(node) {
+    try {
+      const { data } = await api.get(`/deployments/${seg(node.dep.id)}`);
+      if (ctx.alive()) applyDeployment(node, data);
+    } catch (error) {
+      if (ctx.alive() && error.status !== 404) reportError(`Could not re-read ${node.dep.name}`, error);
+    }
+  }
+
+  async function refreshGroup(group) {
+    try {
+      const fresh = await api.listAll(`/environments/${seg(group.env.id)}/deployments`);
+      if (!ctx.alive()) return;
+      for (const dep of fresh) {
+        const node = nodes.get(dep.id);
+        if (node) applyDeployment(node, dep);
+      }
+      renderSide();
+    } catch (error) {
+      if (ctx.alive()) reportError(`Could not re-read ${group.env.name}`, error);
+    }
+  }
+
   function renderSide() {
+    if (!selection || selection.type !== 'node') dropSideHistory();
     clear(side);
     if (!selection) {
       const suggestions = [...edges.values()].filter((e) => e.conn.sourceHint === 'suggestion');
       replace(side, h('h2', project.name),
         h('p', { class: 'meta' }, `${plural(groups.length, 'environment')}, ${plural(nodes.size, 'service')}, ${plural(edges.size, 'connection')}.`),
-        groups.length ? h('ul', { class: 'conn-list' }, groups.map((g) => h('li',
-          h('a', { href: `#/projects/${seg(projectId)}/environments/${seg(g.env.id)}` }, g.env.name),
-          h('span', { class: 'meta' }, plural(g.nodes.length, 'service'))))) : h('p', 'This project has no environments yet. ', h('a', { href: `#/projects/${seg(projectId)}` }, 'Create one'), '.'),
+        groups.length ? h('ul', { class: 'conn-list env-list' }, groups.map((g) => h('li', { dataset: { environmentId: g.env.id } },
+          h('span', h('a', { href: `#/projects/${seg(projectId)}/environments/${seg(g.env.id)}` }, g.env.name), ' ',
+            h('span', { class: 'meta' }, plural(g.nodes.length, 'service'))),
+          deployAllButton({
+            environment: g.env, pending: g.nodes.filter((n) => n.dep.pendingChanges).map((n) => n.dep), id: `deploy-all-${g.env.id}`,
+            onDeployed: async (revisions) => {
+              for (const revision of revisions) {
+                const stop = watchRevision(revision, { alive: ctx.alive, onStatus: () => { const n = nodes.get(revision.deploymentId); if (n) refreshDeployment(n); } });
+                ctx.onCleanup(stop);
+              }
+              await refreshGroup(g);
+            },
+          })))) : h('p', 'This project has no environments yet. ', h('a', { href: `#/projects/${seg(projectId)}` }, 'Create one'), '.'),
         suggestions.length ? [h('h3', 'Suggested connections'), h('ul', { class: 'conn-list', id: 'suggestion-list' }, suggestions.map((e) => h('li', { dataset: { connectionId: e.conn.id } },
           h('span', `${nodes.get(e.conn.fromDeploymentId).dep.name} → ${nodes.get(e.conn.toDeploymentId).dep.name}`),
           h('span', { class: 'btn-group' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => acceptEdge(e) }, 'Accept'),
@@ -462,18 +550,28 @@ export async function renderCanvas(ctx) {
       const candidates = node.group.nodes.filter((n) => n !== node && !outgoing.some((e) => e.conn.toDeploymentId === n.dep.id));
       const target = h('select', { id: 'connect-target', 'aria-label': `Connect ${dep.name} to` }, option('', 'Choose a service…'), candidates.map((n) => option(n.dep.id, n.dep.name)));
       const connectButton = h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: () => { if (target.value) createConnection(node, nodes.get(target.value)); } }, 'Connect');
-      replace(side, 
-        h('h2', dep.name), statusBadge(dep.status),
+      const history = sideHistoryFor(node);
+      replace(side,
+        h('h2', dep.name), h('div', { class: 'side-flags' }, statusBadge(dep.status), deployBadges(dep)),
+        h('div', { class: 'btn-group side-actions' },
+          deployButton(dep, { onDeployed: async (revision) => { history.add(revision); await refreshDeployment(node); } }),
+          h('button', {
+            type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${dep.name}`,
+            onclick: () => editDeploymentDialog({ dep, getDiscovery: () => discoveryFor(node.group.env), onSaved: (saved) => applyDeployment(node, saved) }),
+          }, 'Edit'),
+          h('a', { class: 'btn btn-small', href: `#/projects/${seg(projectId)}/environments/${seg(node.group.env.id)}` }, 'Environment')),
         h('dl',
           h('dt', 'Environment'), h('dd', h('a', { href: `#/projects/${seg(projectId)}/environments/${seg(node.group.env.id)}` }, node.group.env.name)),
           h('dt', 'Image'), h('dd', h('code', dep.image)),
           h('dt', 'Replicas'), h('dd', String(dep.replicas)),
           h('dt', 'Port'), h('dd', dep.port == null ? '—' : String(dep.port)),
+          h('dt', 'Revision'), h('dd', dep.currentRevision == null ? 'none yet' : `#${dep.currentRevision}`),
           h('dt', 'Last deploy'), h('dd', timeEl(dep.lastDeployedAt)),
           h('dt', 'Position'), h('dd', node.positioned ? `${Math.round(node.x)}, ${Math.round(node.y)}` : 'automatic (not saved until moved)')),
         h('h3', `Calls (${outgoing.length})`), outgoing.length ? h('ul', { class: 'conn-list' }, outgoing.map((e) => connectionRow(e, 'out'))) : h('p', { class: 'muted' }, 'None.'),
         h('h3', `Called by (${incoming.length})`), incoming.length ? h('ul', { class: 'conn-list' }, incoming.map((e) => connectionRow(e, 'in'))) : h('p', { class: 'muted' }, 'None.'),
-        candidates.length ? h('div', { class: 'field' }, h('label', { for: 'connect-target' }, 'New connection'), h('div', { class: 'btn-group' }, target, connectButton)) : null);
+        candidates.length ? h('div', { class: 'field' }, h('label', { for: 'connect-target' }, 'New connection'), h('div', { class: 'btn-group' }, target, connectButton)) : null,
+        history.el);
       return;
     }
     const edge = edges.get(selection.id);
@@ -558,6 +656,7 @@ export async function renderCanvas(ctx) {
       for (const other of to.edges) if (other !== edge) routeEdge(other);
       toast(`Connected ${from.dep.name} → ${to.dep.name}.`);
       updateStatus(`connected ${from.dep.name} → ${to.dep.name}`);
+      refreshDeployment(from);
       select({ type: 'edge', id: conn.id });
     } catch (error) {
       reportError('Could not connect', error);
@@ -584,6 +683,7 @@ export async function renderCanvas(ctx) {
       if (selection && selection.type === 'edge' && selection.id === edge.conn.id) selection = null;
       renderSide();
       toast(`Connection ${from} → ${to} deleted.`);
+      if (nodes.has(edge.conn.fromDeploymentId)) refreshDeployment(nodes.get(edge.conn.fromDeploymentId));
       updateStatus(`deleted ${from} → ${to}`);
     } catch (error) {
       reportError('Could not delete the connection', error);
@@ -599,6 +699,7 @@ export async function renderCanvas(ctx) {
       if (selection && selection.type === 'edge' && selection.id === conn.id) select({ type: 'edge', id: conn.id });
       else renderSide();
       toast('Suggestion accepted.');
+      if (nodes.has(conn.fromDeploymentId)) refreshDeployment(nodes.get(conn.fromDeploymentId));
     } catch (error) {
       reportError('Could not accept the suggestion', error);
     }

@@ -1,11 +1,15 @@
-// Environment page: live stats (refresh, auto-refresh every 15 s), cluster discovery and the deployments table.
+// Environment page: live stats (refresh, auto-refresh every 15 s), cluster discovery and the deployments table
+// with deploying (Deploy / Redeploy, Deploy all pending, pending and drift badges, each deployment's revisions
+// and events in an expandable row; js/deploying.js) and the create / edit forms (js/deployform.js).
 
 import { api, seg } from '../api.js';
 import {
-  h, replace, loading, errorAlert, emptyState, field, handleSubmit, str, timeEl, formatDate, relativeTime, statusBadge, toast,
+  h, replace, loading, errorAlert, emptyState, timeEl, formatDate, relativeTime, statusBadge, toast,
   plural, confirmDialog,
 } from '../dom.js';
 import { loadReferences, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
+import { deploymentForm, editDeploymentDialog } from '../deployform.js';
+import { deployBadges, deployButton, deployAllButton, deploymentHistory } from '../deploying.js';
 import { navigate } from '../app.js';
 
 const AUTO_REFRESH_MS = 15000;
@@ -101,10 +105,11 @@ export async function renderEnvironment(ctx) {
 
   // Deployments
   const deploymentsBody = h('div', { id: 'deployments' }, loading('Loading deployments…'));
-  const newDeployment = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'new-deployment', 'aria-expanded': 'false' }, 'New deployment');
+  const newDeployment = h('button', { type: 'button', class: 'btn btn-small', id: 'new-deployment', 'aria-expanded': 'false' }, 'New deployment');
+  const deployAllHost = h('span', { class: 'deploy-all-host' });
   const deploymentFormHost = h('div');
   const deploymentsPanel = h('section', { class: 'panel', 'aria-labelledby': 'deployments-title' },
-    h('div', { class: 'panel-header' }, h('h2', { id: 'deployments-title' }, 'Deployments'), newDeployment),
+    h('div', { class: 'panel-header' }, h('h2', { id: 'deployments-title' }, 'Deployments'), h('div', { class: 'btn-group' }, deployAllHost, newDeployment)),
     deploymentFormHost, deploymentsBody);
 
   replace(ctx.el,
@@ -172,12 +177,19 @@ export async function renderEnvironment(ctx) {
   auto.addEventListener('change', schedule);
   ctx.onCleanup(() => clearInterval(timer));
 
-  // --- discovery ---
+  // --- discovery (also what the deployment form offers for the ingress class and TLS issuer) ---
+  let discoveryPromise = null;
+  const fetchDiscovery = () => {
+    discoveryPromise = api.get(`/environments/${seg(env.id)}/cluster-discovery`).then((r) => r.data);
+    discoveryPromise.catch(() => { discoveryPromise = null; }); // a failure is read again next time
+    return discoveryPromise;
+  };
+  const getDiscovery = () => discoveryPromise || fetchDiscovery();
   async function refreshDiscovery() {
     discoveryButton.disabled = true;
     replace(discoveryBody, loading('Discovering the cluster…'));
     try {
-      const { data } = await api.get(`/environments/${seg(env.id)}/cluster-discovery`);
+      const data = await fetchDiscovery();
       if (!ctx.alive()) return;
       const ingress = data.ingressControllers.length
         ? h('div', { class: 'table-wrap' }, h('table', { id: 'ingress-classes' },
@@ -207,8 +219,121 @@ export async function renderEnvironment(ctx) {
   discoveryButton.addEventListener('click', refreshDiscovery);
 
   // --- deployments ---
+  /** deployment id → its history (revisions and events), kept while its row is open or a revision is watched. */
+  const histories = new Map();
+  const openHistory = new Set();
+  ctx.onCleanup(() => { for (const history of histories.values()) history.destroy(); });
+  let deployments = [];
+
+  function historyFor(dep) {
+    let history = histories.get(dep.id);
+    if (!history) {
+      // A revision that changes status changes the row (pending, revision, status) and the live stats.
+      history = deploymentHistory({ dep, alive: ctx.alive, onChange: () => { refreshStats(); return reloadDeployments(); } });
+      histories.set(dep.id, history);
+    } else history.update(dep);
+    return history;
+  }
+
+  /** Re-reads the list after a deploy, a status change or an edit (pending, drift, status, current revision). */
+  let reloading = null;
+  let reloadAgain = false;
+  function reloadDeployments() {
+    // One read at a time; a call during a read asks for one more afterwards, so no change is missed.
+    if (reloading) { reloadAgain = true; return reloading; }
+    reloading = (async () => {
+      do { reloadAgain = false; await loadDeployments(); } while (reloadAgain && ctx.alive());
+    })().finally(() => { reloading = null; });
+    return reloading;
+  }
+
+  function showHistory(dep, revision) {
+    openHistory.add(dep.id);
+    const history = historyFor(dep);
+    if (revision) history.add(revision);
+  }
+
+  function deploymentRow(d) {
+    const open = openHistory.has(d.id);
+    const historyId = `history-${d.id}`;
+    const toggle = h('button', {
+      type: 'button', class: 'btn btn-small', dataset: { action: 'history' }, 'aria-expanded': String(open), 'aria-controls': historyId,
+      'aria-label': `History of ${d.name}`, onclick: () => {
+        if (openHistory.has(d.id)) openHistory.delete(d.id); else showHistory(d);
+        renderDeployments();
+      },
+    }, open ? 'Hide history' : 'History');
+    const rows = [h('tr', { dataset: { deploymentId: d.id, pending: String(Boolean(d.pendingChanges)) }, class: d.drift ? 'row-drift' : null },
+      h('td', h('code', d.name)),
+      h('td', h('div', { class: 'dep-status' }, statusBadge(d.status), deployBadges(d))),
+      h('td', { class: 'hide-narrow' }, h('code', d.image)),
+      h('td', String(d.replicas)),
+      h('td', { class: 'dep-revision' }, d.currentRevision == null ? h('span', { class: 'muted' }, '—') : `#${d.currentRevision}`),
+      h('td', { class: 'hide-narrow' }, timeEl(d.lastDeployedAt)),
+      h('td', { class: 'actions' },
+        deployButton(d, { onDeployed: async (revision) => { showHistory(d, revision); await reloadDeployments(); } }),
+        toggle,
+        h('button', {
+          type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${d.name}`,
+          onclick: () => editDeploymentDialog({ dep: d, getDiscovery, onSaved: () => reloadDeployments() }),
+        }, 'Edit'),
+        h('button', {
+          type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete deployment ${d.name}`,
+          onclick: async () => {
+            const ok = await confirmDialog({ title: `Delete ${d.name}?`, message: 'The deployment and its connections are removed from the catalog, and its objects are removed from the cluster.', confirmLabel: 'Delete deployment', danger: true });
+            if (!ok) return;
+            try {
+              await api.del(`/deployments/${seg(d.id)}`, { ifMatch: d.version });
+              toast(`Deployment ${d.name} deleted.`);
+              await reloadDeployments();
+            } catch (error) {
+              toast(`${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}`, { kind: 'error', timeout: 8000 });
+            }
+          },
+        }, 'Delete')))];
+    if (open) {
+      rows.push(h('tr', { class: 'history-row', id: historyId, dataset: { historyFor: d.id } },
+        h('td', { colspan: '7' }, historyFor(d).el)));
+    }
+    return rows;
+  }
+
+  function renderDeployments() {
+    const pending = deployments.filter((d) => d.pendingChanges);
+    replace(deployAllHost, deployAllButton({
+      environment: env, pending, id: 'deploy-all',
+      onDeployed: async (revisions) => {
+        for (const revision of revisions) {
+          const dep = deployments.find((d) => d.id === revision.deploymentId);
+          if (dep) showHistory(dep, revision);
+        }
+        await reloadDeployments();
+      },
+    }));
+    if (!deployments.length) {
+      replace(deploymentsBody, emptyState('No deployments yet', 'Add a deployment: Gantry keeps its status in step with the Kubernetes Deployment of the same name in this namespace, and Deploy applies it.'));
+      return;
+    }
+    const focusedAction = document.activeElement && deploymentsBody.contains(document.activeElement)
+      ? { id: document.activeElement.closest('tr') && document.activeElement.closest('tr').dataset.deploymentId, action: document.activeElement.dataset.action }
+      : null;
+    const driftCount = deployments.filter((d) => d.drift).length;
+    replace(deploymentsBody, h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
+      h('thead', h('tr', h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Image'),
+        h('th', { scope: 'col' }, 'Replicas'), h('th', { scope: 'col' }, 'Revision'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Last deploy'),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+      h('tbody', deployments.map(deploymentRow)),
+      h('caption', { class: 'meta' }, plural(deployments.length, 'deployment'),
+        pending.length ? ` · ${pending.length} with pending changes` : ' · all deployed',
+        driftCount ? ` · ${driftCount} drifted on the cluster` : ''))));
+    // Keep the keyboard where it was across a re-render.
+    if (focusedAction && focusedAction.id) {
+      const target = deploymentsBody.querySelector(`tr[data-deployment-id="${CSS.escape(focusedAction.id)}"] [data-action="${CSS.escape(focusedAction.action || '')}"]`);
+      if (target) target.focus();
+    }
+  }
+
   async function loadDeployments() {
-    let deployments;
     try {
       deployments = await api.listAll(`/environments/${seg(env.id)}/deployments`);
     } catch (error) {
@@ -217,65 +342,30 @@ export async function renderEnvironment(ctx) {
       return;
     }
     if (!ctx.alive()) return;
-    if (!deployments.length) {
-      replace(deploymentsBody, emptyState('No deployments yet', 'Add a deployment: Gantry keeps its status in step with the Kubernetes Deployment of the same name in this namespace.'));
-      return;
+    for (const [id, history] of histories) {
+      if (!deployments.some((d) => d.id === id)) { history.destroy(); histories.delete(id); openHistory.delete(id); }
     }
-    replace(deploymentsBody, h('div', { class: 'table-wrap' }, h('table', { id: 'deployments-table' },
-      h('thead', h('tr', h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Image'),
-        h('th', { scope: 'col' }, 'Replicas'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Last deploy'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-      h('tbody', deployments.map((d) => h('tr', { dataset: { deploymentId: d.id } },
-        h('td', h('code', d.name)),
-        h('td', statusBadge(d.status)),
-        h('td', { class: 'hide-narrow' }, h('code', d.image)),
-        h('td', String(d.replicas)),
-        h('td', { class: 'hide-narrow' }, timeEl(d.lastDeployedAt)),
-        h('td', { class: 'actions' }, h('button', {
-          type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete deployment ${d.name}`,
-          onclick: async () => {
-            const ok = await confirmDialog({ title: `Delete ${d.name}?`, message: 'The deployment and its connections are removed from the catalog.', confirmLabel: 'Delete deployment', danger: true });
-            if (!ok) return;
-            try {
-              await api.del(`/deployments/${seg(d.id)}`, { ifMatch: d.version });
-              toast(`Deployment ${d.name} deleted.`);
-              await loadDeployments();
-            } catch (error) {
-              toast(`${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}`, { kind: 'error', timeout: 8000 });
-            }
-          },
-        }, 'Delete'))))),
-      h('caption', { class: 'meta' }, plural(deployments.length, 'deployment')))));
+    renderDeployments();
   }
 
   function closeDeploymentForm() { replace(deploymentFormHost); newDeployment.setAttribute('aria-expanded', 'false'); newDeployment.focus(); }
   newDeployment.addEventListener('click', () => {
     if (deploymentFormHost.firstChild) { closeDeploymentForm(); return; }
     newDeployment.setAttribute('aria-expanded', 'true');
-    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 63, autocomplete: 'off', spellcheck: 'false' });
-    const form = h('form', { class: 'deployment-form', id: 'create-deployment-form', 'aria-label': 'Create a deployment' },
-      h('div', { class: 'form-grid' },
-        field('Name', name, 'A DNS-1123 label: the Kubernetes Deployment’s name.'),
-        field('Image', h('input', { type: 'text', name: 'image', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'nginx:1.27' })),
-        field('Replicas', h('input', { type: 'number', name: 'replicas', min: 0, value: '1' })),
-        field('Port', h('input', { type: 'number', name: 'port', min: 1, max: 65535 }), 'Optional.')),
-      h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create deployment'),
-        h('button', { type: 'button', class: 'btn', onclick: closeDeploymentForm }, 'Cancel')));
-    handleSubmit(form, async (data) => {
-      const body = { name: String(data.get('name') || '').trim(), image: String(data.get('image') || '').trim() };
-      const replicas = str(data, 'replicas');
-      const port = str(data, 'port');
-      if (replicas !== undefined) body.replicas = Number(replicas);
-      if (port !== undefined) body.port = Number(port);
-      const { data: created } = await api.post(`/environments/${seg(env.id)}/deployments`, body);
-      toast(`Deployment ${created.name} created.`);
-      closeDeploymentForm();
-      await loadDeployments();
+    const form = deploymentForm({
+      environment: env, getDiscovery,
+      onSaved: async (created) => {
+        toast(`Deployment ${created.name} created: deploy it when ready.`);
+        closeDeploymentForm();
+        await reloadDeployments();
+      },
+      onCancel: closeDeploymentForm,
     });
     form.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeDeploymentForm(); });
     deploymentFormHost.append(form);
-    name.focus();
+    form.querySelector('input[name=name]').focus();
   });
 
   schedule();
-  await Promise.all([refreshStats(), refreshDiscovery(), loadDeployments()]);
+  await Promise.all([refreshStats(), refreshDiscovery(), reloadDeployments()]);
 }

@@ -1,0 +1,359 @@
+"""Deploying from the web console (docs/console.md, docs/api.md §7), driven in a real browser.
+
+Starts the fake Kubernetes API server (`kube-test-server`, demo scenario: IngressClasses nginx (default) and
+traefik, cert-manager with the ready ClusterIssuer letsencrypt) and `gantry serve` with status sync every
+second (GANTRY_SYNC_INTERVAL=1) and a fast deploy queue (GANTRY_DEPLOY_POLL_INTERVAL=0.2), so a revision
+goes queued → applied → succeeded in a few seconds. The catalog is seeded through the API; the browser
+then deploys, edits (env, secret env, ingress from discovery, health check), rolls back, deploys a whole
+environment, uses the canvas, and reads the events timeline (with the Warning header of an unreachable
+cluster). Every wait is bounded (WebDriverWait); the CI machine has two busy cores, so timeouts are generous.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.request
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from gantry_process import GANTRY, free_port, new_token
+# Helpers (not tests) of the console suite; `browser` is its fixture, which uses this module's `stack`.
+from test_console import (  # noqa: F401
+    API, CHROMEDRIVER, CHROMIUM, EXPECTED_NETWORK_ERROR, KUBE_TEST_SERVER, browser, css, drain_log, go, kubeconfig,
+    shot, sign_in, visible, wait, wait_for,
+)
+
+DEPLOY_TIMEOUT = 60  # seconds for a revision to reach a final status on a busy machine
+
+
+@pytest.fixture(scope="module")
+def stack():
+    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
+        if not os.path.exists(path):
+            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
+    for binary in (GANTRY, KUBE_TEST_SERVER):
+        if not os.path.exists(binary):
+            pytest.fail(f"{binary} is missing: run `swift build --product gantry && swift build --product kube-test-server` first")
+    workdir = tempfile.mkdtemp(prefix="gantry-console-deploy-")
+    processes = []
+    try:
+        ca_file = os.path.join(workdir, "ca.pem")
+        kube = subprocess.Popen([KUBE_TEST_SERVER, "--port", "0", "--ca-out", ca_file], stdout=subprocess.PIPE, text=True)
+        processes.append(kube)
+        line = kube.stdout.readline().strip()
+        assert line.startswith("listening https://127.0.0.1:"), line
+        cluster_url = line.split(" ", 1)[1]
+
+        token = new_token()
+        port = free_port()
+        env = dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token, GANTRY_SYNC_INTERVAL="1", GANTRY_DEPLOY_POLL_INTERVAL="0.2")
+        log_path = os.path.join(workdir, "gantry.log")
+        log = open(log_path, "w")
+        # No --sync-interval flag: it would win over GANTRY_SYNC_INTERVAL.
+        server = subprocess.Popen(
+            [GANTRY, "serve", "--port", str(port), "--database", f"sqlite:{workdir}/g.db", "--rate-limit", "0", "--log-format", "text"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        processes.append(server)
+        base = f"http://127.0.0.1:{port}"
+
+        def ready():
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                    return r.status == 200
+            except Exception:
+                if server.poll() is not None:
+                    raise AssertionError(f"gantry serve exited: {open(log_path).read()}")
+                return False
+        wait_for(ready, timeout=60, interval=0.2, message="gantry serve to be ready")
+        yield {"base": base, "api": API(base, token), "token": token, "cluster": cluster_url, "ca": open(ca_file).read(),
+               "workdir": workdir, "log": log_path}
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def seed(stack):
+    """A space on the fake cluster with one environment (namespace `storefront`, created by the first deploy)
+    and two deployments; a second space whose cluster cannot be reached, for the events' Warning header."""
+    api = stack["api"]
+    live = api.ok("POST", "/spaces", {"name": "fake-cluster", "provider": "kubeconfig", "kubeconfig": kubeconfig(stack["cluster"], stack["ca"])})
+    dead = api.ok("POST", "/spaces", {"name": "gone-cluster", "provider": "kubeconfig",
+                                      "kubeconfig": kubeconfig(f"https://127.0.0.1:{free_port()}", stack["ca"])})
+    project = api.ok("POST", "/projects", {"name": "Storefront"})
+    production = api.ok("POST", f"/projects/{project['id']}/environments", {"name": "production", "spaceId": live["id"], "namespace": "storefront"})
+    web = api.ok("POST", f"/environments/{production['id']}/deployments", {"name": "web", "image": "nginx:1.27", "replicas": 1, "port": 8080})
+    worker = api.ok("POST", f"/environments/{production['id']}/deployments", {"name": "worker", "image": "shop/worker:1.0", "replicas": 1})
+    offline = api.ok("POST", f"/projects/{project['id']}/environments", {"name": "offline", "spaceId": dead["id"], "namespace": "offline"})
+    ghost = api.ok("POST", f"/environments/{offline['id']}/deployments", {"name": "ghost", "image": "shop/ghost:1"})
+    return {"project": project, "production": production, "web": web, "worker": worker, "offline": offline, "ghost": ghost}
+
+
+def env_page(driver, stack, seed, env="production"):
+    go(driver, stack, f"/projects/{seed['project']['id']}/environments/{seed[env]['id']}")
+    wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#deployments-table tbody tr[data-deployment-id]"))
+
+
+def row(driver, deployment_id):
+    return css(driver, f'#deployments-table tr[data-deployment-id="{deployment_id}"]')
+
+
+def revision_item(driver, deployment_id, number):
+    return css(driver, f'[data-history-for="{deployment_id}"] li.revision[data-number="{number}"]')
+
+
+def wait_revision(driver, deployment_id, number, status="succeeded", timeout=DEPLOY_TIMEOUT):
+    """Waits until the history shows revision `number` in `status` (the page polls it every second)."""
+    def reached(d):
+        item = revision_item(d, deployment_id, number)
+        current = item.get_attribute("data-status")
+        if current == "failed" and status != "failed":
+            raise AssertionError(f"revision {number} failed: {item.text}")
+        return item if current == status else False
+    return wait(driver, timeout).until(reached, message=f"revision {number} to be {status}")
+
+
+def open_history(driver, deployment_id):
+    """Opens the deployment's history row (the table re-renders as statuses change: read again until it holds)."""
+    def opened(d):
+        shown = d.find_elements(By.CSS_SELECTOR, f'tr.history-row[data-history-for="{deployment_id}"]')
+        if shown and shown[0].is_displayed():
+            return shown[0]
+        toggle = row(d, deployment_id).find_element(By.CSS_SELECTOR, "[data-action=history]")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+        return False
+    return wait(driver, 30).until(opened, message="the history row to open")
+
+
+def flags(element):
+    return {el.get_attribute("data-flag") for el in element.find_elements(By.CSS_SELECTOR, "[data-flag]")}
+
+
+def confirm_dialog(driver):
+    dialog = visible(driver, "dialog[open]")
+    dialog.find_element(By.CSS_SELECTOR, ".dialog-actions .btn-primary").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_deploy_from_the_environment_page_reaches_succeeded(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    web = seed["web"]
+    sign_in(driver, stack, stack["token"])
+    env_page(driver, stack, seed)
+    # Never deployed: flagged, the Deploy button is the primary one, and "Deploy all pending" counts both.
+    assert flags(row(driver, web["id"])) == {"pending"}
+    deploy = row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]")
+    assert deploy.text == "Deploy" and "btn-primary" in deploy.get_attribute("class")
+    assert css(driver, "#deploy-all").get_attribute("data-count") == "2"
+    deploy.click()
+    # The history opens by itself on the new revision and follows it to succeeded.
+    visible(driver, f'tr.history-row[data-history-for="{web["id"]}"]', timeout=30)
+    item = wait_revision(driver, web["id"], 1)
+    assert "admin@localhost" in item.text and "nginx:1.27" in item.text
+    assert not item.find_elements(By.CSS_SELECTOR, "[data-action=rollback]")  # the newest one cannot be rolled back to
+    revision = api.ok("GET", f"/deployments/{web['id']}/revisions/1")
+    assert revision["status"] == "succeeded" and revision["finishedAt"]
+    # The row follows: no longer pending, revision #1, and a quieter Redeploy.
+    wait(driver, 30).until(lambda d: row(d, web["id"]).get_attribute("data-pending") == "false")
+    assert row(driver, web["id"]).find_element(By.CSS_SELECTOR, ".dep-revision").text == "#1"
+    redeploy = row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]")
+    assert redeploy.text == "Redeploy" and "btn-primary" not in redeploy.get_attribute("class")
+    assert css(driver, "#deploy-all").get_attribute("data-count") == "1"
+    # The timeline has Gantry's own events for the revision, newest first.
+    history = css(driver, f'tr.history-row[data-history-for="{web["id"]}"]')
+    wait(driver, 30).until(lambda d: history.find_elements(By.CSS_SELECTOR, "li.event[data-source=gantry]"))
+    times = [el.get_attribute("datetime") for el in history.find_elements(By.CSS_SELECTOR, "li.event time")]
+    assert times == sorted(times, reverse=True)
+    assert not history.find_elements(By.CSS_SELECTOR, ".events-warning")
+    shot(driver, "20-deploy-succeeded")
+    drain_log(driver)
+
+
+def test_edit_form_fills_ingress_from_discovery(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    web = seed["web"]
+    env_page(driver, stack, seed)
+    row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=edit]").click()
+    form = visible(driver, "dialog[open] #edit-deployment-form")
+    # Plain variable and a secret one.
+    form.find_element(By.CSS_SELECTOR, "[data-action=add-env]").click()
+    form.find_element(By.CSS_SELECTOR, 'input[name="env[0].name"]').send_keys("GREETING")
+    form.find_element(By.CSS_SELECTOR, 'input[name="env[0].value"]').send_keys("hello")
+    form.find_element(By.CSS_SELECTOR, "[data-action=add-secret]").click()
+    secret_row = form.find_elements(By.CSS_SELECTOR, ".secret-rows .kv-row")[0]
+    secret_row.find_element(By.CSS_SELECTOR, "input.kv-name").send_keys("API_KEY")
+    secret_row.find_element(By.CSS_SELECTOR, "input.kv-value").send_keys("s3cret-value")
+    # Ingress: the class list is the cluster's IngressClasses with the default preselected; TLS lists ready ClusterIssuers.
+    form.find_element(By.CSS_SELECTOR, "[data-action=toggle-ingress]").click()
+    class_select = wait(driver, 30).until(lambda d: (el := form.find_element(By.CSS_SELECTOR, 'select[name="ingress.className"]')).is_enabled() and el)
+    classes = Select(class_select)
+    assert [o.get_attribute("value") for o in classes.options] == ["nginx", "traefik"]
+    assert classes.first_selected_option.get_attribute("value") == "nginx"
+    issuers = Select(wait(driver, 30).until(lambda d: (el := form.find_element(By.CSS_SELECTOR, 'select[name="ingress.tlsIssuer"]')).is_enabled() and el))
+    assert [o.get_attribute("value") for o in issuers.options] == ["", "letsencrypt"]
+    assert issuers.first_selected_option.get_attribute("value") == ""
+    form.find_element(By.CSS_SELECTOR, 'input[name="ingress.host"]').send_keys("shop.example.com")
+    issuers.select_by_value("letsencrypt")
+    form.find_element(By.CSS_SELECTOR, "[data-action=toggle-health]").click()
+    form.find_element(By.CSS_SELECTOR, 'input[name="healthCheck.path"]').send_keys("/healthz")
+    shot(driver, "21-deploy-edit-form")
+    css(driver, "dialog[open] .dialog-actions button[type=submit]").click()
+    wait(driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+
+    saved = api.ok("GET", f"/deployments/{web['id']}")
+    assert saved["ingress"] == {"host": "shop.example.com", "path": "/", "className": "nginx", "tlsIssuer": "letsencrypt"}
+    assert saved["env"] == [{"name": "GREETING", "value": "hello"}]
+    assert saved["secretEnvNames"] == ["API_KEY"]
+    assert saved["healthCheck"]["path"] == "/healthz"
+    assert saved["pendingChanges"] is True
+    wait(driver, 20).until(lambda d: row(d, web["id"]).get_attribute("data-pending") == "true")
+
+    # Reopened: the secret's name is shown, never its value; keeping it sends no secretEnv.
+    row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=edit]").click()
+    form = visible(driver, "dialog[open] #edit-deployment-form")
+    assert "API_KEY" in form.find_element(By.CSS_SELECTOR, ".secret-stored").text
+    assert "s3cret-value" not in driver.page_source
+    assert Select(form.find_element(By.CSS_SELECTOR, 'select[name="ingress.className"]')).first_selected_option.get_attribute("value") == "nginx"
+    css(driver, "dialog[open] .dialog-actions .btn:not([type=submit])").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+
+    # Deploying applies it: revision 2 carries the ingress and reaches succeeded.
+    row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]").click()
+    open_history(driver, web["id"])
+    wait_revision(driver, web["id"], 2)
+    revision = api.ok("GET", f"/deployments/{web['id']}/revisions/2")
+    assert revision["ingress"]["className"] == "nginx" and revision["secretEnvNames"] == ["API_KEY"]
+    drain_log(driver)
+
+
+def test_preflight_refusal_shows_the_checks(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    worker = api.ok("GET", f"/deployments/{seed['worker']['id']}")
+    # An IngressClass the cluster does not have (set through the API: the form only offers real ones).
+    api.ok("PATCH", f"/deployments/{worker['id']}", {"port": 9000, "ingress": {"host": "worker.example.com", "className": "missing-class"}},
+           headers={"If-Match": f'"{worker["version"]}"'})
+    env_page(driver, stack, seed)
+    row(driver, worker["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]").click()
+    box = visible(driver, "dialog[open] #deploy-error", timeout=30)
+    assert box.find_element(By.CSS_SELECTOR, ".alert").get_attribute("data-error-code") == "preflight_failed"
+    checks = box.find_elements(By.CSS_SELECTOR, ".preflight-checks li")
+    assert checks and "missing-class" in checks[0].text and checks[0].get_attribute("data-check") == "ingress.className"
+    shot(driver, "22-deploy-preflight")
+    css(driver, "dialog[open] .dialog-actions .btn").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    assert api.ok("GET", f"/deployments/{worker['id']}/revisions") == []
+    # Put it right for the next tests.
+    worker = api.ok("GET", f"/deployments/{worker['id']}")
+    api.ok("PATCH", f"/deployments/{worker['id']}", {"ingress": None}, headers={"If-Match": f'"{worker["version"]}"'})
+    drain_log(driver)
+
+
+def test_rollback_to_revision_1(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    web = seed["web"]
+    env_page(driver, stack, seed)
+    open_history(driver, web["id"])
+    wait(driver, 30).until(lambda d: revision_item(d, web["id"], 2).get_attribute("data-status") == "succeeded")
+    first = revision_item(driver, web["id"], 1)
+    first.find_element(By.CSS_SELECTOR, "[data-action=rollback]").click()
+    dialog = visible(driver, "dialog[open]")
+    assert "revision 1" in dialog.text
+    confirm_dialog(driver)
+    item = wait_revision(driver, web["id"], 3)
+    assert item.get_attribute("data-rollback-of") == "1"
+    assert "rollback of #1" in item.text
+    revision = api.ok("GET", f"/deployments/{web['id']}/revisions/3")
+    assert revision["rollbackOf"] == 1 and revision["status"] == "succeeded"
+    # The catalog took revision 1's values back: no ingress, no variables.
+    restored = api.ok("GET", f"/deployments/{web['id']}")
+    assert restored["ingress"] is None and restored["env"] == [] and restored["secretEnvNames"] == []
+    wait(driver, 30).until(lambda d: row(d, web["id"]).find_element(By.CSS_SELECTOR, ".dep-revision").text == "#3")
+    # Now 3 is current, and 1 and 2 can be rolled back to.
+    wait(driver, 30).until(lambda d: revision_item(d, web["id"], 3).find_elements(By.CSS_SELECTOR, ".badge.current"))
+    assert revision_item(driver, web["id"], 2).find_elements(By.CSS_SELECTOR, "[data-action=rollback]")
+    assert visible(driver, f'tr.history-row[data-history-for="{web["id"]}"]')  # still open across the re-renders
+    drain_log(driver)
+
+
+def test_deploy_all_pending(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    worker = seed["worker"]
+    env_page(driver, stack, seed)
+    button = css(driver, "#deploy-all")
+    assert button.get_attribute("data-count") == "1" and button.is_enabled()
+    button.click()
+    dialog = visible(driver, "dialog[open]")
+    assert "worker" in dialog.text
+    confirm_dialog(driver)
+    open_history(driver, worker["id"])
+    wait_revision(driver, worker["id"], 1)
+    wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#deploy-all").get_attribute("data-count") == "0")
+    assert not css(driver, "#deploy-all").is_enabled()
+    assert api.ok("GET", f"/deployments/{worker['id']}")["pendingChanges"] is False
+    # The screenshot of the page with the deploying UI: flags, buttons, both histories open.
+    open_history(driver, seed["web"]["id"])
+    driver.execute_script("document.getElementById('deployments-title').scrollIntoView()")
+    shot(driver, "23-deploy-environment")
+    drain_log(driver)
+
+
+def test_canvas_flags_and_deploys(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    worker = api.ok("GET", f"/deployments/{seed['worker']['id']}")
+    api.ok("PATCH", f"/deployments/{worker['id']}", {"replicas": 2}, headers={"If-Match": f'"{worker["version"]}"'})
+    go(driver, stack, f"/projects/{seed['project']['id']}/canvas")
+    wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg#canvas[data-ready=true]"))
+    node = css(driver, f'g.node[data-deployment-id="{worker["id"]}"]')
+    assert node.get_attribute("data-pending") == "true"
+    assert css(driver, f'g.node[data-deployment-id="{seed["web"]["id"]}"]').get_attribute("data-pending") == "false"
+    assert "pending" in node.find_element(By.CSS_SELECTOR, ".node-flags").text
+    # Nothing selected: a Deploy all pending button per environment.
+    assert css(driver, f'#deploy-all-{seed["production"]["id"]}').get_attribute("data-count") == "1"
+    driver.execute_script("arguments[0].dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}))", node)
+    side = visible(driver, "#canvas-side [data-action=deploy]")
+    assert side.text == "Deploy"
+    wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#canvas-side [data-history-for="{worker["id"]}"] li.revision[data-number="1"]'))
+    side.click()
+    wait(driver, DEPLOY_TIMEOUT).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f'#canvas-side li.revision[data-number="2"]').get_attribute("data-status") == "succeeded")
+    wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, f'g.node[data-deployment-id="{worker["id"]}"]').get_attribute("data-pending") == "false")
+    assert visible(driver, "#canvas-side [data-action=deploy]").text == "Redeploy"
+    shot(driver, "24-deploy-canvas")
+    drain_log(driver)
+
+
+def test_events_show_the_warning_header_when_the_cluster_is_unreachable(stack, seed, browser):
+    driver = browser
+    ghost = seed["ghost"]
+    env_page(driver, stack, seed, env="offline")
+    history = open_history(driver, ghost["id"])
+    warning = wait(driver, 60).until(lambda d: history.find_element(By.CSS_SELECTOR, ".events-warning"))
+    assert "cluster events unavailable" in warning.text and "gone-cluster" in warning.text
+    assert "%20" not in warning.text and '199 - "' not in warning.text  # the header's text, not its wire form
+    shot(driver, "25-deploy-events-warning")
+    drain_log(driver)
+
+
+def test_no_console_errors(browser):
+    drain_log(browser)
+    severe = [entry for entry in browser.console_log
+              if entry["level"] == "SEVERE" and EXPECTED_NETWORK_ERROR not in entry["message"]]
+    assert not severe, severe
+    warnings = [entry for entry in browser.console_log if entry["level"] == "WARNING"]
+    assert not warnings, warnings
