@@ -309,6 +309,14 @@ def test_deploy_all_pending(stack, seed, browser):
     open_history(driver, seed["web"]["id"])
     driver.execute_script("document.getElementById('deployments-title').scrollIntoView()")
     shot(driver, "23-deploy-environment")
+    # A phone-sized screen: nothing sticks out of the page with a history open.
+    driver.set_window_size(390, 844)
+    try:
+        wait(driver).until(lambda d: d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"))
+        driver.execute_script("document.getElementById('deployments-title').scrollIntoView()")
+        shot(driver, "23-deploy-environment-narrow")
+    finally:
+        driver.set_window_size(1280, 800)
     drain_log(driver)
 
 
@@ -335,6 +343,55 @@ def test_canvas_flags_and_deploys(stack, seed, browser):
     wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, f'g.node[data-deployment-id="{worker["id"]}"]').get_attribute("data-pending") == "false")
     assert visible(driver, "#canvas-side [data-action=deploy]").text == "Redeploy"
     shot(driver, "24-deploy-canvas")
+    drain_log(driver)
+
+
+def test_create_form_variables_and_clearing_secrets(stack, seed, browser):
+    driver = browser
+    api = stack["api"]
+    env_page(driver, stack, seed)
+    css(driver, "#new-deployment").click()
+    form = visible(driver, "#create-deployment-form")
+    assert driver.switch_to.active_element == form.find_element(By.NAME, "name")
+    form.find_element(By.NAME, "name").send_keys("cache")
+    form.find_element(By.NAME, "image").send_keys("redis:7")
+    form.find_element(By.NAME, "port").send_keys("6379")
+    add_env = form.find_element(By.CSS_SELECTOR, "[data-action=add-env]")
+    add_env.click()
+    add_env.click()
+    form.find_element(By.CSS_SELECTOR, 'input[name="env[0].name"]').send_keys("1BAD")
+    form.find_element(By.CSS_SELECTOR, 'input[name="env[1].name"]').send_keys("MODE")
+    form.find_element(By.CSS_SELECTOR, 'input[name="env[1].value"]').send_keys("lru")
+    form.find_element(By.CSS_SELECTOR, "[data-action=add-secret]").click()
+    secret = form.find_elements(By.CSS_SELECTOR, ".secret-rows .kv-row")[0]
+    secret.find_element(By.CSS_SELECTOR, "input.kv-name").send_keys("PASSWORD")
+    secret.find_element(By.CSS_SELECTOR, "input.kv-value").send_keys("pw-123")
+    # A bad name is refused in the page, next to its row, before anything is sent.
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert visible(driver, '#create-deployment-form .kv-row[data-field="env[0].name"] .field-error').text
+    assert visible(driver, "#create-deployment-form .alert-error").get_attribute("data-error-code") == "validation_failed"
+    # Removing that row renumbers the other one.
+    form.find_elements(By.CSS_SELECTOR, "[data-action=remove-env]")[0].click()
+    assert form.find_element(By.CSS_SELECTOR, 'input[name="env[0].name"]').get_attribute("value") == "MODE"
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#create-deployment-form"))
+    cache = next(d for d in api.all(f"/environments/{seed['production']['id']}/deployments") if d["name"] == "cache")
+    assert cache["env"] == [{"name": "MODE", "value": "lru"}] and cache["secretEnvNames"] == ["PASSWORD"] and cache["port"] == 6379
+    wait(driver, 20).until(lambda d: flags(row(d, cache["id"])) == {"pending"})
+
+    # Edit: the stored secret is named, its value is not there; "Change" then no rows clears them ({}).
+    row(driver, cache["id"]).find_element(By.CSS_SELECTOR, "[data-action=edit]").click()
+    form = visible(driver, "dialog[open] #edit-deployment-form")
+    assert "PASSWORD" in form.find_element(By.CSS_SELECTOR, ".secret-stored").text
+    assert "pw-123" not in driver.page_source
+    form.find_element(By.CSS_SELECTOR, "[data-action=change-secrets]").click()
+    value = form.find_element(By.CSS_SELECTOR, ".secret-rows input.kv-value")
+    assert value.get_attribute("value") == "" and value.get_attribute("type") == "password"
+    assert "replaces every secret variable" in form.find_element(By.CSS_SELECTOR, ".secret-explain").text
+    form.find_element(By.CSS_SELECTOR, "[data-action=remove-secret]").click()
+    css(driver, "dialog[open] .dialog-actions button[type=submit]").click()
+    wait(driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    wait_for(lambda: api.ok("GET", f"/deployments/{cache['id']}")["secretEnvNames"] == [], timeout=20, message="the secrets to be cleared")
     drain_log(driver)
 
 
