@@ -338,7 +338,10 @@ export async function renderCanvas(ctx) {
     const [rect, label, sub, empty] = group.el.children;
     const x = box.minX - ENV_PAD;
     const y = box.minY - ENV_HEAD;
-    group.box = { x, y, w: box.maxX - box.minX + 2 * ENV_PAD, h: box.maxY - box.minY + ENV_HEAD + ENV_PAD };
+    // Wide enough for its label and sub-line (measured once drawn; estimated before that).
+    const textWidth = (el, perChar) => Math.max(el.isConnected && el.getComputedTextLength ? el.getComputedTextLength() : 0, el.textContent.length * perChar);
+    const labelWidth = Math.max(textWidth(label, 8.2), textWidth(sub, 6.4)) + 28;
+    group.box = { x, y, w: Math.max(box.maxX - box.minX + 2 * ENV_PAD, labelWidth), h: box.maxY - box.minY + ENV_HEAD + ENV_PAD };
     rect.setAttribute('x', x); rect.setAttribute('y', y);
     rect.setAttribute('width', group.box.w); rect.setAttribute('height', group.box.h);
     label.setAttribute('x', x + 14); label.setAttribute('y', y + 20);
@@ -488,7 +491,7 @@ export async function renderCanvas(ctx) {
       if (old) old.replaceWith(el);
       if (hadFocus) el.focus({ preventScroll: true });
     }
-    if (node.group.el) node.group.el.querySelector('.env-sub').textContent = groupSubText(node.group);
+    if (node.group.el) { node.group.el.querySelector('.env-sub').textContent = groupSubText(node.group); sizeGroup(node.group); }
     if (!selection || (selection.type === 'node' && selection.id === node.dep.id)) renderSide();
   }
 
