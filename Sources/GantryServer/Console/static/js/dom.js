@@ -235,6 +235,7 @@ export function handleSubmit(form, action, { statusEl } = {}) {
       status.append(errorAlert(error));
       const first = form.querySelector('[aria-invalid="true"]');
       if (first) first.focus();
+      else if (status.scrollIntoView) status.scrollIntoView({ block: 'nearest' }); // long forms (in a dialog): show the message
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
