@@ -10,7 +10,7 @@ import Hummingbird
 /// one representation, which is friendlier than 406 and exactly what the client gets without the header.
 ///
 /// Out: the runtime percent-encodes header values it serializes (`"1"` becomes `%221%22`);
-/// `ETag` and `Location` must reach clients verbatim.
+/// `ETag`, `Location` and `Warning` must reach clients verbatim.
 struct HeaderDecodingMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
@@ -22,7 +22,7 @@ struct HeaderDecodingMiddleware: RouterMiddleware {
             request = Request(head: head, body: request.body)
         }
         var response = try await next(request, context)
-        for name in [HTTPField.Name.eTag, .location] {
+        for name in [HTTPField.Name.eTag, .location, HTTPField.Name("Warning")!] {
             if let value = response.headers[name], value.contains("%"), let decoded = value.removingPercentEncoding {
                 response.headers[name] = decoded
             }

@@ -72,7 +72,10 @@ final class DeployRunner: Service, Sendable {
         do {
             return try await queue.claim(owner: owner, now: clock(), leaseFor: Self.lease)
         } catch {
-            logger.warning("deploy jobs cannot be read", metadata: ["error": "\(String(describing: type(of: error)))"])
+            // Shutting down cancels the claim in flight: that is not worth a warning.
+            if !Task.isCancelled {
+                logger.warning("deploy jobs cannot be read", metadata: ["error": "\(ErrorMiddleware.loggable(error))"])
+            }
             return nil
         }
     }
@@ -189,7 +192,7 @@ final class DeployRunner: Service, Sendable {
     /// Returns whether pods should reference it.
     func syncPullSecret(_ target: DeployTarget, client: KubernetesClient, deadline: NIODeadline) async throws -> Bool {
         let path = "/api/v1/namespaces/\(target.owner.namespace)/secrets/\(Manifests.pullSecretName)"
-        guard let registry = target.registry, let login = try registryLogin(registry) else {
+        guard let registry = target.registry, let login = try await registryLogin(registry) else {
             try await client.delete(path, deadline: deadline)
             return false
         }
@@ -200,15 +203,11 @@ final class DeployRunner: Service, Sendable {
         return true
     }
 
-    /// The integration's username and password; nil when it has none (a cloud-account integration, see the README's open work).
-    func registryLogin(_ registry: RegistryAccess) throws -> (username: String, password: String)? {
-        guard let sealed = registry.sealedCredentials else { return nil }
-        guard let opened = try? sealer.open(sealed, context: registry.integrationID),
-              let fields = try? JSONDecoder().decode([String: String].self, from: opened),
-              let username = fields["username"], let password = fields["password"] else {
-            throw DeployRefusal("The registry integration's credentials cannot be opened with this deployer's key.")
-        }
-        return (username, password)
+    /// The integration's username and password, or a login minted from its cloud account (ECR, GAR/GCR, ACR) and
+    /// cached until shortly before it expires; nil when it has neither (RegistryLogin.swift).
+    func registryLogin(_ registry: RegistryAccess) async throws -> (username: String, password: String)? {
+        try await RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints, clock: clock,
+                                 logger: connector.logger).login(registry)
     }
 
     func openSecrets(_ sealed: String?, deploymentID: String) throws -> [String: String] {
@@ -262,8 +261,9 @@ final class DeployRunner: Service, Sendable {
             // A space or deployment that no longer exists will not come back by waiting.
             permanent = error.code == .notFound || error.code == .clusterError
         default:
-            message = "the deployer could not record its progress"
-            logger.warning("a deploy job failed", metadata: ["job_id": "\(job.id)", "error": "\(String(describing: type(of: error)))"])
+            message = "The deployer could not record its progress."
+            if Task.isCancelled { return }
+            logger.warning("a deploy job failed", metadata: ["job_id": "\(job.id)", "error": "\(ErrorMiddleware.loggable(error))"])
         }
         do {
             let failingFor = now.timeIntervalSince(job.firstFailureAt ?? now)
@@ -284,7 +284,9 @@ final class DeployRunner: Service, Sendable {
             }
         } catch {
             // The lease runs out and the job is taken over: nothing is lost.
-            logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)", "error": "\(String(reflecting: error))"])
+            if !Task.isCancelled {
+                logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)", "error": "\(ErrorMiddleware.loggable(error))"])
+            }
         }
     }
 

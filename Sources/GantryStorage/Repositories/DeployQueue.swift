@@ -239,12 +239,21 @@ public struct DeployQueue: DeployQueueRepository {
 
     public func retry(_ job: DeployJob, error: String, now: Date, retryAt: Date) async throws {
         let firstFailure = Timestamp.micros(job.firstFailureAt ?? now)
-        try await database.transaction { sql in
+        try await database.transaction { [ids] sql in
             try await sql.raw("""
                 UPDATE deploy_jobs SET lease_owner = NULL, lease_until = NULL, run_after = \(bind: Timestamp.micros(retryAt)),
                     first_failure_at = \(bind: firstFailure), last_error = \(bind: error)
                 WHERE id = \(bind: job.id)
                 """).run()
+            // The timeline says once that the deployer is waiting for the cluster, not at every attempt.
+            guard job.firstFailureAt == nil else { return }
+            let number = try await job.revisionID.asyncMap { id in
+                try await sql.raw("SELECT number FROM revisions WHERE id = \(bind: id)").first(decodingColumn: "number", as: Int.self)
+            } ?? nil
+            try await Self.recordEvent(job.deploymentID, org: job.organizationID, reason: "Retrying",
+                                       message: "\(error) The deployer retries with backoff for up to 10 minutes.",
+                                       object: number.map { "Revision/\($0)" } ?? "Deployment", warning: true, ids: ids,
+                                       now: Timestamp.micros(now), on: sql)
         }
     }
 
@@ -321,5 +330,12 @@ public struct DeployQueue: DeployQueueRepository {
             AuditEvent(verb, "revision", row.id, projectID: row.projectId, environmentID: row.environmentId, deploymentID: deploymentID, changes: changes),
             actor: .system, org: org, requestID: nil, ids: ids, kind: kind, on: sql
         )
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }
