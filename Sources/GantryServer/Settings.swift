@@ -41,7 +41,8 @@ public struct Settings: Sendable {
         rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token", syncInterval: "sync-interval",
         clusterTimeout: "cluster-timeout", rolloutFailureAfter: "rollout-failure-after", deployPollInterval: "deploy-poll-interval", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
         gcpTokenEndpoint: "gcp-token-endpoint", gcpContainerEndpoint: "gcp-container-endpoint",
-        azureLoginEndpoint: "azure-login-endpoint", azureManagementEndpoint: "azure-management-endpoint"
+        azureLoginEndpoint: "azure-login-endpoint", azureManagementEndpoint: "azure-management-endpoint",
+        awsECREndpoint: "aws-ecr-endpoint", azureRegistryEndpoint: "azure-registry-endpoint"
     )
 
     public init(reader: ConfigReader) throws {
@@ -97,6 +98,7 @@ public struct Settings: Sendable {
 
     public static let cloudEndpointKeys = [
         keys.awsSTSEndpoint, keys.awsEKSEndpoint, keys.gcpTokenEndpoint, keys.gcpContainerEndpoint, keys.azureLoginEndpoint, keys.azureManagementEndpoint,
+        keys.awsECREndpoint, keys.azureRegistryEndpoint,
     ]
 
     static func cloudEndpoints(_ reader: ConfigReader) throws -> CloudEndpoints {
@@ -104,7 +106,7 @@ public struct Settings: Sendable {
         /// this machine (a local proxy or a test).
         func endpoint(_ key: String) throws -> String? {
             guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
-            let sample = value.replacingOccurrences(of: "{region}", with: "us-east-1")
+            let sample = value.replacingOccurrences(of: "{region}", with: "us-east-1").replacingOccurrences(of: "{registry}", with: "example.azurecr.io")
             guard let url = URL(string: sample), let host = url.host, url.query == nil,
                   url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host)) else {
                 throw ConfigurationError("\(variable(for: key)) must be an https:// URL without a query (http:// only to this machine), got '\(value)'")
@@ -118,7 +120,9 @@ public struct Settings: Sendable {
             googleTokenURI: try endpoint(keys.gcpTokenEndpoint) ?? defaults.googleTokenURI,
             googleContainer: try endpoint(keys.gcpContainerEndpoint) ?? defaults.googleContainer,
             azureLogin: try endpoint(keys.azureLoginEndpoint) ?? defaults.azureLogin,
-            azureResourceManager: try endpoint(keys.azureManagementEndpoint) ?? defaults.azureResourceManager
+            azureResourceManager: try endpoint(keys.azureManagementEndpoint) ?? defaults.azureResourceManager,
+            awsECR: try endpoint(keys.awsECREndpoint) ?? defaults.awsECR,
+            azureContainerRegistry: try endpoint(keys.azureRegistryEndpoint) ?? defaults.azureContainerRegistry
         )
     }
 

@@ -115,6 +115,10 @@ public struct CloudEndpoints: Sendable, Equatable {
     public var azureLogin: String
     /// Azure Resource Manager (`listClusterUserCredential`).
     public var azureResourceManager: String
+    /// The ECR API (`GetAuthorizationToken`), for registry pull secrets.
+    public var awsECR: String
+    /// An Azure Container Registry's token exchange (`/oauth2/exchange`); `{registry}` is replaced by the registry host.
+    public var azureContainerRegistry: String
 
     public init(
         awsSTS: String = "https://sts.{region}.amazonaws.com",
@@ -122,7 +126,9 @@ public struct CloudEndpoints: Sendable, Equatable {
         googleTokenURI: String? = nil,
         googleContainer: String = "https://container.googleapis.com",
         azureLogin: String = "https://login.microsoftonline.com",
-        azureResourceManager: String = "https://management.azure.com"
+        azureResourceManager: String = "https://management.azure.com",
+        awsECR: String = "https://api.ecr.{region}.amazonaws.com",
+        azureContainerRegistry: String = "https://{registry}"
     ) {
         self.awsSTS = awsSTS
         self.awsEKS = awsEKS
@@ -130,6 +136,8 @@ public struct CloudEndpoints: Sendable, Equatable {
         self.googleContainer = googleContainer
         self.azureLogin = azureLogin
         self.azureResourceManager = azureResourceManager
+        self.awsECR = awsECR
+        self.azureContainerRegistry = azureContainerRegistry
     }
 
     public static let production = CloudEndpoints()
@@ -138,7 +146,7 @@ public struct CloudEndpoints: Sendable, Equatable {
     public static func allAt(_ base: String) -> CloudEndpoints {
         let base = base.hasSuffix("/") ? String(base.dropLast()) : base
         return CloudEndpoints(awsSTS: base, awsEKS: base, googleTokenURI: base + "/token",
-                              googleContainer: base, azureLogin: base, azureResourceManager: base)
+                              googleContainer: base, azureLogin: base, azureResourceManager: base, awsECR: base, azureContainerRegistry: base)
     }
 
     /// `template` with `{region}` filled in and no trailing slash, ready for a path to be appended.
