@@ -429,6 +429,31 @@ struct DeployJobTests {
         }
     }
 
+    @Test("Two deployer replicas on one PostgreSQL database apply each revision once", arguments: TestDatabase.all.filter { $0 != .sqlite })
+    func twoReplicas(_ db: TestDatabase) async throws {
+        let cluster = DeployingTests.cluster()
+        try await cluster.run { url in
+            let databaseURL = try await db.makeURL()
+            try await TestApp.run(url: databaseURL, settings: DeployingTests.fast) { app in
+                try await TestApp.run(url: databaseURL, settings: DeployingTests.fast) { _ in
+                    let (_, _, environment) = try await RuntimeTests.environment(app, url)
+                    var deployments: [String] = []
+                    for index in 0..<12 {
+                        deployments.append(try await DeployingTests.createDeployment(app, environment, ["name": "svc-\(index)"]))
+                    }
+                    #expect(try await app.post("/api/environments/\(environment)/deploy").items.count == 12)
+                    for deployment in deployments {
+                        try await DeployingTests.waitForRevision(app, deployment, 1, in: ["succeeded"])
+                    }
+                    for index in 0..<12 {
+                        let path = "/apis/apps/v1/namespaces/shop/deployments/svc-\(index)"
+                        #expect(cluster.requests.filter { $0.method == "PATCH" && $0.path == path }.count == 1, "\(path) applied once")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("An unreachable cluster leaves the revision queued for a retry, not failed", arguments: TestDatabase.all)
     func unreachableIsRetried(_ db: TestDatabase) async throws {
         try await TestApp.run(db, settings: DeployingTests.fast) { app in

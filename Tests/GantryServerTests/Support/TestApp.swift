@@ -19,7 +19,13 @@ struct TestApp {
     static func run<T: Sendable>(
         _ database: TestDatabase, mode: TestingSetup = .router, settings: [String: String] = [:], _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
-        let url = try await database.makeURL()
+        try await run(url: try await database.makeURL(), mode: mode, settings: settings, test)
+    }
+
+    /// The same, on a database that already exists (a second replica of one installation).
+    static func run<T: Sendable>(
+        url: String, mode: TestingSetup = .router, settings: [String: String] = [:], _ test: @Sendable (TestApp) async throws -> T
+    ) async throws -> T {
         let token = AccessToken.generate()
         let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-key-\(UUID().uuidString)").path
         let reader = ConfigReader(provider: InMemoryProvider(values: [
