@@ -167,29 +167,20 @@ public final class PostgresBackend: Database {
     }
 
     static func connectionConfiguration(url: URL, timeout: TimeAmount) throws -> PostgresConnection.Configuration {
-        let parts = try PostgresURL(url)
-        let tls: PostgresConnection.Configuration.TLS = switch parts.sslmode {
-        case "disable": .disable
-        case "prefer": .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        var configuration = PostgresConnection.Configuration(
-            host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
-        )
+        var configuration = try parse(url).coreConfiguration
         configuration.options.connectTimeout = timeout
         return configuration
     }
 
     /// Builds a pool configuration from a `postgres://user:pass@host:port/db?sslmode=…` URL.
     public static func configuration(url: URL) throws -> PostgresClient.Configuration {
-        let parts = try PostgresURL(url)
-        let tls: PostgresClient.Configuration.TLS = switch parts.sslmode {
-        case "disable": .disable
-        case "prefer": .prefer(.makeClientConfiguration())
-        default: .require(.makeClientConfiguration())
-        }
+        let core = try parse(url).coreConfiguration
+        guard let host = core.host else { throw DatabaseURLError("the PostgreSQL URL needs a host, e.g. postgres://user:pass@localhost:5432/gantry") }
+        // The pool takes a TLS configuration rather than a context: the same three modes, libpq's `prefer` by default.
+        let tls: PostgresClient.Configuration.TLS = core.tls.isEnforced ? .require(.makeClientConfiguration())
+            : core.tls.isAllowed ? .prefer(.makeClientConfiguration()) : .disable
         var configuration = PostgresClient.Configuration(
-            host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls
+            host: host, port: core.port ?? 5432, username: core.username, password: core.password, database: core.database, tls: tls
         )
         configuration.options.connectTimeout = .seconds(2)
         configuration.options.maximumConnections = 20
@@ -203,33 +194,19 @@ public final class PostgresBackend: Database {
         configuration.options.connectionIdleTimeout = .seconds(10)
         return configuration
     }
-}
 
-/// The parts of a PostgreSQL URL; `sslmode` defaults to `prefer`, as libpq's does.
-struct PostgresURL {
-    let host: String
-    let port: Int
-    let user: String
-    let password: String?
-    let database: String?
-    let sslmode: String
-
-    init(_ url: URL) throws {
-        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false),
-              let host = components.host, !host.isEmpty else {
+    /// PostgresKit reads the URL (`sslmode`/`tlsmode`, percent-escapes, `postgresql://`); a URL it refuses gets a
+    /// sentence saying what is expected instead of `URLError`. Like libpq, a URL without a user means `postgres`.
+    static func parse(_ url: URL) throws -> SQLPostgresConfiguration {
+        var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        if components?.user == nil { components?.user = "postgres" }
+        guard let withUser = components?.url, let host = components?.host, !host.isEmpty else {
             throw DatabaseURLError("the PostgreSQL URL needs a host, e.g. postgres://user:pass@localhost:5432/gantry")
         }
-        self.host = host
-        port = components.port ?? 5432
-        user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        password = components.password.flatMap { $0.removingPercentEncoding }
-        let path = String(components.path.drop(while: { $0 == "/" }))
-        database = path.isEmpty ? nil : path
-        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
-        sslmode = switch mode {
-        case "disable": "disable"
-        case "allow", "prefer": "prefer"
-        default: "require"
+        do {
+            return try SQLPostgresConfiguration(url: withUser)
+        } catch {
+            throw DatabaseURLError("the PostgreSQL URL is not usable: expected postgres://user:pass@host:port/db, optionally ?sslmode=disable|prefer|require")
         }
     }
 }

@@ -53,29 +53,20 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
     @Option(help: "Seconds a new pod may wait in an image-pull or crash loop before its revision fails (GANTRY_ROLLOUT_FAILURE_AFTER, default 120).") var rolloutFailureAfter: String?
 
+    /// Flags first, then `GANTRY_*` variables (`--cluster-timeout` / `GANTRY_CLUSTER_TIMEOUT`), read by swift-configuration's
+    /// own providers. ArgumentParser still declares the flags above, for `--help` and for refusing unknown ones.
     var reader: ConfigReader {
-        let environment = ProcessInfo.processInfo.environment
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        func put(_ key: String, _ flag: String?, _ variable: String) {
-            if let value = flag ?? environment[variable] { values[AbsoluteConfigKey(ConfigKey(key))] = ConfigValue(.string(value), isSecret: false) }
-        }
-        put(Settings.keys.host, host, "GANTRY_HOST")
-        put(Settings.keys.port, port, "GANTRY_PORT")
-        put(Settings.keys.database, database, "GANTRY_DATABASE_URL")
-        put(Settings.keys.role, role, "GANTRY_ROLE")
-        put(Settings.keys.secretKeyFile, secretKeyFile, "GANTRY_SECRET_KEY_FILE")
-        put(Settings.keys.rateLimit, rateLimit, "GANTRY_RATE_LIMIT")
-        put(Settings.keys.logFormat, logFormat, "GANTRY_LOG_FORMAT")
-        put(Settings.keys.syncInterval, syncInterval, "GANTRY_SYNC_INTERVAL")
-        put(Settings.keys.clusterTimeout, clusterTimeout, "GANTRY_CLUSTER_TIMEOUT")
-        put(Settings.keys.rolloutFailureAfter, rolloutFailureAfter, "GANTRY_ROLLOUT_FAILURE_AFTER")
-        put(Settings.keys.deployPollInterval, nil, "GANTRY_DEPLOY_POLL_INTERVAL")
-        // Cloud API endpoints are rarely changed (sovereign clouds, private endpoints): variables only.
-        for key in Settings.cloudEndpointKeys { put(key, nil, Settings.variable(for: key)) }
-        if let token = environment["GANTRY_BOOTSTRAP_TOKEN"] {
-            values[AbsoluteConfigKey(ConfigKey(Settings.keys.bootstrapToken))] = ConfigValue(.string(token), isSecret: true)
-        }
-        return ConfigReader(provider: InMemoryProvider(values: values))
+        let database = AbsoluteConfigKey(ConfigKey(Settings.keys.database))
+        let variables = EnvironmentVariablesProvider(secretsSpecifier: .specific(["GANTRY_BOOTSTRAP_TOKEN"]))
+            .mapKeys { key in
+                // The one variable not named after its flag: `--database` is GANTRY_DATABASE_URL.
+                (key == database ? AbsoluteConfigKey(ConfigKey("database-url")) : key).prepending(ConfigKey("gantry"))
+            }
+        // The bootstrap token and the cloud endpoints are variables only: a flag would show in `ps`.
+        let variablesOnly = Set([Settings.keys.bootstrapToken] + Settings.cloudEndpointKeys).map { AbsoluteConfigKey(ConfigKey($0)) }
+        let flags = CommandLineArgumentsProvider(arguments: Array(CommandLine.arguments.dropFirst()))
+            .mapKeys { key in variablesOnly.contains(key) ? AbsoluteConfigKey(ConfigKey("ignored-\(key)")) : key }
+        return ConfigReader(providers: [flags, variables])
     }
 
     func bootstrapLogging() throws {
