@@ -5,9 +5,9 @@ Starts the real `gantry serve` (SQLite, bootstrap token) and the fake Kubernetes
 (`chromium`, `chromium-driver`; scripts/test.sh installs both) over WebDriver with selenium:
 sign in, dashboard cards from the stats, create a project and an environment from the UI (and see the
 409 conflict inline), live stats and the cluster-error banner, the architecture canvas (nodes, arrows,
-drag → PATCH canvasPosition, draw/accept/delete a connection), settings pages, a revoked token, a narrow
-screen, and no console errors. A screenshot of each page goes to the folder printed at the end
-(GANTRY_CONSOLE_SCREENSHOTS, default .build/console-screenshots).
+drag → PATCH canvasPosition, draw/accept/delete a connection), settings pages (forms, rows' Rename and
+Delete), a revoked token, a narrow screen, and no console errors. A screenshot of each page goes to the
+folder printed at the end (GANTRY_CONSOLE_SCREENSHOTS, default .build/console-screenshots).
 """
 import base64
 import json
@@ -806,6 +806,101 @@ def test_settings_forms(stack, seed, browser):
     shot(driver, "11-member-forbidden")
     css(driver, "#signout").click()
     sign_in(driver, stack, stack["token"])
+    drain_log(driver)
+
+
+def row_button(row, label):
+    return [b for b in row.find_elements(By.CSS_SELECTOR, "button") if b.text == label][0]
+
+
+def test_settings_rename_and_delete_rows(stack, seed, browser):
+    """The rows' Rename / Delete (Remove, Revoke) buttons: a rename dialog, a confirmation, the API call, the
+    list re-read; a refusal lands in the section's status area and the row stays."""
+    driver = browser
+    api = stack["api"]
+    # Rename, then delete, an integration.
+    integration = api.ok("POST", "/integrations", {"name": "row-reg", "kind": "generic", "registry": "registry.example"})
+    selector = f'#integrations-table tr[data-integration-id="{integration["id"]}"]'
+    go(driver, stack, "/settings/integrations")
+    row_button(visible(driver, selector), "Rename").click()
+    name = visible(driver, "dialog #rename-form input[name=name]")
+    clear_input(name)
+    name.send_keys("row-registry")
+    css(driver, "dialog .dialog-actions .btn-primary").click()
+    wait(driver).until(lambda d: "row-registry" in d.find_element(By.CSS_SELECTOR, selector).text)
+    assert api.ok("GET", f"/integrations/{integration['id']}")["name"] == "row-registry"
+    row_button(css(driver, selector), "Delete").click()
+    assert "Delete row-registry?" in visible(driver, "dialog h2").text
+    css(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+    assert api.call("GET", f"/integrations/{integration['id']}")[0] == 404
+
+    # Rename a space; deleting one that environments use is refused in the section's status area.
+    selector = f'#spaces-table tr[data-space-id="{seed["dead"]["id"]}"]'
+    go(driver, stack, "/settings/spaces")
+    row_button(visible(driver, selector), "Rename").click()
+    name = visible(driver, "dialog #rename-form input[name=name]")
+    clear_input(name)
+    name.send_keys("gone-cluster")
+    css(driver, "dialog .dialog-actions .btn-primary").click()
+    wait(driver).until(lambda d: "gone-cluster" in d.find_element(By.CSS_SELECTOR, selector).text)
+    row_button(css(driver, selector), "Delete").click()
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    visible(driver, "#settings-spaces .section-status .alert-error")
+    assert css(driver, selector).is_displayed()
+    api.ok("PATCH", f"/spaces/{seed['dead']['id']}", {"name": "dead-cluster"})
+
+    # A cloud account: delete; cancelling the confirmation keeps it.
+    account = api.ok("POST", "/cloud-accounts", {"name": "row-account", "provider": "aws",
+                                                  "credentials": {"accessKeyId": "AKIAROWROWROWROW0000", "secretAccessKey": "x"}})
+    selector = f'#cloud-accounts-table tr[data-cloud-account-id="{account["id"]}"]'
+    go(driver, stack, "/settings/cloud-accounts")
+    row_button(visible(driver, selector), "Delete").click()
+    visible(driver, "dialog .dialog-actions .btn:not(.btn-danger)").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog"))
+    assert css(driver, selector).is_displayed()
+    row_button(css(driver, selector), "Delete").click()
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+
+    # A token: Revoke (labelled for screen readers), then no button on the revoked row.
+    token = api.ok("POST", "/tokens", {"name": "row-token"})
+    selector = f'#tokens-table tr[data-token-id="{token["id"]}"]'
+    go(driver, stack, "/settings/tokens")
+    revoke = visible(driver, selector).find_element(By.CSS_SELECTOR, ".btn-danger")
+    assert revoke.text == "Revoke" and revoke.get_attribute("aria-label") == "Revoke token row-token"
+    revoke.click()
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: "revoked" in d.find_element(By.CSS_SELECTOR, selector).text)
+    assert not css(driver, selector).find_elements(By.CSS_SELECTOR, "button")
+
+    # Members: no Remove on your own row; Remove another member, and their assignment goes from the list.
+    me = api.ok("GET", "/me")["user"]
+    member = api.ok("POST", "/users", {"email": "row@example.com", "name": "Row"})
+    viewer = [r for r in api.all("/roles") if r["name"] == "viewer"][0]
+    assignment = api.ok("POST", "/assignments", {"userId": member["id"], "roleId": viewer["id"], "scope": "org"})
+    go(driver, stack, "/settings/members")
+    assert not visible(driver, f'#members-table tr[data-user-id="{me["id"]}"]').find_elements(By.CSS_SELECTOR, ".btn-danger")
+    go(driver, stack, f"/settings/assignments?userId={member['id']}")
+    selector = f'#assignments-table tr[data-assignment-id="{assignment["id"]}"]'
+    row_button(visible(driver, selector), "Remove").click()
+    assert "Remove this role?" in visible(driver, "dialog h2").text
+    css(driver, "dialog .dialog-actions .btn-danger").click()
+    visible(driver, "#settings-assignments .empty")
+    go(driver, stack, "/settings/members")
+    selector = f'#members-table tr[data-user-id="{member["id"]}"]'
+    row_button(visible(driver, selector), "Remove").click()
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+
+    # Roles: built-in ones have no buttons; a custom one is deleted.
+    role = api.ok("POST", "/roles", {"name": "row-role", "description": "", "policies": ["projects:read"]})
+    go(driver, stack, "/settings/roles")
+    assert not visible(driver, f'#roles-table tr[data-role-id="{viewer["id"]}"]').find_elements(By.CSS_SELECTOR, "button")
+    selector = f'#roles-table tr[data-role-id="{role["id"]}"]'
+    row_button(visible(driver, selector), "Delete").click()
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
     drain_log(driver)
 
 

@@ -5,7 +5,7 @@
 // only sets `pendingChanges`, and the form says so.
 
 import { api, seg, ApiError } from './api.js';
-import { h, replace, field, handleSubmit, str, option, openDialog, toast, nextId } from './dom.js';
+import { h, replace, field, handleSubmit, str, option, formDialog, toast, nextId } from './dom.js';
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -366,12 +366,7 @@ export function editDeploymentDialog({ dep, getDiscovery, onSaved }) {
     },
   });
   form.querySelector('.form-actions').remove();
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', form: form.id }, 'Save changes');
-  ref = openDialog({
-    title: `Edit ${dep.name}`,
-    body: form,
-    actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'), submit],
-  });
+  ref = formDialog({ title: `Edit ${dep.name}`, form, submitLabel: 'Save changes' });
   ref.dialog.classList.add('dialog-wide');
   return ref;
 }

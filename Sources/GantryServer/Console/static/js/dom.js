@@ -100,6 +100,14 @@ export function timeEl(iso, { prefix = '', never = 'never' } = {}) {
   return h('time', { datetime: iso, title: formatDate(iso) }, prefix + relativeTime(iso));
 }
 
+/** An RFC 3339 UTC timestamp from a datetime-local value (interpreted in the browser's time zone). */
+export function toRFC3339(local) {
+  if (!local) return undefined;
+  const date = new Date(local);
+  if (Number.isNaN(date.getTime())) return undefined;
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -280,6 +288,16 @@ export function openDialog({ title, body, actions = [], onClose, label }) {
   const focusable = dialog.querySelector('[autofocus], input, select, textarea, .dialog-actions .btn-primary, .dialog-actions .btn-danger, .dialog-actions button');
   if (focusable) focusable.focus();
   return { dialog, close };
+}
+
+/** A dialog around a form (which has an id): Cancel, and a submit button for the form labelled `submitLabel`. */
+export function formDialog({ title, form, submitLabel }) {
+  const ref = openDialog({
+    title, body: form,
+    actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'),
+      h('button', { type: 'submit', class: 'btn btn-primary', form: form.id }, submitLabel)],
+  });
+  return ref;
 }
 
 /** Asks for confirmation; resolves true or false. */

@@ -2,7 +2,7 @@
 // environment pages.
 
 import { api, seg } from './api.js';
-import { h, field, handleSubmit, str, option, openDialog, deleteWithDryRun, plural, replace, toast, nextId } from './dom.js';
+import { h, field, handleSubmit, str, option, formDialog, deleteWithDryRun, plural, replace, toast, nextId } from './dom.js';
 
 /** Spaces and integrations for the selects; a caller without the org-level read gets plain id inputs instead. */
 export async function loadReferences() {
@@ -125,15 +125,8 @@ export function editEnvironmentDialog({ projectId, env, refs, onSaved }) {
     projectId, env, refs,
     onSaved: async (saved) => { ref.close(); toast(`Environment “${saved.name}” saved.`); await onSaved(saved); },
   });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save changes');
   form.querySelector('.form-actions').remove();
-  const formId = form.id;
-  submit.setAttribute('form', formId);
-  ref = openDialog({
-    title: `Edit ${env.name}`,
-    body: form,
-    actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'), submit],
-  });
+  ref = formDialog({ title: `Edit ${env.name}`, form, submitLabel: 'Save changes' });
   return ref;
 }
 

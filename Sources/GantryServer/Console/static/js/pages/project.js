@@ -2,7 +2,7 @@
 // (dry run first) and restore.
 
 import { api, seg } from '../api.js';
-import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, openDialog, deleteWithDryRun, toast, plural } from '../dom.js';
+import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, deleteWithDryRun, toast, plural } from '../dom.js';
 import { loadReferences, environmentForm, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
 
 export async function renderProject(ctx) {
