@@ -127,14 +127,14 @@ func buildRouter(
         api = api.add(middleware: RateLimitMiddleware(limiter: limiter))
     }
     api = api
-        .add(middleware: AuthorizationMiddleware(operations: operations))
-        .add(middleware: IdempotencyMiddleware(store: repositories.idempotency))
         .add(middleware: HeaderDecodingMiddleware())
         .add(middleware: RequestScopeMiddleware())
     let handlers = APIImplementation(repositories: repositories, sealer: sealer, deployer: deployer)
+    // In this order: a replayed answer is only ever given after the operation's rule let the caller through.
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
-        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
+        configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
+        middlewares: [AuthorizationMiddleware(), IdempotencyMiddleware(store: repositories.idempotency)]
     )
     return router
 }

@@ -8,7 +8,8 @@ struct OpenAPIDocuments {
     let json: Data
     /// Every route the document declares, to tell 405 from 404.
     let routes: RouteTable
-    /// `"GET /api/projects/{}"` → operation ID, for every operation of the document.
+    /// `"GET /api/projects/{projectID}"` → operation ID, for every operation of the document: the startup check that
+    /// each has a rule in `OperationTable`.
     let operations: [String: String]
 
     init(yaml: Data, basePath: String) throws {
@@ -23,7 +24,7 @@ struct OpenAPIDocuments {
             routes.add(basePath + path, Set(methods.keys.compactMap { HTTPRequest.Method($0.uppercased()) }))
             for (method, operation) in methods {
                 guard let id = (operation as? [String: Any])?["operationId"] as? String else { continue }
-                operations[AuthorizationMiddleware.key(method: method.uppercased(), path: basePath + path)] = id
+                operations["\(method.uppercased()) \(basePath)\(path)"] = id
             }
         }
         self.routes = routes

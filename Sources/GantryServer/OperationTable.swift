@@ -1,3 +1,5 @@
+import GantryCore
+
 /// What an operation needs from its caller (docs/api.md §3).
 enum Requirement: Sendable, Equatable {
     /// Any authenticated caller: it acts on itself (`/me`, its own tokens) or reads public facts (`/policies`).
@@ -18,7 +20,19 @@ enum Requirement: Sendable, Equatable {
 
 /// Every operation of `openapi.yaml` and its access rule. The router refuses to start when an operation is
 /// missing, and a test compares this table with the document, so no route can ship unprotected.
+/// `AuthorizationMiddleware` applies `org`-scoped rules by the operation ID the OpenAPI runtime routed to; a rule on a
+/// resource is checked where the resource is read, with the policy the handler takes from here (`policy(_:)`).
 enum OperationTable {
+    /// The policy an operation checks on the resources it reads. Handlers pass it to each repository call, so the call
+    /// site says what it checks (`environments.get` from the runtime routes checks `runtime:read`). An operation
+    /// without a policy is refused, never let through.
+    static func policy(_ operationID: String) throws -> String {
+        guard let policy = requirements[operationID]?.policy else {
+            throw AppError(.forbidden, "This operation has no access rule; it is refused.")
+        }
+        return policy
+    }
+
     static let requirements: [String: Requirement] = [
         "getMe": .caller,
         "listTokens": .caller,

@@ -25,20 +25,3 @@ public protocol Database: Sendable {
     /// Releases connections; called once at shutdown.
     func close() async throws
 }
-
-extension DatabaseKind {
-    /// Row-lock suffix for a `SELECT` that guards a check-then-write. SQLite needs none: its writer is serialized.
-    func lock(_ strength: RowLock) -> String {
-        switch self {
-        case .sqlite: ""
-        case .postgres: strength == .update ? " FOR UPDATE" : " FOR SHARE"
-        }
-    }
-}
-
-enum RowLock {
-    /// Taken by the row's deleter or mover: waits for creators of children to finish.
-    case update
-    /// Taken by creators of children: many may hold it at once, the deleter waits for them.
-    case share
-}

@@ -40,12 +40,8 @@ func mappingUniqueViolation<T>(_ conflict: (String) -> AppError, _ work: () asyn
 }
 
 extension SQLRow {
+    // The project stats path reads its three cells by hand: see `SQLProjectRepository.stats`.
     func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
-    func optionalString(_ column: String) throws -> String? { try decodeNil(column: column) ? nil : try decode(column: column, as: String.self) }
-    func int(_ column: String) throws -> Int { try decode(column: column, as: Int.self) }
-    func optionalInt(_ column: String) throws -> Int? { try decodeNil(column: column) ? nil : try decode(column: column, as: Int.self) }
-    func double(_ column: String) throws -> Double? { try decodeNil(column: column) ? nil : try decode(column: column, as: Double.self) }
-    func date(_ column: String) throws -> Date { Timestamp.date(try decode(column: column, as: Int64.self)) }
     func optionalDate(_ column: String) throws -> Date? {
         try decodeNil(column: column) ? nil : Timestamp.date(try decode(column: column, as: Int64.self))
     }
@@ -99,7 +95,7 @@ enum NameRules {
     ) async throws {
         let existing = try await sql.raw("""
             SELECT id FROM \(unsafeRaw: table) WHERE org_id = \(bind: org) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
-            """).first().map { try $0.string("id") }
+            """).first(decodingColumn: "id", as: String.self)
         if let existing, existing != id { throw taken(name) }
     }
 }
@@ -144,5 +140,82 @@ extension SQLRawBuilder {
 
     func all<Row: Decodable>(_ type: Row.Type) async throws -> [Row] {
         try await all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+}
+
+/// A table's row as stored, read as "the live row with this ID in my organization". One type per table, defined in
+/// the repository file named after the table, so its columns are listed once.
+protocol LiveRow: Decodable, Sendable {
+    /// What a 404 calls the row.
+    static var resource: String { get }
+    /// The select list, qualified by `alias` (and by the joined parents' aliases for columns read from them).
+    static var columns: String { get }
+    static var table: String { get }
+    /// The name `columns`, the locks and the ID condition use; the table's own name unless a join needs a short one.
+    static var alias: String { get }
+    /// Joins to the parents whose soft delete hides this row too, with their `deleted_at IS NULL` conditions.
+    static var liveParents: (joins: String, conditions: String) { get }
+    /// The rows an organization may address (roles: the built-in ones too, which belong to none).
+    static func ofOrganization(_ org: String) -> SQLQueryString
+}
+
+extension LiveRow {
+    static var alias: String { table }
+    static var liveParents: (joins: String, conditions: String) { ("", "") }
+    static func ofOrganization(_ org: String) -> SQLQueryString { "\(unsafeRaw: alias).org_id = \(bind: org)" }
+
+    /// The live row `id` of `org` (its parents live too), locked when `lock` says so; else 404 naming `resource`.
+    /// Another organization's row is a 404 as well, never a 403 (docs/api.md §3).
+    static func fetchLive(
+        _ id: String, org: String, filter: SQLQueryString = "", lock: RowLocking?, on sql: any SQLDatabase
+    ) async throws -> Self {
+        let locking: SQLQueryString = lock.map { "\($0)" } ?? ""
+        let source = table == alias ? table : "\(table) \(alias)"
+        let query: SQLQueryString = """
+            SELECT \(unsafeRaw: columns) FROM \(unsafeRaw: source)\(unsafeRaw: liveParents.joins)
+            WHERE \(unsafeRaw: alias).id = \(bind: id) AND \(unsafeRaw: alias).deleted_at IS NULL\(unsafeRaw: liveParents.conditions) AND \(ofOrganization(org))
+            """ + filter + locking
+        guard let row = try await sql.raw(query).first(Self.self) else { throw AppError.notFound(resource) }
+        return row
+    }
+}
+
+/// A live row a client changes with `If-Match`.
+protocol VersionedRow: LiveRow {
+    var name: String { get }
+    var version: Int { get }
+}
+
+/// Live rows elsewhere that reference the row being deleted: `table.column = id`, reported as `detail` in a refusal.
+struct LiveReferences: Sendable {
+    var detail: String
+    var table: String
+    var column: String
+}
+
+extension AuditedRepository {
+    /// Soft-deletes an organization-level row (`If-Match` honoured) unless live rows still use it: then 409
+    /// `has_children` with one count per kind of reference. The row is locked first, so a creator of a reference
+    /// (holding `FOR SHARE` on it) either finishes before the counts or sees the row gone.
+    func softDelete<Row: VersionedRow>(
+        _: Row.Type, _ id: String, ifMatch: Int?, auditAs resourceType: String, by caller: Caller,
+        unlessUsedBy references: [LiveReferences], refusal: @escaping @Sendable (_ name: String, _ counts: [Int]) -> String
+    ) async throws {
+        try await database.transaction { sql in
+            let row = try await Row.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: Row.alias), on: sql)
+            try checkVersion(ifMatch, current: row.version)
+            var counts: [Int] = []
+            for reference in references {
+                counts.append(try await sql.raw("""
+                    SELECT COUNT(*) AS n FROM \(unsafeRaw: reference.table) WHERE \(unsafeRaw: reference.column) = \(bind: id) AND deleted_at IS NULL
+                    """).first(decodingColumn: "n", as: Int.self) ?? 0)
+            }
+            guard counts.allSatisfy({ $0 == 0 }) else {
+                throw hasChildren(refusal(row.name, counts), Dictionary(uniqueKeysWithValues: zip(references.map(\.detail), counts.map(JSONValue.int))))
+            }
+            let now = Timestamp.now()
+            try await sql.raw("UPDATE \(unsafeRaw: Row.table) SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
+            try await record(AuditEvent("deleted", resourceType, id, changes: Changes.deleted(at: now)), by: caller, on: sql)
+        }
     }
 }

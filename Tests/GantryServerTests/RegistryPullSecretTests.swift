@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GantryCore
 import GantryServer
 import KubeTestServer
@@ -102,6 +103,60 @@ struct RegistryPullSecretTests {
                     #expect(!answer.text.contains(Self.ecrPassword) && !answer.text.contains(Self.awsSecret), "\(answer.text.prefix(300))")
                 }
             }
+        }
+    }
+
+    /// Deploys `web` with an integration of `kind` for `registry` through a new cloud account, and returns the
+    /// pull secret's auths entry once the revision succeeded.
+    static func deployThroughAccount(_ db: TestDatabase, cloud base: String, provider: String, credentials: [String: String],
+                                     kind: String, registry: String) async throws -> [String: Any] {
+        let entry = Mutex<[String: String]>([:])
+        try await DeployingTests.withDeployer(db, settings: Self.settings(cloud: base)) { app, cluster, environment in
+            let account = try await app.post("/api/cloud-accounts", ["name": "acct", "provider": provider, "credentials": credentials])
+            try #require(account.status == 201, "cloud account: \(account.text)")
+            let integration = try await app.post("/api/integrations", ["name": kind, "kind": kind, "registry": registry, "cloudAccountId": account.id])
+            try #require(integration.status == 201, "integration: \(integration.text)")
+            try await Self.setIntegration(app, environment, integration.id)
+            let deployment = try await DeployingTests.createDeployment(app, environment)
+            #expect(try await app.post("/api/deployments/\(deployment)/deploy").status == 202)
+            let done = try await DeployingTests.waitForRevision(app, deployment, 1, in: ["succeeded", "failed"])
+            #expect(done["status"] as? String == "succeeded", "\(done.text)")
+            #expect(Self.imagePullSecrets(cluster) == ["gantry-registry"])
+            let found = try Self.pullSecretEntry(cluster, registry: registry).entry
+            entry.withLock { $0 = found.compactMapValues { $0 as? String } }
+        }
+        return entry.withLock { $0 }
+    }
+
+    @Test("GAR through a cloud account: user oauth2accesstoken, password the service account's access token", arguments: TestDatabase.all)
+    func garThroughCloudAccount(_ db: TestDatabase) async throws {
+        try await FakeCloud.run { cloud, base in
+            cloud.answer("POST", "/token", with: .json(["access_token": "ya29.pull-secret-token", "expires_in": 3599, "token_type": "Bearer"]))
+            let serviceAccount = try String(decoding: JSONSerialization.data(withJSONObject: [
+                "type": "service_account", "project_id": "shop-prod", "client_email": "puller@shop-prod.iam.gserviceaccount.com",
+                "private_key": TestCertificates.serviceAccountKey, "token_uri": "https://oauth2.googleapis.com/token",
+            ]), as: UTF8.self)
+            let entry = try await Self.deployThroughAccount(db, cloud: base, provider: "gcp", credentials: ["serviceAccountJson": serviceAccount],
+                                                            kind: "gar", registry: "europe-docker.pkg.dev")
+            #expect(entry["username"] as? String == "oauth2accesstoken")
+            #expect(entry["password"] as? String == "ya29.pull-secret-token")
+        }
+    }
+
+    @Test("ACR through a cloud account: the ARM token exchanged at the registry; the all-zero user", arguments: TestDatabase.all)
+    func acrThroughCloudAccount(_ db: TestDatabase) async throws {
+        try await FakeCloud.run { cloud, base in
+            cloud.answer("POST", "/tenant-1/oauth2/v2.0/token", with: .json(["token_type": "Bearer", "expires_in": 3599, "access_token": "arm-token"]))
+            cloud.answer("POST", "/oauth2/exchange", with: .json(["refresh_token": "acr-refresh-token"]))
+            let entry = try await Self.deployThroughAccount(
+                db, cloud: base, provider: "azure",
+                credentials: ["tenantId": "tenant-1", "clientId": "client-1", "clientSecret": "azure-client-secret~x", "subscriptionId": "sub-1"],
+                kind: "acr", registry: "shopregistry.azurecr.io")
+            #expect(entry["username"] as? String == "00000000-0000-0000-0000-000000000000")
+            #expect(entry["password"] as? String == "acr-refresh-token")
+            let exchange = try #require(cloud.requests(to: "/oauth2/exchange").first)
+            #expect(exchange.formFields == ["grant_type": "access_token", "service": "shopregistry.azurecr.io", "tenant": "tenant-1",
+                                            "access_token": "arm-token"])
         }
     }
 

@@ -4,13 +4,15 @@ import GantryCore
 
 extension APIImplementation {
     func listDeployments(_ input: Operations.ListDeployments.Input) async throws -> Operations.ListDeployments.Output {
+        let policy = try OperationTable.policy(Operations.ListDeployments.id)
         let environmentID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
-        let page = try await repositories.deployments.list(in: environmentID, query, for: try RequestScope.caller())
+        let page = try await repositories.deployments.list(in: environmentID, query, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Deployment.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createDeployment(_ input: Operations.CreateDeployment.Input) async throws -> Operations.CreateDeployment.Output {
+        let policy = try OperationTable.policy(Operations.CreateDeployment.id)
         let environmentID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
@@ -30,7 +32,7 @@ extension APIImplementation {
         new.secretEnv = try seal(body.secretEnv?.additionalProperties ?? [:], deploymentID: id)
         new.ingress = spec.ingress
         new.healthCheck = spec.healthCheck
-        let deployment = try await repositories.deployments.create(in: environmentID, new, id: id, by: try RequestScope.caller())
+        let deployment = try await repositories.deployments.create(in: environmentID, new, id: id, by: try RequestScope.caller(), requiring: policy)
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/deployments/\(deployment.id)"), eTag: HTTPSupport.eTag(deployment.version)),
             body: .json(.init(data: .init(deployment)))
@@ -38,12 +40,14 @@ extension APIImplementation {
     }
 
     func getDeployment(_ input: Operations.GetDeployment.Input) async throws -> Operations.GetDeployment.Output {
+        let policy = try OperationTable.policy(Operations.GetDeployment.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
-        let deployment = try await repositories.deployments.get(id, for: try RequestScope.caller())
+        let deployment = try await repositories.deployments.get(id, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(deployment.version)), body: .json(.init(data: .init(deployment)))))
     }
 
     func updateDeployment(_ input: Operations.UpdateDeployment.Input) async throws -> Operations.UpdateDeployment.Output {
+        let policy = try OperationTable.policy(Operations.UpdateDeployment.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
@@ -65,14 +69,15 @@ extension APIImplementation {
         patch.ingress = HTTPSupport.patchField("ingress", spec.ingress)
         patch.healthCheck = HTTPSupport.patchField("healthCheck", spec.healthCheck)
         let deployment = try await repositories.deployments.update(
-            id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller()
+            id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(deployment.version)), body: .json(.init(data: .init(deployment)))))
     }
 
     func deleteDeployment(_ input: Operations.DeleteDeployment.Input) async throws -> Operations.DeleteDeployment.Output {
+        let policy = try OperationTable.policy(Operations.DeleteDeployment.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
-        try await repositories.deployments.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller())
+        try await repositories.deployments.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 

@@ -11,6 +11,7 @@ extension APIImplementation {
     }
 
     func createEnvironment(_ input: Operations.CreateEnvironment.Input) async throws -> Operations.CreateEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.CreateEnvironment.id)
         let projectID = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
@@ -24,7 +25,7 @@ extension APIImplementation {
             in: projectID,
             NewEnvironment(name: name, spaceID: body.spaceId, namespace: body.namespace,
                            registryIntegrationID: body.registryIntegrationId, registryURL: body.registryUrl),
-            by: try RequestScope.caller()
+            by: try RequestScope.caller(), requiring: policy
         )
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/projects/\(projectID)/environments/\(environment.id)"),
@@ -34,19 +35,22 @@ extension APIImplementation {
     }
 
     func getEnvironment(_ input: Operations.GetEnvironment.Input) async throws -> Operations.GetEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.GetEnvironment.id)
         let projectID = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
-        let environment = try await repositories.environments.get(id, in: projectID, for: try RequestScope.caller())
+        let environment = try await repositories.environments.get(id, in: projectID, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(environment.version)), body: .json(.init(data: .init(environment)))))
     }
 
     func getEnvironmentById(_ input: Operations.GetEnvironmentById.Input) async throws -> Operations.GetEnvironmentById.Output {
+        let policy = try OperationTable.policy(Operations.GetEnvironmentById.id)
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
-        let environment = try await repositories.environments.get(id, in: nil, for: try RequestScope.caller())
+        let environment = try await repositories.environments.get(id, in: nil, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(environment.version)), body: .json(.init(data: .init(environment)))))
     }
 
     func updateEnvironment(_ input: Operations.UpdateEnvironment.Input) async throws -> Operations.UpdateEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.UpdateEnvironment.id)
         let projectID = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
@@ -64,17 +68,18 @@ extension APIImplementation {
             registryURL: HTTPSupport.patchField("registryUrl", body.registryUrl)
         )
         let environment = try await repositories.environments.update(
-            id, in: projectID, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller()
+            id, in: projectID, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(environment.version)), body: .json(.init(data: .init(environment)))))
     }
 
     func deleteEnvironment(_ input: Operations.DeleteEnvironment.Input) async throws -> Operations.DeleteEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.DeleteEnvironment.id)
         let projectID = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let dryRun = input.query.dryRun ?? false
         let preview = try await repositories.environments.delete(
-            id, in: projectID, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), dryRun: dryRun, by: try RequestScope.caller()
+            id, in: projectID, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), dryRun: dryRun, by: try RequestScope.caller(), requiring: policy
         )
         return dryRun ? .ok(.init(body: .json(.init(data: .init(preview))))) : .noContent(.init())
     }

@@ -30,12 +30,14 @@ extension APIImplementation {
     }
 
     func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output {
+        let policy = try OperationTable.policy(Operations.GetProject.id)
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
-        let project = try await repositories.projects.get(id, for: try RequestScope.caller())
+        let project = try await repositories.projects.get(id, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(project.version)), body: .json(.init(data: .init(project)))))
     }
 
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output {
+        let policy = try OperationTable.policy(Operations.UpdateProject.id)
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
@@ -45,23 +47,25 @@ extension APIImplementation {
         try validator.check()
         let project = try await repositories.projects.update(
             id, ProjectPatch(name: name, description: body.description),
-            ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller()
+            ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(project.version)), body: .json(.init(data: .init(project)))))
     }
 
     func deleteProject(_ input: Operations.DeleteProject.Input) async throws -> Operations.DeleteProject.Output {
+        let policy = try OperationTable.policy(Operations.DeleteProject.id)
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
         let dryRun = input.query.dryRun ?? false
         let preview = try await repositories.projects.delete(
-            id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), dryRun: dryRun, by: try RequestScope.caller()
+            id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), dryRun: dryRun, by: try RequestScope.caller(), requiring: policy
         )
         return dryRun ? .ok(.init(body: .json(.init(data: .init(preview))))) : .noContent(.init())
     }
 
     func restoreProject(_ input: Operations.RestoreProject.Input) async throws -> Operations.RestoreProject.Output {
+        let policy = try OperationTable.policy(Operations.RestoreProject.id)
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
-        let project = try await repositories.projects.restore(id, by: try RequestScope.caller())
+        let project = try await repositories.projects.restore(id, by: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(project.version)), body: .json(.init(data: .init(project)))))
     }
 }

@@ -7,6 +7,7 @@ import NIOCore
 /// Deploying (docs/api.md §7): deploy, roll back, revisions and the timeline.
 extension APIImplementation {
     func deployDeployment(_ input: Operations.DeployDeployment.Input) async throws -> Operations.DeployDeployment.Output {
+        let policy = try OperationTable.policy(Operations.DeployDeployment.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         let caller = try RequestScope.caller()
         var image: String?
@@ -16,66 +17,71 @@ extension APIImplementation {
             try validator.check()
             image = requested.trimmingCharacters(in: .whitespaces)
         }
-        var deployment = try await repositories.deployments.get(id, for: caller)
+        var deployment = try await repositories.deployments.get(id, for: caller, requiring: policy)
         deployment.image = image ?? deployment.image
-        try await preflight([deployment.spec(injectedEnv: [])], environmentID: deployment.environmentID, caller: caller)
-        let revision = try await repositories.revisions.deploy(id, GantryCore.DeployRequest(image: image), by: caller)
+        try await preflight([deployment.spec(injectedEnv: [])], environmentID: deployment.environmentID, caller: caller, policy: policy)
+        let revision = try await repositories.revisions.deploy(id, GantryCore.DeployRequest(image: image), by: caller, requiring: policy)
         deployer?.runner?.kick()
         return .accepted(.init(body: .json(.init(data: .init(revision)))))
     }
 
     func rollbackDeployment(_ input: Operations.RollbackDeployment.Input) async throws -> Operations.RollbackDeployment.Output {
+        let policy = try OperationTable.policy(Operations.RollbackDeployment.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
         guard body.revision >= 1 else { throw AppError.validation([FieldError("revision", "must be a revision number (1 or more)")]) }
-        let target = try await repositories.revisions.get(id, number: body.revision, for: caller)
-        let deployment = try await repositories.deployments.get(id, for: caller)
-        try await preflight([target.spec], environmentID: deployment.environmentID, caller: caller)
-        let revision = try await repositories.revisions.deploy(id, GantryCore.DeployRequest(rollbackTo: body.revision), by: caller)
+        let target = try await repositories.revisions.get(id, number: body.revision, for: caller, requiring: policy)
+        let deployment = try await repositories.deployments.get(id, for: caller, requiring: policy)
+        try await preflight([target.spec], environmentID: deployment.environmentID, caller: caller, policy: policy)
+        let revision = try await repositories.revisions.deploy(id, GantryCore.DeployRequest(rollbackTo: body.revision), by: caller, requiring: policy)
         deployer?.runner?.kick()
         return .accepted(.init(body: .json(.init(data: .init(revision)))))
     }
 
     func deployEnvironment(_ input: Operations.DeployEnvironment.Input) async throws -> Operations.DeployEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.DeployEnvironment.id)
         let environmentID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let caller = try RequestScope.caller()
         var pending: [DeploySpec] = []
         var cursor: String?
         repeat {
-            let page = try await repositories.deployments.list(in: environmentID, ListQuery(page: PageRequest(limit: 200, after: cursor)), for: caller)
+            let page = try await repositories.deployments.list(in: environmentID, ListQuery(page: PageRequest(limit: 200, after: cursor)), for: caller, requiring: policy)
             pending += page.items.filter(\.pendingChanges).map { $0.spec(injectedEnv: []) }
             cursor = page.nextCursor.flatMap(Cursor.decode)
         } while cursor != nil
-        try await preflight(pending, environmentID: environmentID, caller: caller)
-        let revisions = try await repositories.revisions.deployPending(in: environmentID, by: caller)
+        try await preflight(pending, environmentID: environmentID, caller: caller, policy: policy)
+        let revisions = try await repositories.revisions.deployPending(in: environmentID, by: caller, requiring: policy)
         deployer?.runner?.kick()
         return .accepted(.init(body: .json(.init(data: revisions.map(Components.Schemas.Revision.init)))))
     }
 
     func listRevisions(_ input: Operations.ListRevisions.Input) async throws -> Operations.ListRevisions.Output {
+        let policy = try OperationTable.policy(Operations.ListRevisions.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         let page = try await repositories.revisions.list(id, try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor),
-                                                         for: try RequestScope.caller())
+                                                         for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Revision.init), nextCursor: page.nextCursor,
                                             additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func getRevision(_ input: Operations.GetRevision.Input) async throws -> Operations.GetRevision.Output {
+        let policy = try OperationTable.policy(Operations.GetRevision.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
-        let revision = try await repositories.revisions.get(id, number: input.path.number, for: try RequestScope.caller())
+        let revision = try await repositories.revisions.get(id, number: input.path.number, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: .init(revision)))))
     }
 
     func listDeploymentEvents(_ input: Operations.ListDeploymentEvents.Input) async throws -> Operations.ListDeploymentEvents.Output {
+        let policy = try OperationTable.policy(Operations.ListDeploymentEvents.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
         let caller = try RequestScope.caller()
-        let deployment = try await repositories.deployments.get(id, for: caller)
-        var events = try await repositories.revisions.events(id, for: caller)
+        let deployment = try await repositories.deployments.get(id, for: caller, requiring: policy)
+        var events = try await repositories.revisions.events(id, for: caller, requiring: policy)
         var warning: String?
         do {
             guard let deployer else { throw AppError(.clusterUnreachable, "this process runs the config role, which holds no cluster credentials") }
-            let environment = try await repositories.environments.get(deployment.environmentID, in: nil, for: caller)
+            let environment = try await repositories.environments.get(deployment.environmentID, in: nil, for: caller, requiring: policy)
             let live = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
                 try await PollingClusterState(client: client, budget: deadline - NIODeadline.now()).events(in: environment.namespace)
             }
@@ -91,7 +97,7 @@ extension APIImplementation {
     /// Refusals that need no cluster (an image that cannot be pulled by any runtime) and, when the deployer can
     /// reach the cluster, the ingress class and TLS issuer. A cluster that cannot be reached fails nothing here:
     /// the revision is queued and its job retries.
-    func preflight(_ specs: [DeploySpec], environmentID: String, caller: Caller) async throws {
+    func preflight(_ specs: [DeploySpec], environmentID: String, caller: Caller, policy: String) async throws {
         var checks: [JSONValue] = []
         func fail(_ check: String, _ message: String) {
             checks.append(.object(["check": .string(check), "message": .string(message)]))
@@ -105,7 +111,7 @@ extension APIImplementation {
         }
         let ingresses = specs.compactMap(\.ingress)
         if !ingresses.isEmpty, let deployer {
-            let environment = try await repositories.environments.get(environmentID, in: nil, for: caller)
+            let environment = try await repositories.environments.get(environmentID, in: nil, for: caller, requiring: policy)
             let found = try? await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
                 try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
             }

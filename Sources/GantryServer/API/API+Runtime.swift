@@ -12,10 +12,11 @@ extension APIImplementation {
     }
 
     func getEnvironmentStats(_ input: Operations.GetEnvironmentStats.Input) async throws -> Operations.GetEnvironmentStats.Output {
+        let policy = try OperationTable.policy(Operations.GetEnvironmentStats.id)
         let deployer = try liveDeployer()
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
-        let environment = try await repositories.environments.get(id, in: nil, for: caller)
+        let environment = try await repositories.environments.get(id, in: nil, for: caller, requiring: policy)
         let stats = try await deployer.stats.stats(environmentID: id) {
             try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
                 try await EnvironmentStatsService.read(namespace: environment.namespace, client: client, deadline: deadline)
@@ -29,10 +30,11 @@ extension APIImplementation {
     }
 
     func getClusterDiscovery(_ input: Operations.GetClusterDiscovery.Input) async throws -> Operations.GetClusterDiscovery.Output {
+        let policy = try OperationTable.policy(Operations.GetClusterDiscovery.id)
         let deployer = try liveDeployer()
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
-        let environment = try await repositories.environments.get(id, in: nil, for: caller)
+        let environment = try await repositories.environments.get(id, in: nil, for: caller, requiring: policy)
         let found = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
             try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
         }

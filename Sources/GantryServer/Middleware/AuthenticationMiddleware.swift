@@ -20,9 +20,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AppError(.unauthenticated, "The Authorization header must be Bearer <token>.")
         }
-        guard let caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard var caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
             throw AppError(.unauthenticated, "The token is malformed, unknown, expired or revoked.")
         }
+        caller.requestID = context.requestID
         var context = context
         context.caller = caller
         context.logger[metadataKey: "token_id"] = .string(caller.tokenID)

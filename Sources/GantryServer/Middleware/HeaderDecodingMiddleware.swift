@@ -22,11 +22,17 @@ struct HeaderDecodingMiddleware: RouterMiddleware {
             request = Request(head: head, body: request.body)
         }
         var response = try await next(request, context)
-        for name in [HTTPField.Name.eTag, .location, HTTPField.Name("Warning")!] {
-            if let value = response.headers[name], value.contains("%"), let decoded = value.removingPercentEncoding {
-                response.headers[name] = decoded
-            }
+        for name in Self.verbatimHeaders {
+            if let value = response.headers[name] { response.headers[name] = Self.verbatim(name, value) }
         }
         return response
+    }
+
+    static let verbatimHeaders: [HTTPField.Name] = [.eTag, .location, HTTPField.Name("Warning")!]
+
+    /// The value a client must see for a header the runtime serialized.
+    static func verbatim(_ name: HTTPField.Name, _ value: String) -> String {
+        guard verbatimHeaders.contains(name), value.contains("%"), let decoded = value.removingPercentEncoding else { return value }
+        return decoded
     }
 }

@@ -21,6 +21,58 @@ public protocol AccessRepository: Sendable {
     func deleteAssignment(_ id: String, by caller: Caller) async throws
 }
 
+/// A `users` row as stored: an organization member.
+struct UserRow: LiveRow {
+    static let resource = "member"
+    static let table = "users"
+    static let columns = "id, email, name"
+
+    var id: String
+    var email: String
+    var name: String
+
+    var user: User { User(id: id, email: email, name: name) }
+}
+
+/// A `roles` row as stored. Built-in roles belong to no organization and are visible to every one.
+struct RoleRow: LiveRow {
+    static let resource = "role"
+    static let table = "roles"
+    static let columns = "id, name, description, policies, built_in, version"
+
+    static func ofOrganization(_ org: String) -> SQLQueryString { "(roles.org_id = \(bind: org) OR roles.org_id IS NULL)" }
+
+    var id: String
+    var name: String
+    var description: String
+    var policies: String
+    var builtIn: Int
+    var version: Int
+
+    var role: Role {
+        get throws {
+            Role(id: id, name: name, description: description, policies: try JSONColumn.decode([String].self, from: policies),
+                 builtIn: builtIn != 0, version: version)
+        }
+    }
+}
+
+/// An `assignments` row as stored; `scope_project_id` is the project above an environment scope.
+struct AssignmentRow: LiveRow {
+    static let resource = "assignment"
+    static let table = "assignments"
+    static let alias = "a"
+    static let columns = "a.id, a.user_id, a.role_id, a.scope, a.scope_project_id"
+
+    var id: String
+    var userId: String
+    var roleId: String
+    var scope: String
+    var scopeProjectId: String?
+
+    var assignment: Assignment { Assignment(id: id, userID: userId, roleID: roleId, scope: scope) }
+}
+
 public struct SQLAccessRepository: AccessRepository {
     let database: any Database
     let ids: IDGenerator
@@ -39,15 +91,15 @@ public struct SQLAccessRepository: AccessRepository {
     public func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User> {
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
-            try await sql.raw("SELECT id, email, name FROM users WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL"
-                + fragments.filter + fragments.tail).all()
+            try await sql.raw("SELECT \(unsafeRaw: UserRow.columns) FROM users WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL"
+                + fragments.filter + fragments.tail).all(UserRow.self)
         }
-        return Page(rows: try rows.map(Self.user), limit: page.limit, key: \.id)
+        return Page(rows: rows.map(\.user), limit: page.limit, key: \.id)
     }
 
     public func createUser(email: String, name: String, by caller: Caller) async throws -> User {
         let user = User(id: ids.make(.user), email: email, name: name)
-        return try await database.transaction { [database, ids] sql in
+        return try await database.transaction { [ids] sql in
             let existing = try await sql.raw("""
                 SELECT id FROM users WHERE org_id = \(bind: caller.organizationID) AND email_key = \(bind: email.lowercased()) AND deleted_at IS NULL
                 """).first()
@@ -60,20 +112,20 @@ public struct SQLAccessRepository: AccessRepository {
             }
             try await AuditTrail.record(
                 AuditEvent("created", "user", user.id, changes: Changes.created(["email": .string(email), "name": .string(name)])),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
             return user
         }
     }
 
     public func getUser(_ id: String, for caller: Caller) async throws -> User {
-        try await database.read { sql in try await Self.fetchUser(id, org: caller.organizationID, on: sql) }
+        try await database.read { sql in try await UserRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).user }
     }
 
     public func deleteUser(_ id: String, by caller: Caller) async throws {
-        try await database.accessTransaction { [database, ids] sql in
-            let user = try await Self.fetchUser(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
-            let adminGrants = try await Self.lockOrgAdminGrants(org: caller.organizationID, kind: database.kind, on: sql)
+        try await database.accessTransaction { [ids] sql in
+            let user = try await UserRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: UserRow.alias), on: sql).user
+            let adminGrants = try await Self.lockOrgAdminGrants(org: caller.organizationID, on: sql)
             if !adminGrants.isEmpty, adminGrants.allSatisfy({ $0.userID == id }) {
                 throw Self.lastAdmin
             }
@@ -83,25 +135,12 @@ public struct SQLAccessRepository: AccessRepository {
             try await sql.raw("UPDATE tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: id) AND revoked_at IS NULL").run()
             try await AuditTrail.record(
                 AuditEvent("deleted", "user", id, changes: ["email": .object(["from": .string(user.email), "to": .null])]),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
         }
     }
 
-    static func fetchUser(_ id: String, org: String, lock: String = "", on sql: any SQLDatabase) async throws -> User {
-        guard let row = try await sql.raw("""
-            SELECT id, email, name FROM users WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else { throw AppError.notFound("member") }
-        return try user(row)
-    }
-
-    static func user(_ row: any SQLRow) throws -> User {
-        User(id: try row.string("id"), email: try row.string("email"), name: try row.string("name"))
-    }
-
     // MARK: - Roles
-
-    static let roleColumns = "id, name, description, policies, built_in, version"
 
     static func roleNameTaken(_ name: String) -> AppError {
         .conflict(field: "name", "A role named '\(name)' already exists (built-in role names are taken too).")
@@ -113,15 +152,15 @@ public struct SQLAccessRepository: AccessRepository {
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.roleColumns) FROM roles WHERE (org_id = \(bind: caller.organizationID) OR org_id IS NULL) AND deleted_at IS NULL
-                """ + fragments.filter + fragments.tail).all()
+                SELECT \(unsafeRaw: RoleRow.columns) FROM roles WHERE (org_id = \(bind: caller.organizationID) OR org_id IS NULL) AND deleted_at IS NULL
+                """ + fragments.filter + fragments.tail).all(RoleRow.self)
         }
-        return Page(rows: try rows.map(Self.role), limit: page.limit, key: \.id)
+        return Page(rows: try rows.map { try $0.role }, limit: page.limit, key: \.id)
     }
 
     public func createRole(_ draft: RoleDraft, by caller: Caller) async throws -> Role {
         let role = Role(id: ids.make(.role), name: draft.name, description: draft.description, policies: draft.policies, builtIn: false, version: 1)
-        return try await database.transaction { [database, ids] sql in
+        return try await database.transaction { [ids] sql in
             try await Self.ensureRoleNameFree(draft.name, excluding: nil, org: caller.organizationID, on: sql)
             let now = Timestamp.now()
             try await mappingUniqueViolation({ _ in Self.roleNameTaken(draft.name) }) {
@@ -132,19 +171,19 @@ public struct SQLAccessRepository: AccessRepository {
                     """).run()
             }
             try await AuditTrail.record(
-                AuditEvent("created", "role", role.id, changes: Changes.created(role.auditFields)), by: caller, ids: ids, kind: database.kind, on: sql
+                AuditEvent("created", "role", role.id, changes: Changes.created(role.auditFields)), by: caller, ids: ids, on: sql
             )
             return role
         }
     }
 
     public func getRole(_ id: String, for caller: Caller) async throws -> Role {
-        try await database.read { sql in try await Self.fetchRole(id, org: caller.organizationID, on: sql) }
+        try await database.read { sql in try await RoleRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).role }
     }
 
     public func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role {
-        try await database.accessTransaction { [database, ids] sql in
-            let before = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+        try await database.accessTransaction { [ids] sql in
+            let before = try await RoleRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: RoleRow.alias), on: sql).role
             guard !before.builtIn else { throw Self.builtInUnchangeable }
             try checkVersion(ifMatch, current: before.version)
             try await Self.ensureRoleNameFree(draft.name, excluding: id, org: caller.organizationID, on: sql)
@@ -158,20 +197,20 @@ public struct SQLAccessRepository: AccessRepository {
             }
             try await AuditTrail.record(
                 AuditEvent("updated", "role", id, changes: Changes.diff(before.auditFields, after.auditFields)),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
             return after
         }
     }
 
     public func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.accessTransaction { [database, ids] sql in
-            let role = try await Self.fetchRole(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+        try await database.accessTransaction { [ids] sql in
+            let role = try await RoleRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: RoleRow.alias), on: sql).role
             guard !role.builtIn else { throw Self.builtInUnchangeable }
             try checkVersion(ifMatch, current: role.version)
             let assignments = try await sql.raw("""
                 SELECT COUNT(*) AS n FROM assignments WHERE role_id = \(bind: id) AND deleted_at IS NULL
-                """).first().map { try $0.int("n") } ?? 0
+                """).first(decodingColumn: "n", as: Int.self) ?? 0
             if assignments > 0 {
                 throw hasChildren("Role '\(role.name)' is still assigned \(assignments) time(s); delete those assignments first.",
                                   ["assignmentCount": .int(assignments)])
@@ -179,7 +218,7 @@ public struct SQLAccessRepository: AccessRepository {
             try await sql.raw("UPDATE roles SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
             try await AuditTrail.record(
                 AuditEvent("deleted", "role", id, changes: ["name": .object(["from": .string(role.name), "to": .null])]),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
         }
     }
@@ -187,23 +226,8 @@ public struct SQLAccessRepository: AccessRepository {
     static func ensureRoleNameFree(_ name: String, excluding id: String?, org: String, on sql: any SQLDatabase) async throws {
         let clash = try await sql.raw("""
             SELECT id FROM roles WHERE (org_id = \(bind: org) OR org_id IS NULL) AND name_key = \(bind: Rules.nameKey(name)) AND deleted_at IS NULL
-            """).all().map { try $0.string("id") }
+            """).all(decodingColumn: "id", as: String.self)
         if clash.contains(where: { $0 != id }) { throw roleNameTaken(name) }
-    }
-
-    static func fetchRole(_ id: String, org: String, lock: String = "", on sql: any SQLDatabase) async throws -> Role {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: roleColumns) FROM roles WHERE id = \(bind: id) AND (org_id = \(bind: org) OR org_id IS NULL) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else { throw AppError.notFound("role") }
-        return try role(row)
-    }
-
-    static func role(_ row: any SQLRow) throws -> Role {
-        Role(
-            id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
-            policies: try JSONColumn.decode([String].self, from: try row.string("policies")), builtIn: try row.int("built_in") != 0,
-            version: try row.int("version")
-        )
     }
 
     // MARK: - Assignments
@@ -217,24 +241,24 @@ public struct SQLAccessRepository: AccessRepository {
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT id, user_id, role_id, scope FROM assignments WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + fragments.filter + fragments.tail).all()
+                SELECT \(unsafeRaw: AssignmentRow.columns) FROM assignments a WHERE a.org_id = \(bind: caller.organizationID) AND a.deleted_at IS NULL
+                """ + fragments.filter + fragments.tail).all(AssignmentRow.self)
         }
-        return Page(rows: try rows.map(Self.assignment), limit: page.limit, key: \.id)
+        return Page(rows: rows.map(\.assignment), limit: page.limit, key: \.id)
     }
 
     public func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment {
         let assignment = Assignment(id: ids.make(.assignment), userID: userID, roleID: roleID, scope: scope.description)
         let org = caller.organizationID
-        return try await database.accessTransaction { [database, ids] sql in
+        return try await database.accessTransaction { [ids] sql in
             var invalid: [FieldError] = []
-            let lock = database.kind.lock(.share)
-            if try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first() == nil {
+            func share(_ table: String) -> SQLQueryString { "\(RowLocking(.share, of: table))" }
+            if try await sql.raw("SELECT id FROM users WHERE id = \(bind: userID) AND org_id = \(bind: org) AND deleted_at IS NULL" + share("users")).first() == nil {
                 invalid.append(FieldError("userId", "No such member in your organization."))
             }
             if try await sql.raw("""
                 SELECT id FROM roles WHERE id = \(bind: roleID) AND (org_id = \(bind: org) OR org_id IS NULL) AND deleted_at IS NULL
-                """ + SQLQueryString(lock)).first() == nil {
+                """ + share("roles")).first() == nil {
                 invalid.append(FieldError("roleId", "No such role; GET /roles lists them."))
             }
             var projectID: String?, environmentID: String?
@@ -242,13 +266,14 @@ public struct SQLAccessRepository: AccessRepository {
             case .organization: break
             case .project(let id):
                 projectID = id
-                if try await sql.raw("SELECT id FROM projects WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first() == nil {
+                if try await sql.raw("SELECT id FROM projects WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL" + share("projects")).first() == nil {
                     invalid.append(FieldError("scope", "No such live project in your organization."))
                 }
             case .environment(let id):
                 environmentID = id
-                let row = try await sql.raw("SELECT project_id FROM environments WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL" + SQLQueryString(lock)).first()
-                if let row { projectID = try row.string("project_id") } else {
+                let found = try await sql.raw("SELECT project_id FROM environments WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL"
+                    + share("environments")).first(decodingColumn: "project_id", as: String.self)
+                if let found { projectID = found } else {
                     invalid.append(FieldError("scope", "No such live environment in your organization."))
                 }
             }
@@ -268,7 +293,7 @@ public struct SQLAccessRepository: AccessRepository {
                 AuditEvent("created", "assignment", assignment.id, projectID: projectID, environmentID: environmentID, changes: Changes.created(
                     ["userId": .string(userID), "roleId": .string(roleID), "scope": .string(assignment.scope)]
                 )),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
             return assignment
         }
@@ -276,14 +301,11 @@ public struct SQLAccessRepository: AccessRepository {
 
     public func deleteAssignment(_ id: String, by caller: Caller) async throws {
         let org = caller.organizationID
-        try await database.accessTransaction { [database, ids] sql in
-            guard let row = try await sql.raw("""
-                SELECT id, user_id, role_id, scope, scope_project_id FROM assignments
-                WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-                """ + SQLQueryString(database.kind.lock(.update))).first() else { throw AppError.notFound("assignment") }
-            let assignment = try Self.assignment(row)
+        try await database.accessTransaction { [ids] sql in
+            let row = try await AssignmentRow.fetchLive(id, org: org, lock: RowLocking(.update, of: AssignmentRow.alias), on: sql)
+            let assignment = row.assignment
             if assignment.roleID == BuiltInRole.admin, assignment.scope == "org" {
-                let grants = try await Self.lockOrgAdminGrants(org: org, kind: database.kind, on: sql)
+                let grants = try await Self.lockOrgAdminGrants(org: org, on: sql)
                 if grants.allSatisfy({ $0.id == id }) { throw Self.lastAdmin }
             }
             try await sql.raw("UPDATE assignments SET deleted_at = \(bind: Timestamp.now()) WHERE id = \(bind: id)").run()
@@ -292,7 +314,7 @@ public struct SQLAccessRepository: AccessRepository {
             case .project(let project)?: projectID = project
             case .environment(let environment)?:
                 environmentID = environment
-                projectID = try row.optionalString("scope_project_id")
+                projectID = row.scopeProjectId
             default: break
             }
             try await AuditTrail.record(
@@ -301,23 +323,18 @@ public struct SQLAccessRepository: AccessRepository {
                     "roleId": .object(["from": .string(assignment.roleID), "to": .null]),
                     "scope": .object(["from": .string(assignment.scope), "to": .null]),
                 ]),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
         }
     }
 
     /// The live org-scoped admin assignments of live members, locked so two concurrent removals cannot
     /// both see "one other admin left" and remove the last two.
-    static func lockOrgAdminGrants(org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws -> [Assignment] {
-        let lock = kind == .postgres ? " FOR UPDATE OF a" : ""
-        return try await sql.raw("""
-            SELECT a.id, a.user_id, a.role_id, a.scope FROM assignments a JOIN users u ON u.id = a.user_id
+    static func lockOrgAdminGrants(org: String, on sql: any SQLDatabase) async throws -> [Assignment] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: AssignmentRow.columns) FROM assignments a JOIN users u ON u.id = a.user_id
             WHERE a.org_id = \(bind: org) AND a.role_id = \(bind: BuiltInRole.admin) AND a.scope = 'org'
-                AND a.deleted_at IS NULL AND u.deleted_at IS NULL
-            """ + SQLQueryString(lock)).all().map(assignment)
-    }
-
-    static func assignment(_ row: any SQLRow) throws -> Assignment {
-        Assignment(id: try row.string("id"), userID: try row.string("user_id"), roleID: try row.string("role_id"), scope: try row.string("scope"))
+                AND a.deleted_at IS NULL AND u.deleted_at IS NULL\(RowLocking(.update, of: AssignmentRow.alias))
+            """).all(AssignmentRow.self).map(\.assignment)
     }
 }

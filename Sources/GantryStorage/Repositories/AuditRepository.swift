@@ -66,11 +66,45 @@ public protocol AuditRepository: Sendable {
     func verify(for caller: Caller) async throws -> AuditVerification
 }
 
-public struct SQLAuditRepository: AuditRepository {
+/// An `audit_logs` row as stored: the entry and its place in the organization's chain.
+struct AuditRow: Decodable {
     static let columns = """
         id, seq, action, actor_type, actor_id, actor_email, token_id, resource_type, resource_id, project_id, environment_id,
         deployment_id, request_id, changes, created_at, hash, prev_hash
         """
+
+    var id: String
+    var seq: Int
+    var action: String
+    var actorType: String
+    var actorId: String?
+    var actorEmail: String?
+    var tokenId: String?
+    var resourceType: String
+    var resourceId: String
+    var projectId: String?
+    var environmentId: String?
+    var deploymentId: String?
+    var requestId: String?
+    var changes: String?
+    var createdAt: Int64
+    var hash: String
+    var prevHash: String?
+
+    var entry: AuditEntry {
+        get throws {
+            AuditEntry(
+                id: id, action: action, actor: AuditActor(type: actorType, id: actorId, email: actorEmail, tokenId: tokenId),
+                resourceType: resourceType, resourceId: resourceId, projectId: projectId, environmentId: environmentId,
+                deploymentId: deploymentId, requestId: requestId,
+                changes: try changes.map { try JSONColumn.decode([String: JSONValue].self, from: $0) },
+                createdAtMicros: createdAt, hash: hash, prevHash: prevHash
+            )
+        }
+    }
+}
+
+public struct SQLAuditRepository: AuditRepository {
     static let exportBatch = 500
 
     let database: any Database
@@ -80,17 +114,18 @@ public struct SQLAuditRepository: AuditRepository {
     public func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry> {
         let after: SQLQueryString = page.after.map { " AND id < \(bind: $0)" } ?? ""
         let rows = try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
-                + Self.conditions(filter) + after + " ORDER BY id DESC LIMIT \(literal: page.limit + 1)").all()
+            try await sql.raw("SELECT \(unsafeRaw: AuditRow.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
+                + Self.conditions(filter) + after + " ORDER BY id DESC LIMIT \(literal: page.limit + 1)").all(AuditRow.self)
         }
-        return Page(rows: try rows.map(Self.entry), limit: page.limit, key: \.id)
+        return Page(rows: try rows.map { try $0.entry }, limit: page.limit, key: \.id)
     }
 
     public func export(_ filter: AuditFilter, for caller: Caller) -> AuditExport {
         AuditExport { [database] after in
             try await database.read { sql in
-                try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
-                    + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all().map(Self.entry)
+                try await sql.raw("SELECT \(unsafeRaw: AuditRow.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
+                    + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all(AuditRow.self)
+                    .map { try $0.entry }
             }
         }
     }
@@ -102,13 +137,13 @@ public struct SQLAuditRepository: AuditRepository {
         while true {
             let rows = try await database.read { [previousSeq] sql in
                 try await sql.raw("""
-                    SELECT \(unsafeRaw: Self.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID) AND seq > \(bind: previousSeq)
+                    SELECT \(unsafeRaw: AuditRow.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID) AND seq > \(bind: previousSeq)
                     ORDER BY seq LIMIT \(literal: Self.exportBatch)
-                    """).all()
+                    """).all(AuditRow.self)
             }
             for row in rows {
-                let entry = try Self.entry(row)
-                let seq = try row.int("seq")
+                let entry = try row.entry
+                let seq = row.seq
                 count += 1
                 // A gap in the sequence is a deleted entry: the one after it no longer links.
                 if seq != previousSeq + 1 || entry.prevHash != previousHash || AuditChain.hash(entry) != entry.hash {
@@ -136,45 +171,31 @@ public struct SQLAuditRepository: AuditRepository {
         if let value = filter.to { sql = sql + " AND created_at < \(bind: Timestamp.micros(value))" }
         return sql
     }
-
-    static func entry(_ row: any SQLRow) throws -> AuditEntry {
-        AuditEntry(
-            id: try row.string("id"), action: try row.string("action"),
-            actor: AuditActor(
-                type: try row.string("actor_type"), id: try row.optionalString("actor_id"),
-                email: try row.optionalString("actor_email"), tokenId: try row.optionalString("token_id")
-            ),
-            resourceType: try row.string("resource_type"), resourceId: try row.string("resource_id"),
-            projectId: try row.optionalString("project_id"), environmentId: try row.optionalString("environment_id"),
-            deploymentId: try row.optionalString("deployment_id"), requestId: try row.optionalString("request_id"),
-            changes: try row.optionalString("changes").map { try JSONColumn.decode([String: JSONValue].self, from: $0) },
-            createdAtMicros: try row.decode(column: "created_at", as: Int64.self),
-            hash: try row.string("hash"), prevHash: try row.optionalString("prev_hash")
-        )
-    }
 }
 
 /// Writes the audit entry of a change inside the transaction that makes it, so both commit or neither.
 /// Called last in each transaction: the chain's head stays locked only from here to the commit.
 enum AuditTrail {
     static func record(
-        _ event: AuditEvent, by caller: Caller, ids: IDGenerator, kind: DatabaseKind, on sql: any SQLDatabase
+        _ event: AuditEvent, by caller: Caller, ids: IDGenerator, on sql: any SQLDatabase
     ) async throws {
-        try await record(event, actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, kind: kind, on: sql)
+        try await record(event, actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, on: sql)
     }
 
     static func record(
-        _ event: AuditEvent, actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, kind: DatabaseKind, on sql: any SQLDatabase
+        _ event: AuditEvent, actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, on sql: any SQLDatabase
     ) async throws {
-        var head = try await sql.raw("SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)" + SQLQueryString(kind.lock(.update))).first()
+        struct Head: Decodable { var seq: Int; var hash: String? }
+        let lockedHead: SQLQueryString = "SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)\(RowLocking(.update, of: "audit_heads"))"
+        var head = try await sql.raw(lockedHead).first(Head.self)
         if head == nil {
             try await sql.raw("INSERT INTO audit_heads (org_id, seq, hash) VALUES (\(bind: org), 0, NULL) ON CONFLICT (org_id) DO NOTHING").run()
-            head = try await sql.raw("SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)" + SQLQueryString(kind.lock(.update))).first()
+            head = try await sql.raw(lockedHead).first(Head.self)
         }
-        let seq = (try head?.int("seq") ?? 0) + 1
+        let seq = (head?.seq ?? 0) + 1
         let entry = AuditEntry(
             id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
-            createdAtMicros: Timestamp.now(), prevHash: try head?.optionalString("hash")
+            createdAtMicros: Timestamp.now(), prevHash: head?.hash
         )
         try await sql.raw("""
             INSERT INTO audit_logs (id, org_id, seq, action, actor_type, actor_id, actor_email, token_id, resource_type, resource_id,
@@ -204,6 +225,6 @@ protocol AuditedRepository: Sendable {
 
 extension AuditedRepository {
     func record(_ event: AuditEvent, by caller: Caller, on sql: any SQLDatabase) async throws {
-        try await AuditTrail.record(event, by: caller, ids: ids, kind: database.kind, on: sql)
+        try await AuditTrail.record(event, by: caller, ids: ids, on: sql)
     }
 }

@@ -11,8 +11,26 @@ public protocol CloudAccountRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedRepository {
+/// A `cloud_accounts` row as stored, without its sealed credentials (only the deployer reads those).
+struct CloudAccountRow: VersionedRow {
+    static let resource = "cloud account"
+    static let table = "cloud_accounts"
     static let columns = "id, name, provider, created_at, updated_at, version"
+
+    var id: String
+    var name: String
+    var provider: String
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+
+    var account: CloudAccount {
+        CloudAccount(id: id, name: name, provider: CloudProvider(rawValue: provider) ?? .aws, createdAt: Timestamp.date(createdAt),
+                     updatedAt: Timestamp.date(updatedAt), version: version)
+    }
+}
+
+public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedRepository {
 
     let database: any Database
     let ids: IDGenerator
@@ -52,20 +70,20 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM cloud_accounts WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                SELECT \(unsafeRaw: CloudAccountRow.columns) FROM cloud_accounts WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all(CloudAccountRow.self)
         }
-        return Page(rows: try rows.map(Self.account), limit: query.page.limit, key: \.id)
+        return Page(rows: rows.map(\.account), limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> CloudAccount {
-        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        try await database.read { sql in try await CloudAccountRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).account }
     }
 
     public func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller) async throws -> CloudAccount {
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
-            var account = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
+        return try await database.transaction { sql in
+            var account = try await CloudAccountRow.fetchLive(id, org: org, lock: RowLocking(.update, of: CloudAccountRow.alias), on: sql).account
             try checkVersion(ifMatch, current: account.version)
             let before = account
             if let name, name != account.name {
@@ -90,46 +108,20 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
     }
 
     public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.transaction { [database] sql in
-            let account = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
-            try checkVersion(ifMatch, current: account.version)
-            let spaces = try await sql.raw("SELECT COUNT(*) AS n FROM spaces WHERE cloud_account_id = \(bind: id) AND deleted_at IS NULL")
-                .first().map { try $0.int("n") } ?? 0
-            let integrations = try await sql.raw("SELECT COUNT(*) AS n FROM integrations WHERE cloud_account_id = \(bind: id) AND deleted_at IS NULL")
-                .first().map { try $0.int("n") } ?? 0
-            guard spaces == 0, integrations == 0 else {
-                throw hasChildren(
-                    "Cloud account '\(account.name)' is used by \(spaces) space(s) and \(integrations) integration(s); delete or repoint them first.",
-                    ["spaceCount": .int(spaces), "integrationCount": .int(integrations)]
-                )
-            }
-            let now = Timestamp.now()
-            try await sql.raw("UPDATE cloud_accounts SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(AuditEvent("deleted", "cloud_account", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
+        try await softDelete(
+            CloudAccountRow.self, id, ifMatch: ifMatch, auditAs: "cloud_account", by: caller,
+            unlessUsedBy: [LiveReferences(detail: "spaceCount", table: "spaces", column: "cloud_account_id"),
+                           LiveReferences(detail: "integrationCount", table: "integrations", column: "cloud_account_id")]
+        ) { name, counts in
+            "Cloud account '\(name)' is used by \(counts[0]) space(s) and \(counts[1]) integration(s); delete or repoint them first."
         }
     }
 
     /// A reference to a cloud account from a request body: it must be live in the organization, else 400 on `field`.
-    static func requireLive(_ id: String, field: String, org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws {
+    static func requireLive(_ id: String, field: String, org: String, on sql: any SQLDatabase) async throws {
         let found = try await sql.raw("""
-            SELECT id FROM cloud_accounts WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(kind.lock(.share))).first()
+            SELECT id FROM cloud_accounts WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL\(RowLocking(.share, of: CloudAccountRow.alias))
+            """).first()
         if found == nil { throw AppError.validation(field, "no live cloud account \(id) exists in this organization") }
-    }
-
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> CloudAccount {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM cloud_accounts WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else {
-            throw AppError.notFound("cloud account")
-        }
-        return try account(row)
-    }
-
-    static func account(_ row: any SQLRow) throws -> CloudAccount {
-        CloudAccount(
-            id: try row.string("id"), name: try row.string("name"), provider: CloudProvider(rawValue: try row.string("provider")) ?? .aws,
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
-        )
     }
 }

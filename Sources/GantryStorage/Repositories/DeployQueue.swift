@@ -227,7 +227,7 @@ public struct DeployQueue: DeployQueueRepository {
                                        message: "Revision \(revision.number) failed: \(message)", object: "Revision/\(revision.number)",
                                        warning: true, ids: ids, now: at, on: sql)
             try await Self.auditRevision("failed", number: revision.number, message: message, deploymentID: job.deploymentID, org: job.organizationID,
-                                         ids: ids, kind: database.kind, now: at, on: sql)
+                                         ids: ids, now: at, on: sql)
         }
     }
 
@@ -259,7 +259,7 @@ public struct DeployQueue: DeployQueueRepository {
 
     public func finishTeardown(_ job: DeployJob, now: Date) async throws {
         let at = Timestamp.micros(now)
-        try await database.transaction { [ids, database] sql in
+        try await database.transaction { [ids] sql in
             try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL WHERE id = \(bind: job.id)").run()
             struct Row: Decodable { var name: String; var projectId: String; var environmentId: String }
             guard let row = try await sql.raw("SELECT name, project_id, environment_id FROM deployments WHERE id = \(bind: job.deploymentID)")
@@ -270,7 +270,7 @@ public struct DeployQueue: DeployQueueRepository {
             try await AuditTrail.record(
                 AuditEvent("torn_down", "deployment", job.deploymentID, projectID: row.projectId, environmentID: row.environmentId,
                            deploymentID: job.deploymentID, changes: [:]),
-                actor: .system, org: job.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
+                actor: .system, org: job.organizationID, requestID: nil, ids: ids, on: sql
             )
         }
     }
@@ -318,7 +318,7 @@ public struct DeployQueue: DeployQueueRepository {
 
     /// `revision.succeeded` / `revision.failed`, written by the deployer (system actor).
     static func auditRevision(_ verb: String, number: Int, message: String?, deploymentID: String, org: String, ids: IDGenerator,
-                              kind: DatabaseKind, now: Int64, on sql: any SQLDatabase) async throws {
+                              now: Int64, on sql: any SQLDatabase) async throws {
         struct Row: Decodable { var id: String; var projectId: String; var environmentId: String }
         guard let row = try await sql.raw("""
             SELECT r.id, d.project_id, d.environment_id FROM revisions r JOIN deployments d ON d.id = r.deployment_id
@@ -328,7 +328,7 @@ public struct DeployQueue: DeployQueueRepository {
         if let message { changes["message"] = .object(["from": .null, "to": .string(message)]) }
         try await AuditTrail.record(
             AuditEvent(verb, "revision", row.id, projectID: row.projectId, environmentID: row.environmentId, deploymentID: deploymentID, changes: changes),
-            actor: .system, org: org, requestID: nil, ids: ids, kind: kind, on: sql
+            actor: .system, org: org, requestID: nil, ids: ids, on: sql
         )
     }
 }

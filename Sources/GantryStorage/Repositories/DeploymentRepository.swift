@@ -5,16 +5,23 @@ import SQLKit
 public protocol DeploymentRepository: Sendable {
     /// Reserves an ID before sealing, so sealed secret variables are bound to the row they belong to.
     func makeID() -> String
-    func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller) async throws -> Deployment
-    func list(in environmentID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Deployment>
-    func get(_ id: String, for caller: Caller) async throws -> Deployment
-    func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller) async throws -> Deployment
+    func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller, requiring policy: String) async throws -> Deployment
+    func list(in environmentID: String, _ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Deployment>
+    func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Deployment
+    func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Deployment
     /// Soft-deletes the deployment and its connections, and queues the teardown of what was applied for it.
-    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws
 }
 
-/// A `deployments` row as stored; the one place its columns are read.
-struct DeploymentRow: Decodable {
+/// A `deployments` row as stored; the one place its columns are read. Live only while its environment and project are.
+struct DeploymentRow: LiveRow {
+    static let resource = "deployment"
+    static let table = "deployments"
+    static let alias = "d"
+    static let liveParents = (
+        joins: " JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id",
+        conditions: " AND e.deleted_at IS NULL AND p.deleted_at IS NULL"
+    )
     static let columns = """
         d.id, d.project_id, d.environment_id, d.name, d.image, d.replicas, d.port, d.cpu_request, d.memory_request, d.status,
         d.last_deployed_at, d.canvas_x, d.canvas_y, d.created_at, d.updated_at, d.version, d.env, d.secret_env_names,
@@ -82,12 +89,12 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
 
     public func makeID() -> String { ids.make(.deployment) }
 
-    public func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller) async throws -> Deployment {
+    public func create(in environmentID: String, _ new: NewDeployment, id: String, by caller: Caller, requiring policy: String) async throws -> Deployment {
         let now = Timestamp.now()
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
-            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: org, lock: database.kind.lock(.share), on: sql)
-            try caller.authorize(environment.target, resource: "environment")
+        return try await database.transaction { sql in
+            let environment = try await EnvironmentRow.fetchLive(environmentID, org: org, lock: RowLocking(.share, of: EnvironmentRow.alias), on: sql).environment
+            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
             let taken = try await sql.raw("""
                 SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND name = \(bind: new.name) AND deleted_at IS NULL
                 """).first()
@@ -118,11 +125,11 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
         }
     }
 
-    public func list(in environmentID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Deployment> {
+    public func list(in environmentID: String, _ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Deployment> {
         let page = SQLFragments.page(query.page, column: "d.id")
         let (rows, injected) = try await database.read { sql in
-            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID, lock: "", on: sql)
-            try caller.authorize(environment.target, resource: "environment")
+            let environment = try await EnvironmentRow.fetchLive(environmentID, org: caller.organizationID, lock: nil, on: sql).environment
+            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
             let rows = try await sql.raw("""
                 SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
                 WHERE d.environment_id = \(bind: environmentID) AND d.org_id = \(bind: caller.organizationID) AND d.deleted_at IS NULL
@@ -132,16 +139,16 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
         return Page(rows: try rows.map { try $0.deployment(injectedEnv: injected[$0.id] ?? []) }, limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, for caller: Caller) async throws -> Deployment {
+    public func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Deployment {
         let deployment = try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: nil, on: sql) }
-        try caller.authorize(deployment.target, resource: "deployment")
+        try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
         return deployment
     }
 
-    public func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller) async throws -> Deployment {
+    public func update(_ id: String, _ patch: DeploymentPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Deployment {
         try await database.transaction { sql in
             var deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
             let before = deployment
             deployment.image = patch.image ?? deployment.image
@@ -181,10 +188,10 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
         }
     }
 
-    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws {
         try await database.transaction { [ids] sql in
             let deployment = try await Self.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             try checkVersion(ifMatch, current: deployment.version)
             let now = Timestamp.now()
             try await sql.raw("""
@@ -204,14 +211,7 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
 
     /// A live deployment of the organization (its environment and project live too), optionally locked.
     static func fetchLive(_ id: String, org: String, lock: RowLocking?, on sql: any SQLDatabase) async throws -> Deployment {
-        let locking: SQLQueryString = lock.map { "\($0)" } ?? ""
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
-            JOIN environments e ON e.id = d.environment_id JOIN projects p ON p.id = d.project_id
-            WHERE d.id = \(bind: id) AND d.org_id = \(bind: org) AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
-            """ + locking).first(DeploymentRow.self) else {
-            throw AppError.notFound("deployment")
-        }
+        let row = try await DeploymentRow.fetchLive(id, org: org, lock: lock, on: sql)
         return try row.deployment(injectedEnv: try await InjectedEnv.resolve(environment: row.environmentId, on: sql)[row.id] ?? [])
     }
 }

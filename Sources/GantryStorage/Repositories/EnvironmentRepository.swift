@@ -3,18 +3,52 @@ import GantryCore
 import SQLKit
 
 public protocol EnvironmentRepository: Sendable {
-    func create(in projectID: String, _ new: NewEnvironment, by caller: Caller) async throws -> Environment
+    func create(in projectID: String, _ new: NewEnvironment, by caller: Caller, requiring policy: String) async throws -> Environment
     func list(in projectID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Environment>
     /// An environment by ID; with `projectID`, only when it belongs to that project.
-    func get(_ id: String, in projectID: String?, for caller: Caller) async throws -> Environment
-    func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller) async throws -> Environment
-    func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview
+    func get(_ id: String, in projectID: String?, for caller: Caller, requiring policy: String) async throws -> Environment
+    func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Environment
+    func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller, requiring policy: String) async throws -> DeletionPreview
+}
+
+/// An `environments` row as stored; live only while its project is.
+struct EnvironmentRow: VersionedRow {
+    static let resource = "environment"
+    static let table = "environments"
+    static let alias = "e"
+    static let columns = """
+        e.id, e.project_id, e.name, e.space_id, e.namespace, e.registry_integration_id, e.registry_url, e.created_by, e.created_at,
+        e.updated_at, e.version
+        """
+    static let liveParents = (joins: " JOIN projects p ON p.id = e.project_id", conditions: " AND p.deleted_at IS NULL")
+
+    /// For routes nested under a project: the environment only when it belongs to that project.
+    static func inProject(_ projectID: String?) -> SQLQueryString {
+        projectID.map { " AND e.project_id = \(bind: $0)" } ?? ""
+    }
+
+    var id: String
+    var projectId: String
+    var name: String
+    var spaceId: String
+    var namespace: String
+    var registryIntegrationId: String?
+    var registryUrl: String?
+    var createdBy: String
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+
+    var environment: Environment {
+        Environment(
+            id: id, projectID: projectId, name: name, spaceID: spaceId, namespace: namespace, registryIntegrationID: registryIntegrationId,
+            registryURL: registryUrl, createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), createdBy: createdBy,
+            version: version
+        )
+    }
 }
 
 public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository {
-    static let columns = """
-        id, project_id, name, space_id, namespace, registry_integration_id, registry_url, created_by, created_at, updated_at, version
-        """
 
     let database: any Database
     let ids: IDGenerator
@@ -36,7 +70,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
         { index in index.contains("namespace") ? namespaceTaken(namespace) : nameTaken(name) }
     }
 
-    public func create(in projectID: String, _ new: NewEnvironment, by caller: Caller) async throws -> Environment {
+    public func create(in projectID: String, _ new: NewEnvironment, by caller: Caller, requiring policy: String) async throws -> Environment {
         let now = Timestamp.now()
         let environment = Environment(
             id: ids.make(.environment), projectID: projectID, name: new.name, spaceID: new.spaceID, namespace: new.namespace,
@@ -44,11 +78,11 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
             updatedAt: Timestamp.date(now), createdBy: caller.email, version: 1
         )
         let org = caller.organizationID
-        try caller.authorize(.project(projectID), resource: "project")
-        return try await database.transaction { [database] sql in
+        try caller.permissions.authorize(policy, on: .project(projectID), resource: "project")
+        return try await database.transaction { sql in
             // FOR SHARE on the parent: a concurrent project delete waits for this insert, then sees it and refuses.
-            _ = try await SQLProjectRepository.fetchLive(projectID, org: org, lock: database.kind.lock(.share), on: sql)
-            try await Self.checkReferences(spaceID: new.spaceID, integrationID: new.registryIntegrationID, org: org, kind: database.kind, on: sql)
+            _ = try await ProjectRow.fetchLive(projectID, org: org, lock: RowLocking(.share, of: ProjectRow.alias), on: sql)
+            try await Self.checkReferences(spaceID: new.spaceID, integrationID: new.registryIntegrationID, org: org, on: sql)
             try await Self.ensureUnique(environment, excluding: nil, org: org, on: sql)
             try await mappingUniqueViolation(Self.uniqueConflict(name: new.name, namespace: new.namespace)) {
                 try await sql.raw("""
@@ -65,32 +99,34 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
     }
 
     public func list(in projectID: String, _ query: ListQuery, for caller: Caller) async throws -> Page<Environment> {
-        let page = SQLFragments.page(query.page)
+        let page = SQLFragments.page(query.page, column: "e.id")
         guard caller.permissions.sees(.project(projectID)) else { throw AppError.notFound("project") }
         let rows = try await database.read { sql in
-            _ = try await SQLProjectRepository.fetchLive(projectID, org: caller.organizationID, lock: "", on: sql)
+            _ = try await ProjectRow.fetchLive(projectID, org: caller.organizationID, lock: nil, on: sql)
             return try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM environments
-                WHERE project_id = \(bind: projectID) AND org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "id")
-                + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                SELECT \(unsafeRaw: EnvironmentRow.columns) FROM environments e
+                WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: caller.organizationID) AND e.deleted_at IS NULL
+                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id")
+                + SQLFragments.nameFilter(query, column: "e.name_key") + page.filter + page.tail).all(EnvironmentRow.self)
         }
-        return Page(rows: try rows.map(Self.environment), limit: query.page.limit, key: \.id)
+        return Page(rows: rows.map(\.environment), limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, in projectID: String?, for caller: Caller) async throws -> Environment {
+    public func get(_ id: String, in projectID: String?, for caller: Caller, requiring policy: String) async throws -> Environment {
         let environment = try await database.read { sql in
-            try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: "", on: sql)
+            try await EnvironmentRow.fetchLive(id, org: caller.organizationID, filter: EnvironmentRow.inProject(projectID), lock: nil, on: sql).environment
         }
-        try caller.authorize(environment.target, resource: "environment")
+        try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
         return environment
     }
 
-    public func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller) async throws -> Environment {
+    public func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Environment {
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
-            var environment = try await Self.fetchLive(id, in: projectID, org: org, lock: database.kind.lock(.update), on: sql)
-            try caller.authorize(environment.target, resource: "environment")
+        return try await database.transaction { sql in
+            var environment = try await EnvironmentRow.fetchLive(
+                id, org: org, filter: EnvironmentRow.inProject(projectID), lock: RowLocking(.update, of: EnvironmentRow.alias), on: sql
+            ).environment
+            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
             try checkVersion(ifMatch, current: environment.version)
             let before = environment
             let moves = (patch.spaceID.map { $0 != environment.spaceID } ?? false) || (patch.namespace.map { $0 != environment.namespace } ?? false)
@@ -110,7 +146,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
             environment.registryURL = patch.registryURL.applied(to: environment.registryURL)
             try await Self.checkReferences(
                 spaceID: patch.spaceID, integrationID: patch.registryIntegrationID == .absent ? nil : environment.registryIntegrationID,
-                org: org, kind: database.kind, on: sql
+                org: org, on: sql
             )
             try await Self.ensureUnique(environment, excluding: id, org: org, on: sql)
             let now = Timestamp.now()
@@ -130,10 +166,12 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
         }
     }
 
-    public func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
-        try await database.transaction { [database] sql in
-            let environment = try await Self.fetchLive(id, in: projectID, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
-            try caller.authorize(environment.target, resource: "environment")
+    public func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller, requiring policy: String) async throws -> DeletionPreview {
+        try await database.transaction { sql in
+            let environment = try await EnvironmentRow.fetchLive(
+                id, org: caller.organizationID, filter: EnvironmentRow.inProject(projectID), lock: RowLocking(.update, of: EnvironmentRow.alias), on: sql
+            ).environment
+            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
             try checkVersion(ifMatch, current: environment.version)
             let deployments = try await Self.liveDeploymentCount(id, on: sql)
             let preview = DeletionPreview(environmentCount: 0, deploymentCount: deployments)
@@ -159,22 +197,22 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
 
     static func liveDeploymentCount(_ environmentID: String, on sql: any SQLDatabase) async throws -> Int {
         try await sql.raw("SELECT COUNT(*) AS n FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL")
-            .first().map { try $0.int("n") } ?? 0
+            .first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
     /// A referenced space or integration must be live in the caller's organization; no read grant on it is needed.
-    static func checkReferences(spaceID: String?, integrationID: String?, org: String, kind: DatabaseKind, on sql: any SQLDatabase) async throws {
+    static func checkReferences(spaceID: String?, integrationID: String?, org: String, on sql: any SQLDatabase) async throws {
         var validator = Validator()
         if let spaceID {
             let found = try await sql.raw("""
-                SELECT id FROM spaces WHERE id = \(bind: spaceID) AND org_id = \(bind: org) AND deleted_at IS NULL
-                """ + SQLQueryString(kind.lock(.share))).first()
+                SELECT id FROM spaces WHERE id = \(bind: spaceID) AND org_id = \(bind: org) AND deleted_at IS NULL\(RowLocking(.share, of: "spaces"))
+                """).first()
             if found == nil { validator.fail("spaceId", "no live deployment space \(spaceID) exists in this organization") }
         }
         if let integrationID {
             let found = try await sql.raw("""
-                SELECT id FROM integrations WHERE id = \(bind: integrationID) AND org_id = \(bind: org) AND deleted_at IS NULL
-                """ + SQLQueryString(kind.lock(.share))).first()
+                SELECT id FROM integrations WHERE id = \(bind: integrationID) AND org_id = \(bind: org) AND deleted_at IS NULL\(RowLocking(.share, of: "integrations"))
+                """).first()
             if found == nil { validator.fail("registryIntegrationId", "no live registry integration \(integrationID) exists in this organization") }
         }
         try validator.check()
@@ -184,35 +222,12 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
         let sameName = try await sql.raw("""
             SELECT id FROM environments WHERE project_id = \(bind: environment.projectID) AND name_key = \(bind: Rules.nameKey(environment.name))
             AND deleted_at IS NULL
-            """).first().map { try $0.string("id") }
+            """).first(decodingColumn: "id", as: String.self)
         if let sameName, sameName != id { throw nameTaken(environment.name) }
         let sameNamespace = try await sql.raw("""
             SELECT id FROM environments WHERE org_id = \(bind: org) AND space_id = \(bind: environment.spaceID)
             AND namespace = \(bind: environment.namespace) AND deleted_at IS NULL
-            """).first().map { try $0.string("id") }
+            """).first(decodingColumn: "id", as: String.self)
         if let sameNamespace, sameNamespace != id { throw namespaceTaken(environment.namespace) }
-    }
-
-    static func fetchLive(_ id: String, in projectID: String?, org: String, lock: String, on sql: any SQLDatabase) async throws -> Environment {
-        let projectFilter: SQLQueryString = projectID.map { " AND e.project_id = \(bind: $0)" } ?? ""
-        guard let row = try await sql.raw("""
-            SELECT e.id, e.project_id, e.name, e.space_id, e.namespace, e.registry_integration_id, e.registry_url, e.created_by,
-                   e.created_at, e.updated_at, e.version
-            FROM environments e JOIN projects p ON p.id = e.project_id
-            WHERE e.id = \(bind: id) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL AND p.deleted_at IS NULL
-            """ + projectFilter + SQLQueryString(lock.isEmpty ? "" : lock + " OF e")).first() else {
-            throw AppError.notFound("environment")
-        }
-        return try environment(row)
-    }
-
-    static func environment(_ row: any SQLRow) throws -> Environment {
-        Environment(
-            id: try row.string("id"), projectID: try row.string("project_id"), name: try row.string("name"),
-            spaceID: try row.string("space_id"), namespace: try row.string("namespace"),
-            registryIntegrationID: try row.optionalString("registry_integration_id"), registryURL: try row.optionalString("registry_url"),
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), createdBy: try row.string("created_by"),
-            version: try row.int("version")
-        )
     }
 }

@@ -29,6 +29,16 @@ public protocol IdempotencyRepository: Sendable {
     func release(tokenID: String, key: String) async throws
 }
 
+/// An `idempotency_keys` row as stored: a claim, and once its request succeeded, the answer to replay.
+struct IdempotencyRow: Decodable {
+    static let columns = "request_hash, status, headers, body"
+
+    var requestHash: String
+    var status: Int?
+    var headers: String?
+    var body: String?
+}
+
 public struct SQLIdempotencyRepository: IdempotencyRepository {
     static let lifetime: Int64 = 24 * 3600 * 1_000_000
 
@@ -43,12 +53,12 @@ public struct SQLIdempotencyRepository: IdempotencyRepository {
                 DELETE FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key) AND created_at < \(bind: now - Self.lifetime)
                 """).run()
             if let row = try await sql.raw("""
-                SELECT request_hash, status, headers, body FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
-                """).first() {
-                guard try row.string("request_hash") == requestHash else { return .mismatch }
-                guard let status = try row.optionalInt("status") else { return .inProgress }
-                let headers = try JSONColumn.decode([String: String].self, from: try row.optionalString("headers") ?? "{}")
-                return .replay(StoredResponse(status: status, headers: headers, body: try row.optionalString("body") ?? ""))
+                SELECT \(unsafeRaw: IdempotencyRow.columns) FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
+                """).first(IdempotencyRow.self) {
+                guard row.requestHash == requestHash else { return .mismatch }
+                guard let status = row.status else { return .inProgress }
+                let headers = try JSONColumn.decode([String: String].self, from: row.headers ?? "{}")
+                return .replay(StoredResponse(status: status, headers: headers, body: row.body ?? ""))
             }
             do {
                 try await sql.raw("""

@@ -15,6 +15,23 @@ public protocol IdentityRepository: Sendable {
     func createOrganization(name: String, adminEmail: String, tokenSecret: String?) async throws -> (Organization, token: String)
 }
 
+/// A `tokens` row as the owner sees it: never the secret's hash.
+struct TokenRow: Decodable {
+    static let columns = "id, name, created_at, expires_at, last_used_at, revoked_at"
+
+    var id: String
+    var name: String
+    var createdAt: Int64
+    var expiresAt: Int64?
+    var lastUsedAt: Int64?
+    var revokedAt: Int64?
+
+    var token: TokenInfo {
+        TokenInfo(id: id, name: name, createdAt: Timestamp.date(createdAt), expiresAt: expiresAt.map(Timestamp.date),
+                  lastUsedAt: lastUsedAt.map(Timestamp.date), revokedAt: revokedAt.map(Timestamp.date))
+    }
+}
+
 public struct SQLIdentityRepository: IdentityRepository {
     /// Writing `last_used_at` on every request would serialize reads behind the writer; once a minute is enough.
     static let lastUsedResolution: Int64 = 60_000_000
@@ -56,6 +73,20 @@ public struct SQLIdentityRepository: IdentityRepository {
     /// an environment scope, that environment's project, stored with the grant), so each request's access
     /// checks need no further I/O.
     func load(hash: String, now: Int64) async throws -> CallerCache.Entry? {
+        // One row per assignment (or one with NULL assignment columns): the token's columns repeat on each.
+        struct Row: Decodable {
+            var id: String
+            var orgId: String
+            var userId: String
+            var expiresAt: Int64?
+            var revokedAt: Int64?
+            var lastUsedAt: Int64?
+            var email: String
+            var scope: String?
+            var scopeProjectId: String?
+            var roleId: String?
+            var policies: String?
+        }
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email,
@@ -65,46 +96,35 @@ public struct SQLIdentityRepository: IdentityRepository {
                 LEFT JOIN assignments a ON a.user_id = t.user_id AND a.deleted_at IS NULL
                 LEFT JOIN roles r ON r.id = a.role_id AND r.deleted_at IS NULL
                 WHERE t.secret_hash = \(bind: hash) AND u.deleted_at IS NULL
-                """).all()
+                """).all(Row.self)
         }
-        guard let row = rows.first, try row.optionalInt("revoked_at") == nil else { return nil }
-        let expiresAt = try row.optionalInt("expires_at").map(Int64.init)
-        if let expiresAt, expiresAt <= now { return nil }
+        guard let row = rows.first, row.revokedAt == nil else { return nil }
+        if let expiresAt = row.expiresAt, expiresAt <= now { return nil }
         let grants = try rows.compactMap { row -> Grant? in
-            guard let scopeText = try row.optionalString("scope"), let scope = Scope(parsing: scopeText),
-                  let roleID = try row.optionalString("role_id"), let stored = try row.optionalString("policies") else { return nil }
+            guard let scopeText = row.scope, let scope = Scope(parsing: scopeText), let roleID = row.roleId, let stored = row.policies else { return nil }
             // Built-in roles are fixed: their policies come from the code, sparing a JSON decode per request.
             let policies = try Self.builtInPolicies[roleID] ?? Set(JSONColumn.decode([String].self, from: stored))
-            return Grant(scope: scope, projectID: try row.optionalString("scope_project_id"), policies: policies)
+            return Grant(scope: scope, projectID: row.scopeProjectId, policies: policies)
         }
-        let caller = Caller(
-            organizationID: try row.string("org_id"), userID: try row.string("user_id"), email: try row.string("email"),
-            tokenID: try row.string("id"), permissions: Permissions(grants: grants)
-        )
-        return CallerCache.Entry(caller: caller, tokenExpiresAt: expiresAt, loadedAt: now, lastUsedAt: Int64(try row.optionalInt("last_used_at") ?? 0))
+        let caller = Caller(organizationID: row.orgId, userID: row.userId, email: row.email, tokenID: row.id, permissions: Permissions(grants: grants))
+        return CallerCache.Entry(caller: caller, tokenExpiresAt: row.expiresAt, loadedAt: now, lastUsedAt: row.lastUsedAt ?? 0)
     }
-
 
     static let builtInPolicies: [String: Set<String>] = Dictionary(
         uniqueKeysWithValues: Policies.builtInRoles.map { ($0.id, Set($0.policies)) }
     )
 
     public func me(_ caller: Caller) async throws -> (User, Organization, [Assignment]) {
-        try await database.read { sql in
+        struct Row: Decodable { var id: String; var email: String; var name: String; var orgId: String; var orgName: String }
+        return try await database.read { sql in
             guard let row = try await sql.raw("""
                 SELECT u.id, u.email, u.name, o.id AS org_id, o.name AS org_name FROM users u JOIN organizations o ON o.id = u.org_id
                 WHERE u.id = \(bind: caller.userID)
-                """).first() else { throw AppError.notFound("user") }
+                """).first(Row.self) else { throw AppError.notFound("user") }
             let assignments = try await sql.raw("""
-                SELECT id, user_id, role_id, scope FROM assignments WHERE user_id = \(bind: caller.userID) AND deleted_at IS NULL ORDER BY id
-                """).all().map {
-                Assignment(id: try $0.string("id"), userID: try $0.string("user_id"), roleID: try $0.string("role_id"), scope: try $0.string("scope"))
-            }
-            return (
-                User(id: try row.string("id"), email: try row.string("email"), name: try row.string("name")),
-                Organization(id: try row.string("org_id"), name: try row.string("org_name")),
-                assignments
-            )
+                SELECT \(unsafeRaw: AssignmentRow.columns) FROM assignments a WHERE a.user_id = \(bind: caller.userID) AND a.deleted_at IS NULL ORDER BY a.id
+                """).all(AssignmentRow.self).map(\.assignment)
+            return (User(id: row.id, email: row.email, name: row.name), Organization(id: row.orgId, name: row.orgName), assignments)
         }
     }
 
@@ -112,14 +132,14 @@ public struct SQLIdentityRepository: IdentityRepository {
         let secret = AccessToken.generate()
         let now = Timestamp.now()
         let info = TokenInfo(id: ids.make(.token), name: name, createdAt: Timestamp.date(now), expiresAt: expiresAt, lastUsedAt: nil, revokedAt: nil)
-        try await database.transaction { [database, ids] sql in
-            _ = try await SQLAccessRepository.fetchUser(userID, org: caller.organizationID, lock: database.kind.lock(.share), on: sql)
+        try await database.transaction { [ids] sql in
+            _ = try await UserRow.fetchLive(userID, org: caller.organizationID, lock: RowLocking(.share, of: UserRow.alias), on: sql)
             try await Self.insertToken(info, secret: secret, userID: userID, org: caller.organizationID, on: sql)
             try await AuditTrail.record(
                 AuditEvent("created", "token", info.id, changes: Changes.created(
                     ["name": .string(name), "userId": .string(userID), "expiresAt": JSONValue(expiresAt)]
                 )),
-                by: caller, ids: ids, kind: database.kind, on: sql
+                by: caller, ids: ids, on: sql
             )
         }
         return (info, secret)
@@ -129,24 +149,24 @@ public struct SQLIdentityRepository: IdentityRepository {
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT id, name, created_at, expires_at, last_used_at, revoked_at FROM tokens
+                SELECT \(unsafeRaw: TokenRow.columns) FROM tokens
                 WHERE user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
-                """ + fragments.filter + fragments.tail).all()
+                """ + fragments.filter + fragments.tail).all(TokenRow.self)
         }
-        return Page(rows: try rows.map(Self.token), limit: page.limit, key: \.id)
+        return Page(rows: rows.map(\.token), limit: page.limit, key: \.id)
     }
 
     public func revokeToken(_ id: String, by caller: Caller) async throws {
-        try await database.accessTransaction { [database, ids] sql in
-            guard let row = try await sql.raw("""
+        try await database.accessTransaction { [ids] sql in
+            guard let revokedAt = try await sql.raw("""
                 SELECT revoked_at FROM tokens WHERE id = \(bind: id) AND user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
-                """).first() else { throw AppError.notFound("token") }
-            if try row.optionalInt("revoked_at") == nil {
+                """).first(decodingColumn: "revoked_at", as: Int64?.self) else { throw AppError.notFound("token") }
+            if revokedAt == nil {
                 let now = Timestamp.now()
                 try await sql.raw("UPDATE tokens SET revoked_at = \(bind: now) WHERE id = \(bind: id)").run()
                 try await AuditTrail.record(
                     AuditEvent("revoked", "token", id, changes: ["revokedAt": .object(["from": .null, "to": JSONValue(Timestamp.date(now))])]),
-                    by: caller, ids: ids, kind: database.kind, on: sql
+                    by: caller, ids: ids, on: sql
                 )
             }
         }
@@ -161,7 +181,7 @@ public struct SQLIdentityRepository: IdentityRepository {
         let organization = Organization(id: ids.make(.organization), name: name)
         let userID = ids.make(.user)
         let now = Timestamp.now()
-        try await database.transaction { [database, ids] sql in
+        try await database.transaction { [ids] sql in
             try await mappingUniqueViolation({ _ in .conflict(field: "name", "An organization named '\(name)' already exists.") }) {
                 try await sql.raw("""
                     INSERT INTO organizations (id, name, name_key, created_at)
@@ -179,7 +199,7 @@ public struct SQLIdentityRepository: IdentityRepository {
             try await sql.raw("INSERT INTO audit_heads (org_id, seq, hash) VALUES (\(bind: organization.id), 0, NULL)").run()
             try await AuditTrail.record(
                 AuditEvent("created", "organization", organization.id, changes: Changes.created(["name": .string(name), "adminEmail": .string(adminEmail)])),
-                actor: .system, org: organization.id, requestID: nil, ids: ids, kind: database.kind, on: sql
+                actor: .system, org: organization.id, requestID: nil, ids: ids, on: sql
             )
             let token = TokenInfo(id: ids.make(.token), name: "bootstrap", createdAt: Timestamp.date(now), expiresAt: nil, lastUsedAt: nil, revokedAt: nil)
             try await Self.insertToken(token, secret: secret, userID: userID, org: organization.id, on: sql)
@@ -193,13 +213,5 @@ public struct SQLIdentityRepository: IdentityRepository {
             VALUES (\(bind: token.id), \(bind: org), \(bind: userID), \(bind: token.name), \(bind: AccessToken.hash(secret)),
                 \(bind: Timestamp.micros(token.createdAt)), \(bind: token.expiresAt.map(Timestamp.micros)))
             """).run()
-    }
-
-    static func token(_ row: any SQLRow) throws -> TokenInfo {
-        TokenInfo(
-            id: try row.string("id"), name: try row.string("name"), createdAt: try row.date("created_at"),
-            expiresAt: try row.optionalDate("expires_at"), lastUsedAt: try row.optionalDate("last_used_at"),
-            revokedAt: try row.optionalDate("revoked_at")
-        )
     }
 }

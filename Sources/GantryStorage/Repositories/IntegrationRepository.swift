@@ -12,11 +12,34 @@ public protocol IntegrationRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository {
+/// An `integrations` row as stored; of its sealed credentials only whether there are any.
+struct IntegrationRow: VersionedRow {
+    static let resource = "registry integration"
+    static let table = "integrations"
     static let columns = """
         id, name, kind, registry, cloud_account_id, CASE WHEN sealed_credentials IS NULL THEN 0 ELSE 1 END AS has_credentials,
         created_at, updated_at, version
         """
+
+    var id: String
+    var name: String
+    var kind: String
+    var registry: String
+    var cloudAccountId: String?
+    var hasCredentials: Int
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+
+    var integration: Integration {
+        Integration(
+            id: id, name: name, kind: IntegrationKind(rawValue: kind) ?? .generic, registry: registry, cloudAccountID: cloudAccountId,
+            hasCredentials: hasCredentials == 1, createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), version: version
+        )
+    }
+}
+
+public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository {
 
     let database: any Database
     let ids: IDGenerator
@@ -36,9 +59,9 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
                        by caller: Caller) async throws -> Integration {
         let now = Timestamp.now()
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
+        return try await database.transaction { sql in
             if let cloudAccountID {
-                try await SQLCloudAccountRepository.requireLive(cloudAccountID, field: "cloudAccountId", org: org, kind: database.kind, on: sql)
+                try await SQLCloudAccountRepository.requireLive(cloudAccountID, field: "cloudAccountId", org: org, on: sql)
             }
             try await NameRules.ensureFree(name, table: "integrations", excluding: nil, org: org, on: sql, taken: Self.nameTaken)
             try await mappingUniqueViolation({ _ in Self.nameTaken(name) }) {
@@ -62,20 +85,20 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM integrations WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                SELECT \(unsafeRaw: IntegrationRow.columns) FROM integrations WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all(IntegrationRow.self)
         }
-        return Page(rows: try rows.map(Self.integration), limit: query.page.limit, key: \.id)
+        return Page(rows: rows.map(\.integration), limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> Integration {
-        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        try await database.read { sql in try await IntegrationRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).integration }
     }
 
     public func update(_ id: String, _ patch: IntegrationPatch, ifMatch: Int?, by caller: Caller) async throws -> Integration {
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
-            var integration = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
+        return try await database.transaction { sql in
+            var integration = try await IntegrationRow.fetchLive(id, org: org, lock: RowLocking(.update, of: IntegrationRow.alias), on: sql).integration
             try checkVersion(ifMatch, current: integration.version)
             let before = integration
             if let name = patch.name, name != integration.name {
@@ -85,7 +108,7 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
             integration.registry = patch.registry ?? integration.registry
             integration.cloudAccountID = patch.cloudAccountID.applied(to: integration.cloudAccountID)
             if case .set(let accountID) = patch.cloudAccountID {
-                try await SQLCloudAccountRepository.requireLive(accountID, field: "cloudAccountId", org: org, kind: database.kind, on: sql)
+                try await SQLCloudAccountRepository.requireLive(accountID, field: "cloudAccountId", org: org, on: sql)
             }
             if patch.sealedCredentials != nil { integration.hasCredentials = true }
             let now = Timestamp.now()
@@ -107,39 +130,11 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
     }
 
     public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.transaction { [database] sql in
-            let integration = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
-            try checkVersion(ifMatch, current: integration.version)
-            let environments = try await sql.raw("""
-                SELECT COUNT(*) AS n FROM environments WHERE registry_integration_id = \(bind: id) AND deleted_at IS NULL
-                """).first().map { try $0.int("n") } ?? 0
-            guard environments == 0 else {
-                throw hasChildren(
-                    "Registry integration '\(integration.name)' is used by \(environments) live environment(s); clear it there first.",
-                    ["environmentCount": .int(environments)]
-                )
-            }
-            let now = Timestamp.now()
-            try await sql.raw("UPDATE integrations SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(AuditEvent("deleted", "integration", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
+        try await softDelete(
+            IntegrationRow.self, id, ifMatch: ifMatch, auditAs: "integration", by: caller,
+            unlessUsedBy: [LiveReferences(detail: "environmentCount", table: "environments", column: "registry_integration_id")]
+        ) { name, counts in
+            "Registry integration '\(name)' is used by \(counts[0]) live environment(s); clear it there first."
         }
-    }
-
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Integration {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM integrations WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else {
-            throw AppError.notFound("registry integration")
-        }
-        return try integration(row)
-    }
-
-    static func integration(_ row: any SQLRow) throws -> Integration {
-        Integration(
-            id: try row.string("id"), name: try row.string("name"), kind: IntegrationKind(rawValue: try row.string("kind")) ?? .generic,
-            registry: try row.string("registry"), cloudAccountID: try row.optionalString("cloud_account_id"),
-            hasCredentials: try row.int("has_credentials") == 1, createdAt: try row.date("created_at"),
-            updatedAt: try row.date("updated_at"), version: try row.int("version")
-        )
     }
 }

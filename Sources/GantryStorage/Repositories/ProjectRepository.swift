@@ -5,18 +5,38 @@ import SQLKit
 public protocol ProjectRepository: Sendable {
     func create(name: String, description: String, by caller: Caller) async throws -> Project
     func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Project>
-    func get(_ id: String, for caller: Caller) async throws -> Project
-    func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller) async throws -> Project
+    func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Project
+    func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Project
     /// Soft-deletes the project, or with `dryRun` only reports what blocks it.
-    func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview
-    func restore(_ id: String, by caller: Caller) async throws -> Project
+    func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller, requiring policy: String) async throws -> DeletionPreview
+    func restore(_ id: String, by caller: Caller, requiring policy: String) async throws -> Project
     /// Dashboard cards in three queries whatever the number of projects; all of them unless `page` is given.
     func stats(_ query: ListQuery, paged: Bool, for caller: Caller) async throws -> Page<ProjectStats>
 }
 
+/// A `projects` row as stored.
+struct ProjectRow: VersionedRow {
+    static let resource = "project"
+    static let table = "projects"
+    static let columns = "id, name, description, created_by, created_at, updated_at, version, deleted_at"
+
+    var id: String
+    var name: String
+    var description: String
+    var createdBy: String
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+    var deletedAt: Int64?
+
+    var project: Project {
+        Project(id: id, name: name, description: description, createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt),
+                createdBy: createdBy, version: version, deletedAt: deletedAt.map(Timestamp.date))
+    }
+}
+
 public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
     static let restoreWindow: TimeInterval = 30 * 24 * 3600
-    static let columns = "id, name, description, created_by, created_at, updated_at, version, deleted_at"
 
     let database: any Database
     let ids: IDGenerator
@@ -56,25 +76,25 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM projects
+                SELECT \(unsafeRaw: ProjectRow.columns) FROM projects
                 WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
                 """ + SQLFragments.visible(caller.permissions.visibleProjects, column: "id")
-                + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                + SQLFragments.nameFilter(query) + page.filter + page.tail).all(ProjectRow.self)
         }
-        return Page(rows: try rows.map(Self.project), limit: query.page.limit, key: \.id)
+        return Page(rows: rows.map(\.project), limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, for caller: Caller) async throws -> Project {
-        try caller.authorize(.project(id), resource: "project")
+    public func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Project {
+        try caller.permissions.authorize(policy, on: .project(id), resource: "project")
         return try await database.read { sql in
-            try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql)
+            try await ProjectRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).project
         }
     }
 
-    public func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller) async throws -> Project {
-        try caller.authorize(.project(id), resource: "project")
-        return try await database.transaction { [database] sql in
-            var project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+    public func update(_ id: String, _ patch: ProjectPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Project {
+        try caller.permissions.authorize(policy, on: .project(id), resource: "project")
+        return try await database.transaction { sql in
+            var project = try await ProjectRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: ProjectRow.alias), on: sql).project
             let before = project
             try checkVersion(ifMatch, current: project.version)
             if let name = patch.name, name != project.name {
@@ -99,18 +119,18 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
         }
     }
 
-    public func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller) async throws -> DeletionPreview {
-        try caller.authorize(.project(id), resource: "project")
-        return try await database.transaction { [database] sql in
+    public func delete(_ id: String, ifMatch: Int?, dryRun: Bool, by caller: Caller, requiring policy: String) async throws -> DeletionPreview {
+        try caller.permissions.authorize(policy, on: .project(id), resource: "project")
+        return try await database.transaction { sql in
             // FOR UPDATE waits for environment creates holding FOR SHARE on this row, so the counts below are final.
-            let project = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
+            let project = try await ProjectRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: ProjectRow.alias), on: sql).project
             try checkVersion(ifMatch, current: project.version)
             let environmentIDs = try await sql.raw("""
                 SELECT id FROM environments WHERE project_id = \(bind: id) AND deleted_at IS NULL ORDER BY id
-                """).all().map { try $0.string("id") }
+                """).all(decodingColumn: "id", as: String.self)
             let deploymentCount = try await sql.raw("""
                 SELECT COUNT(*) AS n FROM deployments WHERE project_id = \(bind: id) AND deleted_at IS NULL
-                """).first().map { try $0.int("n") } ?? 0
+                """).first(decodingColumn: "n", as: Int.self) ?? 0
             let preview = DeletionPreview(
                 environmentCount: environmentIDs.count, deploymentCount: deploymentCount, environmentIDs: Array(environmentIDs.prefix(20))
             )
@@ -132,15 +152,16 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
         }
     }
 
-    public func restore(_ id: String, by caller: Caller) async throws -> Project {
-        try caller.authorize(.project(id), resource: "project")
-        return try await database.transaction { [database] sql in
+    public func restore(_ id: String, by caller: Caller, requiring policy: String) async throws -> Project {
+        try caller.permissions.authorize(policy, on: .project(id), resource: "project")
+        return try await database.transaction { sql in
+            // Deleted rows too: this is the one read that finds them.
             guard let row = try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: caller.organizationID)
-                """ + SQLQueryString(database.kind.lock(.update))).first() else {
+                SELECT \(unsafeRaw: ProjectRow.columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: caller.organizationID)\(RowLocking(.update, of: ProjectRow.alias))
+                """).first(ProjectRow.self) else {
                 throw AppError.notFound("project")
             }
-            var project = try Self.project(row)
+            var project = row.project
             guard let deletedAt = project.deletedAt else { return project }
             guard Date().timeIntervalSince(deletedAt) <= Self.restoreWindow else {
                 throw AppError(.notFound, "Project \(id) was deleted more than 30 days ago and can no longer be restored.")
@@ -168,6 +189,8 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             ? Self.rolledUpStats(query, paged: paged, for: caller)
             : liveStats(query, paged: paged, for: caller)
         let rows = try await database.read { sql in try await sql.raw(select).all() }
+        // Read by hand, not through a Decodable row: the full 10,000-card answer takes ~230 ms (SQLite) / ~208 ms
+        // (PostgreSQL) against a 300 ms target, and per-cell decoding was ~16 % of it on PostgreSQL (README, Benchmarks).
         let cards = try rows.map { row in
             let counts = Self.unpackCounts(try row.string("counts"))
             guard counts.count == 2 + DeploymentStatus.allCases.count else { throw AppError(.internal, "The stats query returned malformed counts.") }
@@ -264,24 +287,5 @@ public struct SQLProjectRepository: ProjectRepository, AuditedRepository {
             + " LEFT JOIN (" + deploymentCounts + ") d ON d.project_id = p.id"
             + " WHERE p.org_id = \(bind: org) AND p.deleted_at IS NULL" + SQLFragments.visible(visibleProjects, column: "p.id")
             + SQLFragments.nameFilter(query, column: "p.name_key") + (paged ? page.filter + page.tail : " ORDER BY p.id")
-    }
-
-    // MARK: - Rows
-
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Project {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM projects WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else {
-            throw AppError.notFound("project")
-        }
-        return try project(row)
-    }
-
-    static func project(_ row: any SQLRow) throws -> Project {
-        Project(
-            id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), createdBy: try row.string("created_by"),
-            version: try row.int("version"), deletedAt: try row.optionalDate("deleted_at")
-        )
     }
 }

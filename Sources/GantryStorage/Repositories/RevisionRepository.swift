@@ -5,14 +5,14 @@ import SQLKit
 /// Revisions as the API sees them (docs/api.md §7): making one (deploy, rollback), reading them, and Gantry's own
 /// timeline. The deployer's side of the same rows is `DeployQueue`.
 public protocol RevisionRepository: Sendable {
-    /// Makes the next revision of a deployment and queues it; the caller's policy is checked on the deployment.
-    func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller) async throws -> Revision
+    /// Makes the next revision of a deployment and queues it; `policy` is checked on the deployment.
+    func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller, requiring policy: String) async throws -> Revision
     /// One revision for each live deployment of the environment with pending changes, in one transaction.
-    func deployPending(in environmentID: String, by caller: Caller) async throws -> [Revision]
-    func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller) async throws -> Page<Revision>
-    func get(_ deploymentID: String, number: Int, for caller: Caller) async throws -> Revision
+    func deployPending(in environmentID: String, by caller: Caller, requiring policy: String) async throws -> [Revision]
+    func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision>
+    func get(_ deploymentID: String, number: Int, for caller: Caller, requiring policy: String) async throws -> Revision
     /// Gantry's own events of the deployment, newest first.
-    func events(_ deploymentID: String, for caller: Caller) async throws -> [DeploymentEvent]
+    func events(_ deploymentID: String, for caller: Caller, requiring policy: String) async throws -> [DeploymentEvent]
 }
 
 /// A `revisions` row as stored.
@@ -50,19 +50,19 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         self.ids = ids
     }
 
-    public func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller) async throws -> Revision {
+    public func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller, requiring policy: String) async throws -> Revision {
         try await database.transaction { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             return try await makeRevision(of: deployment, request, by: caller, on: sql)
         }
     }
 
-    public func deployPending(in environmentID: String, by caller: Caller) async throws -> [Revision] {
-        try await database.transaction { [database] sql in
-            let environment = try await SQLEnvironmentRepository.fetchLive(environmentID, in: nil, org: caller.organizationID,
-                                                                           lock: database.kind.lock(.share), on: sql)
-            try caller.authorize(environment.target, resource: "environment")
+    public func deployPending(in environmentID: String, by caller: Caller, requiring policy: String) async throws -> [Revision] {
+        try await database.transaction { sql in
+            let environment = try await EnvironmentRow.fetchLive(environmentID, org: caller.organizationID,
+                                                                 lock: RowLocking(.share, of: EnvironmentRow.alias), on: sql).environment
+            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
             let ids = try await sql.raw("""
                 SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL ORDER BY id
                 """).all(decodingColumn: "id", as: String.self)
@@ -170,14 +170,14 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         }
     }
 
-    public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller) async throws -> Page<Revision> {
+    public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision> {
         let after = try page.after.map { cursor -> Int in
             guard let number = Int(cursor), number > 0 else { throw AppError.validation([FieldError("cursor", "is not a cursor this list gave out")]) }
             return number
         }
         let rows = try await database.read { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             let before: SQLQueryString = after.map { " AND r.number < \(bind: $0)" } ?? ""
             return try await sql.raw("""
                 SELECT \(unsafeRaw: RevisionRow.columns) FROM revisions r WHERE r.deployment_id = \(bind: deploymentID)
@@ -187,10 +187,10 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         return Page(rows: revisions, limit: page.limit, key: { String($0.number) })
     }
 
-    public func get(_ deploymentID: String, number: Int, for caller: Caller) async throws -> Revision {
+    public func get(_ deploymentID: String, number: Int, for caller: Caller, requiring policy: String) async throws -> Revision {
         try await database.read { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             guard let row = try await sql.raw("""
                 SELECT \(unsafeRaw: RevisionRow.columns) FROM revisions r WHERE r.deployment_id = \(bind: deploymentID) AND r.number = \(bind: number)
                 """).first(RevisionRow.self) else {
@@ -200,10 +200,10 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         }
     }
 
-    public func events(_ deploymentID: String, for caller: Caller) async throws -> [DeploymentEvent] {
+    public func events(_ deploymentID: String, for caller: Caller, requiring policy: String) async throws -> [DeploymentEvent] {
         try await database.read { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
-            try caller.authorize(deployment.target, resource: "deployment")
+            try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
             return try await DeployQueue.events(deploymentID, on: sql)
         }
     }

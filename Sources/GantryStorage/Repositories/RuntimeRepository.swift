@@ -71,28 +71,36 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     }
 
     public func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials {
-        try await database.read { sql in
+        struct Row: Decodable {
+            var id: String
+            var name: String
+            var provider: String
+            var config: String
+            var sealedKubeconfig: String?
+            var cloudAccountId: String?
+            var sealedCredentials: String?
+        }
+        return try await database.read { sql in
             guard let row = try await sql.raw("""
                 SELECT s.id, s.name, s.provider, s.config, s.sealed_kubeconfig, s.cloud_account_id, c.sealed_credentials
                 FROM spaces s LEFT JOIN cloud_accounts c ON c.id = s.cloud_account_id AND c.deleted_at IS NULL
                 WHERE s.id = \(bind: spaceID) AND s.org_id = \(bind: org) AND s.deleted_at IS NULL
-                """).first() else { throw AppError(.notFound, "No such deployment space in your organization.") }
+                """).first(Row.self) else { throw AppError(.notFound, "No such deployment space in your organization.") }
             return SpaceCredentials(
-                spaceID: try row.string("id"), name: try row.string("name"),
-                provider: SpaceProvider(rawValue: try row.string("provider")) ?? .kubeconfig,
-                config: try JSONColumn.decode(SpaceConfig.self, from: try row.string("config")),
-                sealedKubeconfig: try row.optionalString("sealed_kubeconfig"), cloudAccountID: try row.optionalString("cloud_account_id"),
-                sealedCloudCredentials: try row.optionalString("sealed_credentials")
+                spaceID: row.id, name: row.name, provider: SpaceProvider(rawValue: row.provider) ?? .kubeconfig,
+                config: try JSONColumn.decode(SpaceConfig.self, from: row.config), sealedKubeconfig: row.sealedKubeconfig,
+                cloudAccountID: row.cloudAccountId, sealedCloudCredentials: row.sealedCredentials
             )
         }
     }
 
     public func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String] {
-        try await database.read { sql in
+        struct Row: Decodable { var id: String; var namespace: String }
+        return try await database.read { sql in
             let rows = try await sql.raw("""
                 SELECT id, namespace FROM environments WHERE space_id = \(bind: spaceID) AND org_id = \(bind: org) AND deleted_at IS NULL
-                """).all()
-            return Dictionary(try rows.map { (try $0.string("namespace"), try $0.string("id")) }) { first, _ in first }
+                """).all(Row.self)
+            return Dictionary(rows.map { ($0.namespace, $0.id) }) { first, _ in first }
         }
     }
 
@@ -103,11 +111,12 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         """
 
     public func syncSpaces() async throws -> [SyncSpace] {
-        try await database.read { sql in
+        struct Row: Decodable { var orgId: String; var spaceId: String }
+        return try await database.read { sql in
             try await sql.raw("""
                 SELECT DISTINCT e.org_id, e.space_id FROM environments e
                 WHERE e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
-                """).all().map { row in SyncSpace(organizationID: try row.string("org_id"), spaceID: try row.string("space_id")) }
+                """).all(Row.self).map { SyncSpace(organizationID: $0.orgId, spaceID: $0.spaceId) }
         }
     }
 
@@ -117,12 +126,28 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 SELECT e.namespace FROM environments e
                 WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
                 ORDER BY e.namespace
-                """).all().map { try $0.string("namespace") }
+                """).all(decodingColumn: "namespace", as: String.self)
         }
     }
 
     public func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget] {
-        try await database.read { sql in
+        struct Row: Decodable {
+            var orgId: String
+            var id: String
+            var name: String
+            var projectId: String
+            var environmentId: String
+            var spaceId: String
+            var namespace: String
+            var status: String
+            var observedRevision: String?
+            var currentRevision: Int?
+            var drift: String?
+            var revisionStatus: String?
+            var revisionSpec: String?
+            var troubleSince: Int64?
+        }
+        return try await database.read { sql in
             try await sql.raw("""
                 SELECT d.org_id, d.id, d.name, d.project_id, d.environment_id, e.space_id, e.namespace, d.status, d.observed_revision,
                     d.current_revision, d.drift, r.status AS revision_status, r.spec AS revision_spec, r.trouble_since
@@ -131,29 +156,27 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.namespace = \(bind: namespace)
                     AND d.deleted_at IS NULL AND e.deleted_at IS NULL AND p.deleted_at IS NULL
                 ORDER BY d.id
-                """).all().map { row in
+                """).all(Row.self).map { row in
                 SyncTarget(
-                    organizationID: try row.string("org_id"), deploymentID: try row.string("id"), name: try row.string("name"),
-                    projectID: try row.string("project_id"), environmentID: try row.string("environment_id"), spaceID: try row.string("space_id"),
-                    namespace: try row.string("namespace"), status: DeploymentStatus(rawValue: try row.string("status")) ?? .unknown,
-                    observedRevision: try row.optionalString("observed_revision"), currentRevision: try row.optionalInt("current_revision"),
-                    revisionStatus: try row.optionalString("revision_status").flatMap(RevisionStatus.init(rawValue:)),
-                    revisionSpec: try row.optionalString("revision_spec").map(DeploySpec.decode),
-                    troubleSince: try row.optionalDate("trouble_since"),
-                    drift: try row.optionalString("drift").map { try JSONColumn.decode(Drift.self, from: $0) }
+                    organizationID: row.orgId, deploymentID: row.id, name: row.name, projectID: row.projectId, environmentID: row.environmentId,
+                    spaceID: row.spaceId, namespace: row.namespace, status: DeploymentStatus(rawValue: row.status) ?? .unknown,
+                    observedRevision: row.observedRevision, currentRevision: row.currentRevision,
+                    revisionStatus: row.revisionStatus.flatMap(RevisionStatus.init(rawValue:)), revisionSpec: try row.revisionSpec.map(DeploySpec.decode),
+                    troubleSince: row.troubleSince.map(Timestamp.date), drift: try row.drift.map { try JSONColumn.decode(Drift.self, from: $0) }
                 )
             }
         }
     }
 
     public func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool {
-        try await database.transaction { [database, ids] sql in
+        struct Observed: Decodable { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
+        return try await database.transaction { [ids] sql in
             guard let row = try await sql.raw("""
-                SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL
-                """ + SQLQueryString(database.kind.lock(.update))).first() else { return false }
-            let before = DeploymentStatus(rawValue: try row.string("status")) ?? .unknown
-            let lastDeployed = try row.optionalDate("last_deployed_at")
-            let storedRevision = try row.optionalString("observed_revision")
+                SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
+                """).first(Observed.self) else { return false }
+            let before = DeploymentStatus(rawValue: row.status) ?? .unknown
+            let lastDeployed = row.lastDeployedAt.map(Timestamp.date)
+            let storedRevision = row.observedRevision
             let newRevision = revision ?? storedRevision
             let newLastDeployed = deployedAt ?? lastDeployed
             let unchanged = before == status && newRevision == storedRevision
@@ -168,7 +191,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
             try await AuditTrail.record(
                 AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
                            deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])]),
-                actor: .system, org: target.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
+                actor: .system, org: target.organizationID, requestID: nil, ids: ids, on: sql
             )
             return true
         }
@@ -177,11 +200,11 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     public func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws {
         guard let number = target.currentRevision else { return }
         let at = Timestamp.micros(now)
-        try await database.transaction { [database, ids] sql in
+        try await database.transaction { [ids] sql in
             // Only an applied revision's rollout ends here; one that ended meanwhile is never edited again.
             let status = try await sql.raw("""
-                SELECT status FROM revisions WHERE deployment_id = \(bind: target.deploymentID) AND number = \(bind: number)
-                """ + SQLQueryString(database.kind.lock(.update))).first(decodingColumn: "status", as: String.self)
+                SELECT status FROM revisions WHERE deployment_id = \(bind: target.deploymentID) AND number = \(bind: number)\(RowLocking(.update, of: "revisions"))
+                """).first(decodingColumn: "status", as: String.self)
             guard status == RevisionStatus.applied.rawValue else { return }
             let verb = succeeded ? "succeeded" : "failed"
             try await sql.raw("""
@@ -197,7 +220,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                     : "Revision \(number) failed: \(message ?? "the rollout did not complete")",
                 object: "Revision/\(number)", warning: !succeeded, ids: ids, now: at, on: sql)
             try await DeployQueue.auditRevision(verb, number: number, message: message, deploymentID: target.deploymentID,
-                                                org: target.organizationID, ids: ids, kind: database.kind, now: at, on: sql)
+                                                org: target.organizationID, ids: ids, now: at, on: sql)
         }
     }
 
@@ -212,7 +235,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     }
 
     public func recordDrift(_ target: SyncTarget, drift: Drift?) async throws {
-        try await database.transaction { [database, ids] sql in
+        try await database.transaction { [ids] sql in
             try await sql.raw("""
                 UPDATE deployments SET drift = \(bind: try drift.map(JSONColumn.encode)) WHERE id = \(bind: target.deploymentID)
                 """).run()
@@ -225,7 +248,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
             try await AuditTrail.record(
                 AuditEvent("drift_detected", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
                            deploymentID: target.deploymentID, changes: ["drift": .object(["from": .null, "to": .array(drift.fields.map(JSONValue.string))])]),
-                actor: .system, org: target.organizationID, requestID: nil, ids: ids, kind: database.kind, on: sql
+                actor: .system, org: target.organizationID, requestID: nil, ids: ids, on: sql
             )
         }
     }

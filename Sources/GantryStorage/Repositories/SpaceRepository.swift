@@ -12,8 +12,35 @@ public protocol SpaceRepository: Sendable {
     func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
 }
 
-public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
+/// A `spaces` row as stored, without its sealed kubeconfig (only the deployer reads that, through `RuntimeRepository`).
+struct SpaceRow: VersionedRow {
+    static let resource = "deployment space"
+    static let table = "spaces"
     static let columns = "id, name, provider, cloud_account_id, config, server, status, created_at, updated_at, version"
+
+    var id: String
+    var name: String
+    var provider: String
+    var cloudAccountId: String?
+    var config: String
+    var server: String?
+    var status: String
+    var createdAt: Int64
+    var updatedAt: Int64
+    var version: Int
+
+    var space: Space {
+        get throws {
+            Space(
+                id: id, name: name, provider: SpaceProvider(rawValue: provider) ?? .kubeconfig, cloudAccountID: cloudAccountId,
+                config: try JSONColumn.decode(SpaceConfig.self, from: config), server: server, status: SpaceStatus(rawValue: status) ?? .active,
+                createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), version: version
+            )
+        }
+    }
+}
+
+public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
 
     let database: any Database
     let ids: IDGenerator
@@ -36,9 +63,9 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
             server: new.server, status: .active, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1
         )
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
+        return try await database.transaction { sql in
             if let accountID = new.cloudAccountID {
-                try await SQLCloudAccountRepository.requireLive(accountID, field: "cloudAccountId", org: org, kind: database.kind, on: sql)
+                try await SQLCloudAccountRepository.requireLive(accountID, field: "cloudAccountId", org: org, on: sql)
             }
             try await NameRules.ensureFree(new.name, table: "spaces", excluding: nil, org: org, on: sql, taken: Self.nameTaken)
             try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
@@ -59,20 +86,20 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM spaces WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
-                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all()
+                SELECT \(unsafeRaw: SpaceRow.columns) FROM spaces WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL
+                """ + SQLFragments.nameFilter(query) + page.filter + page.tail).all(SpaceRow.self)
         }
-        return Page(rows: try rows.map(Self.space), limit: query.page.limit, key: \.id)
+        return Page(rows: try rows.map { try $0.space }, limit: query.page.limit, key: \.id)
     }
 
     public func get(_ id: String, for caller: Caller) async throws -> Space {
-        try await database.read { sql in try await Self.fetchLive(id, org: caller.organizationID, lock: "", on: sql) }
+        try await database.read { sql in try await SpaceRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).space }
     }
 
     public func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space {
         let org = caller.organizationID
-        return try await database.transaction { [database] sql in
-            var space = try await Self.fetchLive(id, org: org, lock: database.kind.lock(.update), on: sql)
+        return try await database.transaction { sql in
+            var space = try await SpaceRow.fetchLive(id, org: org, lock: RowLocking(.update, of: SpaceRow.alias), on: sql).space
             try checkVersion(ifMatch, current: space.version)
             let before = space
             if let name = patch.name, name != space.name {
@@ -100,41 +127,11 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
     }
 
     public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
-        try await database.transaction { [database] sql in
-            let space = try await Self.fetchLive(id, org: caller.organizationID, lock: database.kind.lock(.update), on: sql)
-            try checkVersion(ifMatch, current: space.version)
-            let environments = try await sql.raw("""
-                SELECT COUNT(*) AS n FROM environments WHERE space_id = \(bind: id) AND deleted_at IS NULL
-                """).first().map { try $0.int("n") } ?? 0
-            guard environments == 0 else {
-                throw hasChildren(
-                    "Deployment space '\(space.name)' is used by \(environments) live environment(s); move or delete them first.",
-                    ["environmentCount": .int(environments)]
-                )
-            }
-            let now = Timestamp.now()
-            try await sql.raw("UPDATE spaces SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
-            try await record(AuditEvent("deleted", "space", id, changes: Changes.deleted(at: now)), by: caller, on: sql)
+        try await softDelete(
+            SpaceRow.self, id, ifMatch: ifMatch, auditAs: "space", by: caller,
+            unlessUsedBy: [LiveReferences(detail: "environmentCount", table: "environments", column: "space_id")]
+        ) { name, counts in
+            "Deployment space '\(name)' is used by \(counts[0]) live environment(s); move or delete them first."
         }
-    }
-
-    static func fetchLive(_ id: String, org: String, lock: String, on sql: any SQLDatabase) async throws -> Space {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: columns) FROM spaces WHERE id = \(bind: id) AND org_id = \(bind: org) AND deleted_at IS NULL
-            """ + SQLQueryString(lock)).first() else {
-            throw AppError.notFound("deployment space")
-        }
-        return try space(row)
-    }
-
-    static func space(_ row: any SQLRow) throws -> Space {
-        Space(
-            id: try row.string("id"), name: try row.string("name"),
-            provider: SpaceProvider(rawValue: try row.string("provider")) ?? .kubeconfig,
-            cloudAccountID: try row.optionalString("cloud_account_id"),
-            config: try JSONColumn.decode(SpaceConfig.self, from: try row.string("config")),
-            server: try row.optionalString("server"), status: SpaceStatus(rawValue: try row.string("status")) ?? .active,
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"), version: try row.int("version")
-        )
     }
 }
