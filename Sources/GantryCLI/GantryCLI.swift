@@ -8,7 +8,7 @@ public enum GantryCLI {
     public static var commands: [any ParsableCommand.Type] {
         [
             Login.self, Logout.self, Whoami.self, Profiles.self,
-            Projects.self, Envs.self, Spaces.self, Deployments.self, Connections.self,
+            Projects.self, Envs.self, Spaces.self, Deployments.self, Deploy.self, Connections.self,
             Integrations.self, CloudAccounts.self,
             Tokens.self, Users.self, Roles.self, Assignments.self, Audit.self,
             Completion.self,

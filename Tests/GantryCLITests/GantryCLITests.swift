@@ -225,6 +225,14 @@ struct GantryCLITests {
         let renamed = try await cli.json(["envs", "update", "checkout/staging", "--name", "stage", "--registry-url", "ghcr.io/acme/checkout"]) as? [String: Any]
         #expect(renamed?["name"] as? String == "stage")
         #expect(renamed?["registryUrl"] as? String == "ghcr.io/acme/checkout")
+        // Clearing sends an explicit null; the rest stays.
+        let unset = try await cli.json(["envs", "update", "checkout/stage", "--clear-registry"]) as? [String: Any]
+        #expect(unset?["registryUrl"] == nil || unset?["registryUrl"] is NSNull)
+        #expect(unset?["name"] as? String == "stage")
+        #expect(try await cli.ok(["envs", "get", "checkout/stage"]).contains(#/Registry URL: +-\n/#))
+        #expect(try await cli.run(["envs", "update", "checkout/stage", "--registry-url", "ghcr.io/x", "--clear-registry-url"]).status == 2)
+        _ = try await cli.ok(["envs", "update", "checkout/stage", "--registry-url", "ghcr.io/acme/checkout"])
+        #expect((try await cli.json(["envs", "update", "checkout/stage", "--clear-registry-url"]) as? [String: Any])?["registryUrl"] as? String == nil)
 
         // Live numbers from the fake cluster's `shop` namespace.
         let stats = try await cli.json(["envs", "stats", "checkout/prod"]) as? [String: Any]

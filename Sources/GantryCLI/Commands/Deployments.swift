@@ -45,8 +45,8 @@ struct Deployments: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deployments",
         abstract: "Deployments, addressed as PROJECT/ENV/NAME or by deployment ID.",
-        subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Wait.self],
-        aliases: ["deployment", "deploy"]
+        subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Wait.self, Revisions.self, Rollback.self, Events.self],
+        aliases: ["deployment"]
     )
 
     struct List: AsyncParsableCommand {
@@ -82,47 +82,36 @@ struct Deployments: AsyncParsableCommand {
         }
     }
 
-    /// `--cpu 250m --memory 512Mi` → `resources`; both or neither.
-    static func resources(cpu: String?, memory: String?) throws -> Schemas.Resources? {
-        switch (cpu, memory) {
-        case (nil, nil): return nil
-        case let (cpu?, memory?): return .init(cpuRequest: cpu, memoryRequest: memory)
-        default: throw ValidationError("--cpu and --memory go together")
-        }
-    }
-
-    static func position(_ text: String?) throws -> Schemas.CanvasPosition? {
-        guard let text else { return nil }
-        let parts = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2 else { throw ValidationError("--canvas must be X,Y (e.g. 40,80)") }
-        return .init(x: parts[0], y: parts[1])
-    }
-
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a deployment in an environment.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a deployment in an environment.",
+            discussion: """
+                Creating never deploys: run `gantry deploy PROJECT/ENV/NAME` afterwards. \
+                Secret variables are named with --secret-env NAME; their values are read from stdin, one line per name \
+                in order, or prompted for without echo on a terminal — never taken from the command line.
+                """
+        )
         @Argument(help: "PROJECT/ENV or an environment ID.") var environment: String
         @Option(help: "Name: a DNS-1123 label, the Kubernetes Deployment's name.") var name: String
         @Option(help: "Container image.") var image: String
-        @Option(help: "Replicas.") var replicas: Int?
-        @Option(help: "Container port.") var port: Int?
-        @Option(help: "CPU request, e.g. 250m (with --memory).") var cpu: String?
-        @Option(help: "Memory request, e.g. 512Mi (with --cpu).") var memory: String?
-        @Option(help: "Canvas position X,Y.") var canvas: String?
+        @OptionGroup var spec: DeploymentSpecOptions
         @OptionGroup var waiting: WaitOptions
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            _ = try Deployments.resources(cpu: cpu, memory: memory)
-            _ = try Deployments.position(canvas)
+            try spec.validate(creating: true)
         }
 
         func run() async throws {
             try await CLI.run(global) { session in
+                let secrets = try spec.secretValues()
                 let id = try await session.environmentID(environment)
                 let created = try await session.client.createDeployment(
                     path: .init(envID: id),
-                    body: .json(.init(name: name, image: image, replicas: replicas, port: port,
-                                      resources: try Deployments.resources(cpu: cpu, memory: memory), canvasPosition: try Deployments.position(canvas)))
+                    body: .json(.init(name: name, image: image, replicas: spec.replicas, port: spec.port,
+                                      resources: try spec.resources(), canvasPosition: try spec.position(),
+                                      env: try spec.envList(), secretEnv: secrets.map { .init(additionalProperties: $0) },
+                                      ingress: try spec.ingress(current: nil).value, healthCheck: try spec.healthCheck(current: nil).value))
                 ).created.body.json.data
                 let final = waiting.wait ? try await session.waitForDeployment(created.id, waiting) : created
                 try session.finish(final, waited: waiting.wait)
@@ -131,35 +120,47 @@ struct Deployments: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a deployment's image, replicas, port, resources or canvas position.")
+        static let configuration = CommandConfiguration(
+            abstract: "Change a deployment's image, replicas, port, resources, variables, ingress, health check or canvas position.",
+            discussion: """
+                Changing a deployment never deploys it: it only sets pendingChanges; run `gantry deploy` to roll it out. \
+                --env and --secret-env replace the whole list (secret values are write-only, so pass every secret you \
+                want to keep); --ingress-* and --health-* change only the parts given.
+                """
+        )
         @Argument(help: "PROJECT/ENV/NAME or a deployment ID.") var deployment: String
         @Option(help: "Container image.") var image: String?
-        @Option(help: "Replicas.") var replicas: Int?
-        @Option(help: "Container port.") var port: Int?
-        @Option(help: "CPU request (with --memory).") var cpu: String?
-        @Option(help: "Memory request (with --cpu).") var memory: String?
-        @Option(help: "Canvas position X,Y.") var canvas: String?
+        @OptionGroup var spec: DeploymentSpecOptions
         @Option(help: "Only if the deployment is still at this version (If-Match).") var ifMatch: Int?
         @OptionGroup var waiting: WaitOptions
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            _ = try Deployments.resources(cpu: cpu, memory: memory)
-            _ = try Deployments.position(canvas)
-            if image == nil, replicas == nil, port == nil, cpu == nil, canvas == nil {
-                throw ValidationError("nothing to change: pass --image, --replicas, --port, --cpu/--memory or --canvas")
+            try spec.validate(creating: false)
+            if image == nil, !spec.changesSomething {
+                throw ValidationError("nothing to change: pass --image, --replicas, --port, --cpu/--memory, --canvas, --env, --secret-env, --ingress-*, --health-* or a --clear/--no option")
             }
         }
 
         func run() async throws {
             try await CLI.run(global) { session in
-                let id = try await session.deploymentID(deployment)
-                let updated = try await session.client.updateDeployment(
-                    path: .init(deploymentID: id), headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
-                    body: .json(.init(image: image, replicas: replicas, port: port,
-                                      resources: try Deployments.resources(cpu: cpu, memory: memory), canvasPosition: try Deployments.position(canvas)))
-                ).ok.body.json.data
-                let final = waiting.wait ? try await session.waitForDeployment(id, waiting) : updated
+                let secrets = try spec.secretValues()
+                let current = try await session.deployment(deployment)
+                let ingress = try spec.ingress(current: current.ingress)
+                let healthCheck = try spec.healthCheck(current: current.healthCheck)
+                var nulls: Set<String> = []
+                if ingress.clear { nulls.insert("ingress") }
+                if healthCheck.clear { nulls.insert("healthCheck") }
+                let updated = try await ExplicitNulls.$fields.withValue(nulls) {
+                    try await session.client.updateDeployment(
+                        path: .init(deploymentID: current.id), headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
+                        body: .json(.init(image: image, replicas: spec.replicas, port: spec.port,
+                                          resources: try spec.resources(), canvasPosition: try spec.position(),
+                                          env: try spec.envList(), secretEnv: secrets.map { .init(additionalProperties: $0) },
+                                          ingress: ingress.value, healthCheck: healthCheck.value))
+                    ).ok.body.json.data
+                }
+                let final = waiting.wait ? try await session.waitForDeployment(current.id, waiting) : updated
                 try session.finish(final, waited: waiting.wait)
             }
         }
@@ -249,13 +250,7 @@ struct Connections: AsyncParsableCommand {
 
         func resolve(_ ref: String, in environmentID: String, _ session: Session) async throws -> String {
             if Session.looksLikeID(ref, prefix: "dep") { return ref }
-            let matches = try await session.everything { cursor in
-                let page = try await session.client.listDeployments(path: .init(envID: environmentID), query: .init(q: ref, limit: 200, cursor: cursor))
-                    .ok.body.json
-                return (page.data, page.nextCursor)
-            }
-            guard let match = matches.first(where: { $0.name == ref }) else { throw CLIError.failure("no deployment named '\(ref)' in this environment") }
-            return match.id
+            return try await session.deployment(named: ref, inEnvironment: environmentID).id
         }
     }
 

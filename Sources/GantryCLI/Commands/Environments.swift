@@ -94,13 +94,21 @@ struct Envs: AsyncParsableCommand {
         @Option(help: "Kubernetes namespace.") var namespace: String?
         @Option(help: "Registry integration (ID or name).") var registryIntegration: String?
         @Option(help: "Registry URL, host[:port]/path.") var registryUrl: String?
+        @Flag(help: "Unset the registry integration.") var clearRegistryIntegration = false
+        @Flag(help: "Unset the registry URL.") var clearRegistryUrl = false
+        @Flag(help: "Unset both the registry integration and the registry URL.") var clearRegistry = false
         @Option(help: "Only if the environment is still at this version (If-Match).") var ifMatch: Int?
         @OptionGroup var global: GlobalOptions
 
+        var clearsIntegration: Bool { clearRegistry || clearRegistryIntegration }
+        var clearsURL: Bool { clearRegistry || clearRegistryUrl }
+
         func validate() throws {
-            if name == nil, space == nil, namespace == nil, registryIntegration == nil, registryUrl == nil {
-                throw ValidationError("nothing to change: pass --name, --space, --namespace, --registry-integration or --registry-url")
+            if name == nil, space == nil, namespace == nil, registryIntegration == nil, registryUrl == nil, !clearsIntegration, !clearsURL {
+                throw ValidationError("nothing to change: pass --name, --space, --namespace, --registry-integration, --registry-url or a --clear-registry option")
             }
+            if clearsIntegration, registryIntegration != nil { throw ValidationError("pass --registry-integration or clear it, not both") }
+            if clearsURL, registryUrl != nil { throw ValidationError("pass --registry-url or clear it, not both") }
         }
 
         func run() async throws {
@@ -110,11 +118,17 @@ struct Envs: AsyncParsableCommand {
                 if let space { spaceID = try await session.spaceID(space) }
                 var integrationID: String?
                 if let registryIntegration { integrationID = try await session.integrationID(registryIntegration) }
-                let updated = try await session.client.updateEnvironment(
-                    path: .init(projectID: current.projectId, envID: current.id),
-                    headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
-                    body: .json(.init(name: name, spaceId: spaceID, namespace: namespace, registryIntegrationId: integrationID, registryUrl: registryUrl))
-                ).ok.body.json.data
+                // The generated body leaves out nil fields; a clear is an explicit null (docs/api.md §4 Environments).
+                var nulls: Set<String> = []
+                if clearsIntegration { nulls.insert("registryIntegrationId") }
+                if clearsURL { nulls.insert("registryUrl") }
+                let updated = try await ExplicitNulls.$fields.withValue(nulls) {
+                    try await session.client.updateEnvironment(
+                        path: .init(projectID: current.projectId, envID: current.id),
+                        headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
+                        body: .json(.init(name: name, spaceId: spaceID, namespace: namespace, registryIntegrationId: integrationID, registryUrl: registryUrl))
+                    ).ok.body.json.data
+                }
                 try session.printer.one(updated)
             }
         }

@@ -121,13 +121,70 @@ extension Schemas.Integration: Displayable {
 extension Schemas.Deployment: Displayable {
     static var columns: [String] { ["ID", "NAME", "IMAGE", "REPLICAS", "PORT", "STATUS", "LAST DEPLOYED"] }
     var cells: [String] { [id, name, image, String(replicas), Format.int(port), status.rawValue, Format.date(lastDeployedAt)] }
+    /// Secret variables show by name only: their values never reach the CLI.
     var fields: [(String, String)] {
         [("ID", id), ("Name", name), ("Project", projectId), ("Environment", environmentId), ("Image", image),
          ("Replicas", String(replicas)), ("Port", Format.int(port)),
          ("Resources", resources.map { "cpu \($0.cpuRequest), memory \($0.memoryRequest)" } ?? "-"),
-         ("Status", status.rawValue), ("Last deployed", Format.date(lastDeployedAt)),
+         ("Env", Format.env(env)), ("Secret env", secretEnvNames.isEmpty ? "-" : secretEnvNames.joined(separator: ", ")),
+         ("Ingress", Format.ingress(ingress)), ("Health check", Format.healthCheck(healthCheck, port: port)),
+         ("Status", status.rawValue), ("Current revision", Format.int(currentRevision)),
+         ("Pending changes", Format.yesNo(pendingChanges)),
+         ("Drift", drift.map { "\($0.fields.map(\.rawValue).joined(separator: ", ")) (since \(Format.date($0.detectedAt)))" } ?? "-"),
+         ("Last deployed", Format.date(lastDeployedAt)),
          ("Canvas", canvasPosition.map { "x=\(Format.number($0.x)) y=\(Format.number($0.y))" } ?? "-"),
          ("Created", Format.date(createdAt)), ("Updated", Format.date(updatedAt)), ("Version", String(version))]
+    }
+}
+
+extension Schemas.Revision: Displayable {
+    static var columns: [String] { ["REVISION", "STATUS", "IMAGE", "CREATED BY", "CREATED", "MESSAGE"] }
+    var cells: [String] {
+        [String(number), status.rawValue, image, createdBy, Format.date(createdAt), Format.text(summary)]
+    }
+    /// The message, or what a rollback went back to.
+    var summary: String? {
+        if let message, !message.isEmpty { return message }
+        return rollbackOf.map { "rollback to revision \($0)" }
+    }
+    var fields: [(String, String)] {
+        [("ID", id), ("Deployment", deploymentId), ("Revision", String(number)), ("Status", status.rawValue),
+         ("Message", Format.text(message)), ("Rollback of", Format.int(rollbackOf)), ("Image", image),
+         ("Replicas", String(replicas)), ("Port", Format.int(port)),
+         ("Resources", resources.map { "cpu \($0.cpuRequest), memory \($0.memoryRequest)" } ?? "-"),
+         ("Env", Format.env(env)), ("Injected env", Format.env(injectedEnv)),
+         ("Secret env", secretEnvNames.isEmpty ? "-" : secretEnvNames.joined(separator: ", ")),
+         ("Ingress", Format.ingress(ingress)), ("Health check", Format.healthCheck(healthCheck, port: port)),
+         ("Created by", createdBy), ("Created", Format.date(createdAt)), ("Applied", Format.date(appliedAt)),
+         ("Finished", Format.date(finishedAt))]
+    }
+}
+
+extension Schemas.DeploymentEvent: Displayable {
+    static var columns: [String] { ["TIME", "SOURCE", "TYPE", "REASON", "OBJECT", "MESSAGE"] }
+    var cells: [String] {
+        [Format.date(time), source.rawValue, _type.rawValue, reason, object, count > 1 ? "\(message) (×\(count))" : message]
+    }
+}
+
+extension Format {
+    static func env(_ variables: [Schemas.EnvVar]) -> String {
+        variables.isEmpty ? "-" : variables.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+    }
+
+    /// `shop.example.com/api → class nginx, TLS from letsencrypt`.
+    static func ingress(_ ingress: Schemas.IngressSpec?) -> String {
+        guard let ingress else { return "-" }
+        var text = "\(ingress.host)\(ingress.path ?? "/") → class \(ingress.className)"
+        if let issuer = ingress.tlsIssuer { text += ", TLS from \(issuer)" }
+        return text
+    }
+
+    /// `GET /healthz on port 8080`; the port defaults to the deployment's.
+    static func healthCheck(_ check: Schemas.HealthCheck?, port: Int?) -> String {
+        guard let check else { return "-" }
+        guard let port = check.port ?? port else { return "GET \(check.path)" }
+        return "GET \(check.path) on port \(port)"
     }
 }
 

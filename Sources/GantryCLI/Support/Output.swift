@@ -74,7 +74,7 @@ struct Printer {
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
         }
-        let statusColumns = Set(header.enumerated().filter { ["STATUS", "PHASE", "OK"].contains($0.element) }.map(\.offset))
+        let statusColumns = Set(header.enumerated().filter { ["STATUS", "PHASE", "OK", "TYPE"].contains($0.element) }.map(\.offset))
         func render(_ cells: [String], isHeader: Bool) -> String {
             var line = ""
             for (index, cell) in cells.enumerated() {
@@ -140,10 +140,10 @@ enum Terminal {
     static func state(_ text: String) -> String {
         let code: String
         switch text {
-        case "running", "active", "Active", "true", "manual": code = "32"
-        case "failed", "degraded", "unreachable", "revoked", "false", "Terminating": code = "31"
-        case "pending", "deploying", "suggestion": code = "33"
-        case "stopped", "unknown": code = "90"
+        case "running", "active", "Active", "true", "manual", "succeeded": code = "32"
+        case "failed", "degraded", "unreachable", "revoked", "false", "Terminating", "Warning": code = "31"
+        case "pending", "deploying", "suggestion", "queued", "applying", "applied": code = "33"
+        case "stopped", "unknown", "superseded": code = "90"
         default: return text
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"

@@ -21,18 +21,36 @@ extension Session {
         return items
     }
 
+    /// The one "find by name" of the CLI: reads every page of a list (asking the server to filter with `q` where
+    /// the list takes it) and keeps the item whose `key` equals `name`, ignoring case unless `exact`.
+    /// The failure names what was looked for and where: "no environment named 'x' in project 'y'".
+    func find<T>(
+        _ noun: String, _ name: String, by what: String = "named", in place: String? = nil, exact: Bool = false,
+        key: (T) -> String, _ fetch: (_ cursor: String?) async throws -> ([T], String?)
+    ) async throws -> T {
+        let items = try await everything(fetch)
+        guard let match = items.first(where: { exact ? key($0) == name : key($0).lowercased() == name.lowercased() }) else {
+            throw CLIError.failure("no \(noun) \(what) '\(name)'" + (place.map { " in \($0)" } ?? ""))
+        }
+        return match
+    }
+
+    /// `find` by the resource's `name`.
+    func find<T: Named>(
+        _ noun: String, named name: String, in place: String? = nil, exact: Bool = false,
+        _ fetch: (_ cursor: String?) async throws -> ([T], String?)
+    ) async throws -> T {
+        try await find(noun, name, in: place, exact: exact, key: \.name, fetch)
+    }
+
     func project(_ ref: String) async throws -> Schemas.Project {
         if Self.looksLikeID(ref, prefix: "prj") {
             return try await client.getProject(path: .init(projectID: ref)).ok.body.json.data
         }
-        let matches = try await everything { cursor in
+        return try await find("project", named: ref) { cursor in
             let page = try await client.listProjects(query: .init(q: ref, limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
         }
-        guard let match = matches.first(where: { $0.name.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no project named '\(ref)'")
-        }
-        return match
     }
 
     func projectID(_ ref: String) async throws -> String {
@@ -47,15 +65,11 @@ extension Session {
         }
         let (projectRef, name) = try Self.splitEnvironment(ref)
         let projectID = try await projectID(projectRef)
-        let matches = try await everything { cursor in
+        return try await find("environment", named: name, in: "project '\(projectRef)'") { cursor in
             let page = try await client.listEnvironments(path: .init(projectID: projectID), query: .init(q: name, limit: 200, cursor: cursor))
                 .ok.body.json
             return (page.data, page.nextCursor)
         }
-        guard let match = matches.first(where: { $0.name.lowercased() == name.lowercased() }) else {
-            throw CLIError.failure("no environment named '\(name)' in project '\(projectRef)'")
-        }
-        return match
     }
 
     static func splitEnvironment(_ ref: String) throws -> (project: String, environment: String) {
@@ -76,85 +90,90 @@ extension Session {
 
     func spaceID(_ ref: String) async throws -> String {
         if Self.looksLikeID(ref, prefix: "spc") { return ref }
-        let matches = try await everything { cursor in
+        return try await find("deployment space", named: ref) { cursor in
             let page = try await client.listSpaces(query: .init(q: ref, limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
-        }
-        guard let match = matches.first(where: { $0.name.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no deployment space named '\(ref)'")
-        }
-        return match.id
+        }.id
     }
 
     func integrationID(_ ref: String) async throws -> String {
         if Self.looksLikeID(ref, prefix: "int") { return ref }
-        let all = try await everything { cursor in
+        return try await find("integration", named: ref) { cursor in
             let page = try await client.listIntegrations(query: .init(limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
-        }
-        guard let match = all.first(where: { $0.name.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no integration named '\(ref)'")
-        }
-        return match.id
+        }.id
     }
 
     func cloudAccountID(_ ref: String) async throws -> String {
         if Self.looksLikeID(ref, prefix: "ca") { return ref }
-        let all = try await everything { cursor in
+        return try await find("cloud account", named: ref) { cursor in
             let page = try await client.listCloudAccounts(query: .init(limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
-        }
-        guard let match = all.first(where: { $0.name.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no cloud account named '\(ref)'")
-        }
-        return match.id
+        }.id
+    }
+
+    /// Whether `ref` names a deployment (`dep_…`, `PROJECT/ENV/NAME`) rather than an environment (`env_…`, `PROJECT/ENV`).
+    static func isDeploymentRef(_ ref: String) -> Bool {
+        if looksLikeID(ref, prefix: "dep") { return true }
+        if looksLikeID(ref, prefix: "env") { return false }
+        return ref.filter { $0 == "/" }.count >= 2
     }
 
     /// `dep_…` or `PROJECT/ENV/NAME` (split at the last `/`: deployment names are DNS labels).
-    func deploymentID(_ ref: String) async throws -> String {
-        if Self.looksLikeID(ref, prefix: "dep") { return ref }
+    func deployment(_ ref: String) async throws -> Schemas.Deployment {
+        if Self.looksLikeID(ref, prefix: "dep") {
+            return try await client.getDeployment(path: .init(deploymentID: ref)).ok.body.json.data
+        }
         guard let slash = ref.lastIndex(of: "/"), ref[..<slash].contains("/") else {
             throw CLIError.usage("'\(ref)' is not a deployment: expected PROJECT/ENV/NAME or a deployment ID (dep_…)")
         }
         let name = String(ref[ref.index(after: slash)...])
         let environmentID = try await environmentID(String(ref[..<slash]))
-        let matches = try await everything { cursor in
+        return try await deployment(named: name, inEnvironment: environmentID, place: "'\(ref[..<slash])'")
+    }
+
+    /// A deployment of one environment by its exact name (names are DNS labels: lowercase already).
+    func deployment(named name: String, inEnvironment environmentID: String, place: String = "this environment") async throws -> Schemas.Deployment {
+        try await find("deployment", named: name, in: place, exact: true) { cursor in
             let page = try await client.listDeployments(path: .init(envID: environmentID), query: .init(q: name, limit: 200, cursor: cursor))
                 .ok.body.json
             return (page.data, page.nextCursor)
         }
-        guard let match = matches.first(where: { $0.name == name }) else {
-            throw CLIError.failure("no deployment named '\(name)' in '\(ref[..<slash])'")
-        }
-        return match.id
+    }
+
+    func deploymentID(_ ref: String) async throws -> String {
+        if Self.looksLikeID(ref, prefix: "dep") { return ref }
+        return try await deployment(ref).id
     }
 
     func userID(_ ref: String) async throws -> String {
         if Self.looksLikeID(ref, prefix: "usr") { return ref }
-        let all = try await everything { cursor in
+        return try await find("user", ref, by: "with the email", key: { (user: Schemas.User) in user.email }) { cursor in
             let page = try await client.listUsers(query: .init(limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
-        }
-        guard let match = all.first(where: { $0.email.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no user with the email '\(ref)'")
-        }
-        return match.id
+        }.id
     }
 
     func roleID(_ ref: String) async throws -> String {
         if ref.hasPrefix("role_") {
             return ref
         }
-        let all = try await everything { cursor in
+        return try await find("role", named: ref) { cursor in
             let page = try await client.listRoles(query: .init(limit: 200, cursor: cursor)).ok.body.json
             return (page.data, page.nextCursor)
-        }
-        guard let match = all.first(where: { $0.name.lowercased() == ref.lowercased() }) else {
-            throw CLIError.failure("no role named '\(ref)'")
-        }
-        return match.id
+        }.id
     }
 }
+
+/// A resource found by its `name`.
+protocol Named { var name: String { get } }
+extension Schemas.Project: Named {}
+extension Schemas.Environment: Named {}
+extension Schemas.Space: Named {}
+extension Schemas.Integration: Named {}
+extension Schemas.CloudAccount: Named {}
+extension Schemas.Deployment: Named {}
+extension Schemas.Role: Named {}
 
 /// Secrets and documents read from a file, or from stdin when the path is `-`.
 enum Input {

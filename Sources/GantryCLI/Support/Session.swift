@@ -71,7 +71,7 @@ struct Session {
             serverURL: try ServerAddress.apiURL(server),
             configuration: Configuration(dateTranscoder: RFC3339Transcoder()),
             transport: AsyncHTTPClientTransport(configuration: .init(client: httpClient, timeout: .seconds(60))),
-            middlewares: [HeadersMiddleware(token: token), ErrorEnvelopeMiddleware()]
+            middlewares: [HeadersMiddleware(token: token), ExplicitNullsMiddleware(), ErrorEnvelopeMiddleware()]
         )
     }
 }
@@ -87,6 +87,34 @@ struct HeadersMiddleware: ClientMiddleware {
         request.headerFields[.authorization] = "Bearer \(token)"
         request.headerFields[.userAgent] = "gantry-cli"
         return try await next(request, body, baseURL)
+    }
+}
+
+/// The fields a request body must carry as an explicit `null` (PATCH semantics: `null` clears, absent keeps).
+/// The generated body types leave out every `nil`, so a command that clears a field names it here:
+///
+///     try await ExplicitNulls.$fields.withValue(["ingress"]) { try await client.updateDeployment(…) }
+enum ExplicitNulls {
+    @TaskLocal static var fields: Set<String> = []
+}
+
+/// Adds `"field": null` to the JSON object of the request body for each of `ExplicitNulls.fields` the body lacks.
+struct ExplicitNullsMiddleware: ClientMiddleware {
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        let fields = ExplicitNulls.fields
+        guard !fields.isEmpty, let body else { return try await next(request, body, baseURL) }
+        let data = try await Data(collecting: body, upTo: 16 << 20)
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return try await next(request, HTTPBody(data), baseURL)
+        }
+        for field in fields where object[field] == nil { object[field] = NSNull() }
+        let rewritten = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        var request = request
+        if request.headerFields[.contentLength] != nil { request.headerFields[.contentLength] = String(rewritten.count) }
+        return try await next(request, HTTPBody(rewritten), baseURL)
     }
 }
 
@@ -203,7 +231,14 @@ enum CLI {
         var lines: [String] = []
         for key in object.keys.sorted() {
             let value = object[key]!
-            if key == "fields", case .array(let fields) = value {
+            if key == "checks", case .array(let checks) = value {
+                // 422 preflight_failed: one line per failed check.
+                for check in checks {
+                    if case .object(let entry) = check {
+                        lines.append("  \(entry["check"]?.text ?? "check"): \(entry["message"]?.text ?? "")")
+                    }
+                }
+            } else if key == "fields", case .array(let fields) = value {
                 for field in fields {
                     if case .object(let entry) = field {
                         lines.append("  \(entry["field"]?.text ?? "?"): \(entry["message"]?.text ?? "")")

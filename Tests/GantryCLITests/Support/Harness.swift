@@ -48,7 +48,7 @@ final class CLI: @unchecked Sendable {
 
 /// IDs, timestamps and request ids replaced by placeholders of the same width, so the columns stay aligned.
 func normalised(_ text: String) -> String {
-    text.replacing(#/\b(org|usr|tok|prj|env|spc|ca|int|dep|conn|role|asgn|log)_[0-9a-z]{26}\b/#) { "\($0.1)_" + String(repeating: "X", count: 26) }
+    text.replacing(#/\b(org|usr|tok|prj|env|spc|ca|int|dep|conn|role|asgn|log|rev)_[0-9a-z]{26}\b/#) { "\($0.1)_" + String(repeating: "X", count: 26) }
         .replacing(#/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/#) { _ in "YYYY-MM-DDTHH:MM:SSZ" }
         .replacing(#/req_[0-9a-f]{32}/#) { _ in "req_" + String(repeating: "X", count: 32) }
 }
