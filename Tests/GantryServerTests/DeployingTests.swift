@@ -255,6 +255,20 @@ struct DeployingTests {
         }
     }
 
+    @Test("A broken image over a running revision fails: the old ready pods do not make the new rollout a success", arguments: TestDatabase.all)
+    func brokenImageOverRunningRevision(_ db: TestDatabase) async throws {
+        try await Self.withDeployer(db) { app, _, environment in
+            let deployment = try await Self.createDeployment(app, environment, ["env": [["name": "B", "value": "2"], ["name": "A", "value": "1"]]])
+            #expect(try await app.post("/api/deployments/\(deployment)/deploy").status == 202)
+            try await Self.waitForRevision(app, deployment, 1, in: ["succeeded"])
+            #expect(try await app.get("/api/deployments/\(deployment)")["drift"] is NSNull, "no drift right after a deploy")
+            #expect(try await app.post("/api/deployments/\(deployment)/deploy", ["image": "ghcr.io/acme/does-not-exist:2"]).status == 202)
+            let second = try await Self.waitForRevision(app, deployment, 2, in: ["succeeded", "failed"])
+            #expect(second["status"] as? String == "failed", "\(second.text)")
+            #expect((second["message"] as? String ?? "").hasPrefix("ImagePullBackOff"))
+        }
+    }
+
     @Test("Editing the live Deployment sets drift; deploying again clears it", arguments: TestDatabase.all)
     func driftDetectedAndCleared(_ db: TestDatabase) async throws {
         try await Self.withDeployer(db) { app, cluster, environment in

@@ -157,9 +157,11 @@ final class StatusSync: Service, Sendable {
     /// fails it after `rolloutFailureAfter`, naming the reason and the container's message.
     func trackRollout(_ target: SyncTarget, live: KubeRollout, pods: [KubePodState], revision: Int) async throws {
         switch DeploymentHealth(live.deployment) {
-        case .running, .scaledToZero:
+        case .running where Self.rolloutFinished(live), .scaledToZero:
             try await runtime.recordRollout(target, succeeded: true, message: nil, now: Date())
             return
+        case .running:
+            break
         case .failed:
             let conditions = live.status?.conditions ?? []
             let reason = conditions.first { $0.type == "ReplicaFailure" && $0.status == "True" }.map { _ in "ReplicaFailure" } ?? "ProgressDeadlineExceeded"
@@ -186,6 +188,15 @@ final class StatusSync: Service, Sendable {
             return try await failRollout(target, trouble)
         }
         if Date().timeIntervalSince(since) >= rolloutFailureAfter { try await failRollout(target, trouble) }
+    }
+
+    /// kubectl's `rollout status`: every replica is on the new template and none of the old ones is left, and the
+    /// new ones are available. Ready old pods beside a new one stuck pulling its image are not a finished rollout.
+    static func rolloutFinished(_ live: KubeRollout) -> Bool {
+        let desired = live.replicas ?? 1
+        let status = live.status
+        let updated = status?.updatedReplicas ?? 0
+        return updated >= desired && (status?.replicas ?? 0) <= updated && (status?.availableReplicas ?? 0) >= updated
     }
 
     func failRollout(_ target: SyncTarget, _ trouble: KubePodState.Waiting) async throws {
@@ -215,8 +226,10 @@ final class StatusSync: Service, Sendable {
         }
         if !same(container.requests?["cpu"], spec.resources?.cpuRequest) { fields.append("cpuRequest") }
         if !same(container.requests?["memory"], spec.resources?.memoryRequest) { fields.append("memoryRequest") }
-        let liveEnv = (container.env ?? []).compactMap { variable in variable.value.map { EnvVar(name: variable.name, value: $0) } }
-        if liveEnv != spec.env + spec.injectedEnv { fields.append("env") }
+        // By name: a variable's value is what drifts; the API server keeps the list's order, but merging managers may not.
+        let liveEnv = Dictionary((container.env ?? []).compactMap { variable in variable.value.map { (variable.name, $0) } }) { first, _ in first }
+        let wantedEnv = Dictionary((spec.env + spec.injectedEnv).map { ($0.name, $0.value) }) { first, _ in first }
+        if liveEnv != wantedEnv { fields.append("env") }
         return fields
     }
 }
