@@ -12,6 +12,8 @@ public struct AppRequestContext: RequestContext {
     public var caller: Caller?
     /// The request body as received (JSON), kept for idempotency hashing and PATCH null detection.
     public var rawBody: ByteBuffer?
+    /// The body's top-level keys and whether each is `null`, read once when the body is checked.
+    public var bodyFields: [String: Bool] = [:]
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -27,6 +29,7 @@ public struct RequestScope: Sendable {
 
     public var caller: Caller?
     public var rawBody: ByteBuffer?
+    public var bodyFields: [String: Bool] = [:]
 
     static func caller() throws -> Caller {
         guard let caller = current?.caller else { throw AppError(.unauthenticated, "A bearer token is required.") }
@@ -34,9 +37,5 @@ public struct RequestScope: Sendable {
     }
 
     /// Keys of the JSON body and whether each is `null`: PATCH needs to tell "absent" from "null".
-    static func bodyFields() -> [String: Bool] {
-        guard let body = current?.rawBody,
-              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else { return [:] }
-        return object.mapValues { $0 is NSNull }
-    }
+    static func bodyFields() -> [String: Bool] { current?.bodyFields ?? [:] }
 }

@@ -31,10 +31,12 @@ struct BodyMiddleware: RouterMiddleware {
             guard Self.isJSON(request.headers[.contentType]) else {
                 throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
             }
-            guard (try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed])) != nil else {
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed]) else {
                 throw AppError(.badRequest, "The request body is not valid JSON.")
             }
             context.rawBody = body
+            // PATCH tells "absent" from "null" through these; they are read here once, not again by each handler.
+            context.bodyFields = (parsed as? [String: Any])?.mapValues { $0 is NSNull } ?? [:]
         } else if request.method == .post || request.method == .patch || request.method == .put,
                   let type = request.headers[.contentType], !Self.isJSON(type) {
             throw AppError(.unsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
