@@ -91,16 +91,18 @@ func buildRouter(
     router.get("/healthz") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
-    // A ping slower than a request would wait is still an answer: a loaded PostgreSQL is not an outage
-    // (the probe marks a real one down, and then this answers at once).
+    // Ready means "can serve": the ping answers, or it is only slow while outage detection still sees the database
+    // (a saturated CPU must not take replicas out of their Service when traffic peaks). A ping that fails, or a
+    // database the probe has judged gone, is 503 at once.
     router.get("/readyz") { _, _ in
-        let ready = (try? await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { try await database.ping(); return true }
-            group.addTask { try await Task.sleep(for: .seconds(3)); return false }
-            let first = try await group.next() ?? false
+        let answered = await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { (try? await database.ping()) != nil }
+            group.addTask { try? await Task.sleep(for: .seconds(3)); return nil }
+            let first = await group.next() ?? nil
             group.cancelAll()
             return first
-        }) ?? false
+        }
+        let ready = answered ?? !database.isKnownDown
         let body = ready ? #"{"status":"ready"}"# : #"{"reason":"database","status":"unavailable"}"#
         return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: body)))

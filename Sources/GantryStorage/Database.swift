@@ -22,6 +22,15 @@ public protocol Database: Sendable {
     /// Answers when the database does (for `/readyz`).
     func ping() async throws
 
+    /// True while outage detection has judged the database gone (refused connections, or several probes in a row
+    /// without an answer). A slow answer alone never sets it: a loaded machine is not an outage.
+    var isKnownDown: Bool { get }
+
     /// Releases connections; called once at shutdown.
     func close() async throws
+}
+
+extension Database {
+    /// SQLite is a file this process opened: it is never "gone" the way a server can be.
+    public var isKnownDown: Bool { false }
 }

@@ -21,6 +21,7 @@ public final class PostgresBackend: Database {
     /// Down while the probe fails: requests still waiting for a pooled connection then answer 503 at once
     /// instead of hanging until PostgreSQL returns. A busy pool is not an outage: those requests wait.
     let outage = OutageGate()
+    public var isKnownDown: Bool { outage.isDown }
 
     public init(client: PostgresClient, probe: URL? = nil, logger: Logger) {
         self.client = client
