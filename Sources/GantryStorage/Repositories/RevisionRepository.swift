@@ -63,14 +63,19 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
             let environment = try await EnvironmentRow.fetchLive(environmentID, org: caller.organizationID,
                                                                  lock: RowLocking(.share, of: EnvironmentRow.alias), on: sql).environment
             try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
-            let ids = try await sql.raw("""
-                SELECT id FROM deployments WHERE environment_id = \(bind: environmentID) AND deleted_at IS NULL ORDER BY id
-                """).all(decodingColumn: "id", as: String.self)
+            // One read of the environment's rows and of its connection variables, however many deployments it holds
+            // (an environment deploy of 200 made ~2,000 statements before).
+            let rows = try await sql.raw("""
+                SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
+                WHERE d.environment_id = \(bind: environmentID) AND d.deleted_at IS NULL ORDER BY d.id
+                """ + "\(RowLocking(.update, of: "d"))").all(DeploymentRow.self)
+            let injected = try await InjectedEnv.resolve(environment: environmentID, on: sql)
             var revisions: [Revision] = []
-            for id in ids {
-                let deployment = try await SQLDeploymentRepository.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
+            for row in rows {
+                let deployment = try row.deployment(injectedEnv: injected[row.id] ?? [])
                 guard deployment.pendingChanges else { continue }
-                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), by: caller, on: sql))
+                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), injected: injected[row.id] ?? [],
+                                                        by: caller, on: sql))
             }
             return revisions
         }
@@ -79,7 +84,8 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
     /// The one way a revision is made: the catalog row first takes the request's values (an image, or revision n's
     /// spec for a rollback), then the spec is frozen with the connection variables of this moment, queued revisions
     /// are superseded, and the job is queued, all with one audit entry.
-    func makeRevision(of deployment: Deployment, _ request: GantryCore.DeployRequest, by caller: Caller, on sql: any SQLDatabase) async throws -> Revision {
+    func makeRevision(of deployment: Deployment, _ request: GantryCore.DeployRequest, injected known: [EnvVar]? = nil, by caller: Caller,
+                      on sql: any SQLDatabase) async throws -> Revision {
         let now = Timestamp.now()
         var updated = deployment
         var sealedSecrets = try await sql.raw("SELECT sealed_secret_env FROM deployments WHERE id = \(bind: deployment.id)")
@@ -117,7 +123,8 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
                 WHERE id = \(bind: deployment.id)
                 """).run()
         }
-        let injected = try await InjectedEnv.resolve(environment: deployment.environmentID, on: sql)[deployment.id] ?? []
+        // The deployment's own fields never change its connection variables: those come from its connections' targets.
+        let injected: [EnvVar] = if let known { known } else { try await InjectedEnv.resolve(environment: deployment.environmentID, on: sql)[deployment.id] ?? [] }
         let spec = updated.spec(injectedEnv: injected)
         let number = (try await sql.raw("SELECT MAX(number) AS n FROM revisions WHERE deployment_id = \(bind: deployment.id)")
             .first(decodingColumn: "n", as: Int?.self) ?? nil).map { $0 + 1 } ?? 1
