@@ -28,6 +28,8 @@ final class DeployRunner: Service, Sendable {
     let clock: @Sendable () -> Date
     let ready: AsyncLatch
     let logger: Logger
+    /// Registry logins minted from cloud accounts, by integration and the account credentials they came from.
+    let logins = RegistryLoginCache<String>(refreshMargin: RegistryLogins.refreshMargin)
     let kicked = Atomic<Bool>(false)
     let active = Atomic<Int>(0)
 
@@ -206,7 +208,7 @@ final class DeployRunner: Service, Sendable {
     /// The integration's username and password, or a login minted from its cloud account (ECR, GAR/GCR, ACR) and
     /// cached until shortly before it expires; nil when it has neither (RegistryLogin.swift).
     func registryLogin(_ registry: RegistryAccess) async throws -> (username: String, password: String)? {
-        try await RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints, clock: clock,
+        try await RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints, cache: logins, clock: clock,
                                  logger: connector.logger).login(registry)
     }
 
@@ -238,7 +240,7 @@ final class DeployRunner: Service, Sendable {
             if !target.environmentHasOtherDeployments {
                 try await client.delete("/api/v1/namespaces/\(namespace)/secrets/\(Manifests.pullSecretName)", deadline: deadline)
             }
-        } catch let error as KubeError {
+        } catch {
             throw ClusterConnector.appError(error, space: space)
         }
         try await queue.finishTeardown(job, now: clock())

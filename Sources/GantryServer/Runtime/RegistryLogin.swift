@@ -18,8 +18,6 @@ struct RegistryLogins: Sendable {
     /// How long a minted login must still have to live when it goes into a pull secret. Minted logins live
     /// 1 h (Google) to 12 h (ECR); a deploy after this margin mints again.
     static let refreshMargin: TimeInterval = 10 * 60
-    /// Minted logins of this process, by integration and the sealed account credentials they came from.
-    static let shared = RegistryLoginCache<String>(refreshMargin: refreshMargin)
 
     let sealer: CredentialSealer
     let http: HTTPClient
@@ -29,7 +27,7 @@ struct RegistryLogins: Sendable {
     let logger: Logger?
     let callBudget: TimeAmount
 
-    init(sealer: CredentialSealer, http: HTTPClient, endpoints: CloudEndpoints, cache: RegistryLoginCache<String> = RegistryLogins.shared,
+    init(sealer: CredentialSealer, http: HTTPClient, endpoints: CloudEndpoints, cache: RegistryLoginCache<String>,
          clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil, callBudget: TimeAmount = .seconds(10)) {
         self.sealer = sealer
         self.http = http
