@@ -59,10 +59,24 @@ extension APIImplementation {
     func listRevisions(_ input: Operations.ListRevisions.Input) async throws -> Operations.ListRevisions.Output {
         let policy = try OperationTable.policy(Operations.ListRevisions.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
-        let page = try await repositories.revisions.list(id, try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor),
+        let page = try await repositories.revisions.list(id, try Self.revisionPage(limit: input.query.limit, cursor: input.query.cursor),
                                                          for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Revision.init), nextCursor: page.nextCursor,
                                             additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
+    }
+
+    /// A page of revisions. Their cursor holds a revision number (`Cursor.encode("2")`, as the repository writes it), which
+    /// `PageRequest.parse` refuses for not being an ID: every nextCursor of this list used to answer 400.
+    static func revisionPage(limit: Int?, cursor: String?) throws -> PageRequest {
+        let page = try PageRequest.parse(limit: limit, cursor: nil)
+        guard let cursor else { return page }
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard cursor.count <= 200, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
+              text.hasPrefix("v1:"), let number = Int(text.dropFirst(3)), number > 0 else {
+            throw AppError.validation([FieldError("cursor", "is not a cursor this server issued; pass the nextCursor of the previous page")])
+        }
+        return PageRequest(limit: page.limit, after: String(number))
     }
 
     func getRevision(_ input: Operations.GetRevision.Input) async throws -> Operations.GetRevision.Output {
