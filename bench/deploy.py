@@ -17,27 +17,12 @@ Measures, in one run on this machine:
 and /healthz req/s with wrk as the floor of the ratio convention (revisions queued per second by the call, as a %
 of the floor). Writes bench/results/deploy.md.
 """
-import argparse, base64, collections, datetime, http.client, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, base64, collections, datetime, http.client, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_line(process, prefix, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = process.stdout.readline()
-        if line.startswith(prefix):
-            return line.strip()
-        if not line and process.poll() is not None:
-            sys.exit(f"{process.args[0]} exited early")
-    sys.exit(f"{process.args[0]} not ready")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_line  # noqa: E402
 
 
 class API:

@@ -12,26 +12,11 @@ Measures, in one run on this machine:
   3. cached: wrk against a cached environment's stats, with /healthz as the floor (target ≥ 50 %).
 Writes bench/results/runtime.md.
 """
-import argparse, base64, secrets, http.client, json, os, shutil, signal, socket, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, base64, secrets, http.client, json, os, shutil, signal, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_line(process, prefix, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = process.stdout.readline()
-        if line.startswith(prefix):
-            return line.strip()
-        if not line and process.poll() is not None:
-            sys.exit(f"{process.args[0]} exited early")
-    sys.exit(f"{process.args[0]} not ready")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_line  # noqa: E402
 
 
 def api(port, token, method, path, body=None):

@@ -106,15 +106,16 @@ def wait_for(predicate, timeout=10, interval=0.1, message="condition"):
     raise AssertionError(f"timed out waiting for {message} (last: {last!r})")
 
 
-@pytest.fixture(scope="module")
-def stack():
+def run_stack(prefix, extra_env=None, serve_flags=()):
+    """A fake cluster and a fresh Gantry beside it, for one module's browser tests; yields what the tests use.
+    `extra_env` sets GANTRY_* variables (a flag would win over them)."""
     for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
         if not os.path.exists(path):
             pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
     for binary in (GANTRY, KUBE_TEST_SERVER):
         if not os.path.exists(binary):
             pytest.fail(f"{binary} is missing: run `swift build --build-tests` first")
-    workdir = tempfile.mkdtemp(prefix="gantry-console-")
+    workdir = tempfile.mkdtemp(prefix=prefix)
     processes = []
     try:
         ca_file = os.path.join(workdir, "ca.pem")
@@ -126,11 +127,12 @@ def stack():
 
         token = new_token()
         port = free_port()
-        env = dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token)
-        log = open(os.path.join(workdir, "gantry.log"), "w")
+        env = dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token, **(extra_env or {}))
+        log_path = os.path.join(workdir, "gantry.log")
+        log = open(log_path, "w")
         server = subprocess.Popen(
             [GANTRY, "serve", "--port", str(port), "--database", f"sqlite:{workdir}/g.db", "--rate-limit", "0",
-             "--sync-interval", "0", "--log-format", "text"],
+             "--log-format", "text", *serve_flags],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
         processes.append(server)
         base = f"http://127.0.0.1:{port}"
@@ -141,11 +143,11 @@ def stack():
                     return r.status == 200
             except Exception:
                 if server.poll() is not None:
-                    raise AssertionError(f"gantry serve exited: {open(os.path.join(workdir, 'gantry.log')).read()}")
+                    raise AssertionError(f"gantry serve exited: {open(log_path).read()}")
                 return False
         wait_for(ready, timeout=60, interval=0.2, message="gantry serve to be ready")
-        api = API(base, token)
-        yield {"base": base, "api": api, "token": token, "cluster": cluster_url, "ca": open(ca_file).read(), "workdir": workdir}
+        yield {"base": base, "api": API(base, token), "token": token, "cluster": cluster_url, "ca": open(ca_file).read(),
+               "workdir": workdir, "log": log_path}
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -154,6 +156,11 @@ def stack():
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    yield from run_stack("gantry-console-", serve_flags=("--sync-interval", "0"))
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,14 @@ then deploys, edits (env, secret env, ingress from discovery, health check), rol
 environment, uses the canvas, and reads the events timeline (with the Warning header of an unreachable
 cluster). Every wait is bounded (WebDriverWait); the CI machine has two busy cores, so timeouts are generous.
 """
-import os
-import shutil
-import subprocess
-import tempfile
-import urllib.request
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from gantry_process import GANTRY, free_port, new_token
+from gantry_process import free_port
 # Helpers (not tests) of the console suite; `browser` is its fixture, which uses this module's `stack`.
 from test_console import (  # noqa: F401
-    API, CHROMEDRIVER, CHROMIUM, EXPECTED_NETWORK_ERROR, KUBE_TEST_SERVER, browser, css, drain_log, go, kubeconfig,
-    shot, sign_in, visible, wait, wait_for,
+    EXPECTED_NETWORK_ERROR, browser, css, drain_log, go, kubeconfig, run_stack, shot, sign_in, visible, wait, wait_for,
 )
 
 DEPLOY_TIMEOUT = 60  # seconds for a revision to reach a final status on a busy machine
@@ -30,53 +23,8 @@ DEPLOY_TIMEOUT = 60  # seconds for a revision to reach a final status on a busy 
 
 @pytest.fixture(scope="module")
 def stack():
-    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
-        if not os.path.exists(path):
-            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
-    for binary in (GANTRY, KUBE_TEST_SERVER):
-        if not os.path.exists(binary):
-            pytest.fail(f"{binary} is missing: run `swift build --product gantry && swift build --product kube-test-server` first")
-    workdir = tempfile.mkdtemp(prefix="gantry-console-deploy-")
-    processes = []
-    try:
-        ca_file = os.path.join(workdir, "ca.pem")
-        kube = subprocess.Popen([KUBE_TEST_SERVER, "--port", "0", "--ca-out", ca_file], stdout=subprocess.PIPE, text=True)
-        processes.append(kube)
-        line = kube.stdout.readline().strip()
-        assert line.startswith("listening https://127.0.0.1:"), line
-        cluster_url = line.split(" ", 1)[1]
-
-        token = new_token()
-        port = free_port()
-        env = dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token, GANTRY_SYNC_INTERVAL="1", GANTRY_DEPLOY_POLL_INTERVAL="0.2")
-        log_path = os.path.join(workdir, "gantry.log")
-        log = open(log_path, "w")
-        # No --sync-interval flag: it would win over GANTRY_SYNC_INTERVAL.
-        server = subprocess.Popen(
-            [GANTRY, "serve", "--port", str(port), "--database", f"sqlite:{workdir}/g.db", "--rate-limit", "0", "--log-format", "text"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-        processes.append(server)
-        base = f"http://127.0.0.1:{port}"
-
-        def ready():
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                    return r.status == 200
-            except Exception:
-                if server.poll() is not None:
-                    raise AssertionError(f"gantry serve exited: {open(log_path).read()}")
-                return False
-        wait_for(ready, timeout=60, interval=0.2, message="gantry serve to be ready")
-        yield {"base": base, "api": API(base, token), "token": token, "cluster": cluster_url, "ca": open(ca_file).read(),
-               "workdir": workdir, "log": log_path}
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+    # Status sync and the job runner look often, so revisions reach their final status within seconds.
+    yield from run_stack("gantry-console-deploy-", {"GANTRY_SYNC_INTERVAL": "1", "GANTRY_DEPLOY_POLL_INTERVAL": "0.2"})
 
 
 @pytest.fixture(scope="module")
