@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import NIOPosix
 import SQLKit
@@ -20,6 +21,7 @@ public final class SQLiteBackend: Database {
     /// write that committed in between: a client's GET could miss what its POST had just created.
     private let readerSlots: SlotPool
     private let logger: Logger
+    private let closed = Atomic<Bool>(false)
 
     public static func open(path: String?, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
@@ -83,8 +85,17 @@ public final class SQLiteBackend: Database {
     }
 
     public func close() async throws {
+        closed.store(true, ordering: .relaxed)
         for reader in readers { try? await reader.close() }
         try await writer.close()
+    }
+
+    /// A backend dropped without `close()` (an application torn down before its services ran, e.g. when startup
+    /// failed) still closes its connections: SQLiteNIO traps on a connection freed open, which would take the whole
+    /// process down with it. Each close keeps its connection alive until it has run.
+    deinit {
+        guard !closed.load(ordering: .relaxed) else { return }
+        for connection in readers + [writer] { _ = connection.close() }
     }
 }
 
