@@ -1,4 +1,6 @@
-"""What the benchmark scripts share: a free loopback port and waiting for a process's ready line."""
+"""What the benchmark scripts share: a free loopback port, waiting for a process's ready line, and the fake
+cluster's kubeconfig."""
+import base64
 import socket
 import sys
 import time
@@ -19,3 +21,21 @@ def wait_line(process, prefix, timeout=60):
         if not line and process.poll() is not None:
             sys.exit(f"{process.args[0]} exited early")
     sys.exit(f"{process.args[0]} not ready")
+
+
+def kubeconfig(server, ca_path):
+    """A kubeconfig for `kube-test-server` at `server`, trusting the CA it wrote to `ca_path`."""
+    ca_data = base64.b64encode(open(ca_path, "rb").read()).decode()
+    return f"""apiVersion: v1
+kind: Config
+current-context: bench
+clusters:
+- name: c
+  cluster: {{server: "{server}", certificate-authority-data: {ca_data}}}
+contexts:
+- name: bench
+  context: {{cluster: c, user: u}}
+users:
+- name: u
+  user: {{token: bench-token}}
+"""

@@ -17,12 +17,12 @@ Measures, in one run on this machine:
 and /healthz req/s with wrk as the floor of the ratio convention (revisions queued per second by the call, as a %
 of the floor). Writes bench/results/deploy.md.
 """
-import argparse, base64, collections, datetime, http.client, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time
+import argparse, collections, datetime, http.client, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, wait_line  # noqa: E402
+from benchlib import free_port, kubeconfig as bench_kubeconfig, wait_line  # noqa: E402
 
 
 class API:
@@ -146,20 +146,7 @@ def main():
                 time.sleep(0.1)
         else:
             sys.exit("gantry did not become ready")
-        ca_data = base64.b64encode(open(ca, "rb").read()).decode()
-        kubeconfig = f"""apiVersion: v1
-kind: Config
-current-context: bench
-clusters:
-- name: c
-  cluster: {{server: "{server}", certificate-authority-data: {ca_data}}}
-contexts:
-- name: bench
-  context: {{cluster: c, user: u}}
-users:
-- name: u
-  user: {{token: bench-token}}
-"""
+        kubeconfig = bench_kubeconfig(server, ca)
         api = API(port, token)
         project = api.call("POST", "/api/projects", {"name": "bench"})["data"]["id"]
         space = api.call("POST", "/api/spaces", {"name": "bench", "provider": "kubeconfig", "kubeconfig": kubeconfig})["data"]["id"]

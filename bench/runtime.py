@@ -12,11 +12,11 @@ Measures, in one run on this machine:
   3. cached: wrk against a cached environment's stats, with /healthz as the floor (target ≥ 50 %).
 Writes bench/results/runtime.md.
 """
-import argparse, base64, secrets, http.client, json, os, shutil, signal, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, secrets, http.client, json, os, shutil, signal, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, wait_line  # noqa: E402
+from benchlib import free_port, kubeconfig as bench_kubeconfig, wait_line  # noqa: E402
 
 
 def api(port, token, method, path, body=None):
@@ -105,20 +105,7 @@ def main():
                 break
             except Exception:
                 time.sleep(0.1)
-        ca_data = base64.b64encode(open(ca, "rb").read()).decode()
-        kubeconfig = f"""apiVersion: v1
-kind: Config
-current-context: bench
-clusters:
-- name: c
-  cluster: {{server: "{server}", certificate-authority-data: {ca_data}}}
-contexts:
-- name: bench
-  context: {{cluster: c, user: u}}
-users:
-- name: u
-  user: {{token: bench-token}}
-"""
+        kubeconfig = bench_kubeconfig(server, ca)
         project = api(port, token, "POST", "/api/projects", {"name": "bench"})["data"]["id"]
         environments = []
         for i in range(args.samples + 1):
