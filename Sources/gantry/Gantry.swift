@@ -53,8 +53,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
     @Option(help: "Seconds a new pod may wait in an image-pull or crash loop before its revision fails (GANTRY_ROLLOUT_FAILURE_AFTER, default 120).") var rolloutFailureAfter: String?
 
-    /// Flags first, then `GANTRY_*` variables (`--cluster-timeout` / `GANTRY_CLUSTER_TIMEOUT`), read by swift-configuration's
-    /// own providers. ArgumentParser still declares the flags above, for `--help` and for refusing unknown ones.
+    /// Flags first, then `GANTRY_*` variables (`--cluster-timeout` / `GANTRY_CLUSTER_TIMEOUT`) through swift-configuration's
+    /// environment provider. Flags are the values ArgumentParser parsed (the last of a repeated flag wins, as users expect).
     var reader: ConfigReader {
         let database = AbsoluteConfigKey(ConfigKey(Settings.keys.database))
         let variables = EnvironmentVariablesProvider(secretsSpecifier: .specific(["GANTRY_BOOTSTRAP_TOKEN"]))
@@ -62,10 +62,15 @@ struct ServerOptions: ParsableArguments {
                 // The one variable not named after its flag: `--database` is GANTRY_DATABASE_URL.
                 (key == database ? AbsoluteConfigKey(ConfigKey("database-url")) : key).prepending(ConfigKey("gantry"))
             }
-        // The bootstrap token and the cloud endpoints are variables only: a flag would show in `ps`.
-        let variablesOnly = Set([Settings.keys.bootstrapToken] + Settings.cloudEndpointKeys).map { AbsoluteConfigKey(ConfigKey($0)) }
-        let flags = CommandLineArgumentsProvider(arguments: Array(CommandLine.arguments.dropFirst()))
-            .mapKeys { key in variablesOnly.contains(key) ? AbsoluteConfigKey(ConfigKey("ignored-\(key)")) : key }
+        let given: [(String, String?)] = [
+            (Settings.keys.host, host), (Settings.keys.port, port), (Settings.keys.database, self.database), (Settings.keys.role, role),
+            (Settings.keys.secretKeyFile, secretKeyFile), (Settings.keys.rateLimit, rateLimit), (Settings.keys.logFormat, logFormat),
+            (Settings.keys.syncInterval, syncInterval), (Settings.keys.clusterTimeout, clusterTimeout),
+            (Settings.keys.rolloutFailureAfter, rolloutFailureAfter),
+        ]
+        let flags = InMemoryProvider(values: Dictionary(uniqueKeysWithValues: given.compactMap { key, value in
+            value.map { (AbsoluteConfigKey(ConfigKey(key)), ConfigValue(.string($0), isSecret: false)) }
+        }))
         return ConfigReader(providers: [flags, variables])
     }
 
