@@ -17,12 +17,12 @@ Measures, in one run on this machine:
 and /healthz req/s with wrk as the floor of the ratio convention (revisions queued per second by the call, as a %
 of the floor). Writes bench/results/deploy.md.
 """
-import argparse, collections, datetime, http.client, json, os, secrets, shutil, signal, subprocess, sys, tempfile, time
-import urllib.request
+import argparse, collections, datetime, http.client, json, os, shutil, signal, subprocess, sys, tempfile, time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, kubeconfig as bench_kubeconfig, wait_line  # noqa: E402
+from benchlib import (  # noqa: E402
+    REPO, head_commit, kubeconfig as bench_kubeconfig, start_gantry, stop, vm_hwm, wait_line, write_results, wrk,
+)
 
 
 class API:
@@ -102,18 +102,6 @@ def category(line, namespace):
     return f"{method} {path}"
 
 
-def wrk(url, duration, threads=2, connections=32):
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
-                         capture_output=True, text=True, timeout=duration + 60).stdout
-    rps = float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
-    p99 = next((l.split()[1] for l in out.splitlines() if l.strip().startswith("99%")), "?")
-    return rps, p99
-
-
-def vm_hwm(pid):
-    return int(next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")).split()[1])
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", default=os.path.join(REPO, ".build", "release"))
@@ -131,21 +119,8 @@ def main():
                                  "--token", "bench-token", "--request-log", log_path], stdout=subprocess.PIPE, text=True)
         processes.append(kube)
         server = wait_line(kube, "listening ").split(" ", 1)[1]
-        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-        token = "gnt_" + "".join(secrets.choice(alphabet) for _ in range(40))
-        port = free_port()
-        env = {**os.environ, "GANTRY_BOOTSTRAP_TOKEN": token, "GANTRY_SYNC_INTERVAL": "1", "GANTRY_DEPLOY_POLL_INTERVAL": "0.2"}
-        gantry = subprocess.Popen([os.path.join(args.bin_dir, "gantry"), "serve", "--port", str(port), "--database", f"sqlite:{work}/g.db",
-                                   "--rate-limit", "0"], env=env, stdout=open(os.path.join(work, "gantry.log"), "w"), stderr=subprocess.STDOUT)
+        gantry, port, token = start_gantry(args.bin_dir, work, env={"GANTRY_SYNC_INTERVAL": "1", "GANTRY_DEPLOY_POLL_INTERVAL": "0.2"})
         processes.append(gantry)
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            sys.exit("gantry did not become ready")
         kubeconfig = bench_kubeconfig(server, ca)
         api = API(port, token)
         project = api.call("POST", "/api/projects", {"name": "bench"})["data"]["id"]
@@ -205,12 +180,11 @@ def main():
         kinds = collections.Counter(category(line, namespace) for line in window)
         apply_window = (applied_log or [])[len(before):]
 
-        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         fmt = lambda s: f"{s:.2f} s" if s is not None else "not reached"
         ratio = (n / (answer_ms / 1000)) / floor_rps * 100
         lines = [
             "# Deploy benchmark", "", "Produced by `bench/deploy.sh`; do not edit by hand.", "",
-            f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **commit**: {commit}",
+            f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **commit**: {head_commit()}",
             f"- **machine**: {os.cpu_count()} CPUs shared by the client, Gantry (release, SQLite) and kube-test-server (release, TLS on loopback)",
             f"- **load**: {n} deployments (2 replicas, port 8080: Deployment + Service each) in one environment, deployed by one "
             "`POST /api/environments/{id}/deploy`; GANTRY_SYNC_INTERVAL=1, GANTRY_DEPLOY_POLL_INTERVAL=0.2; no registry integration",
@@ -229,21 +203,13 @@ def main():
             "Cluster calls in the window, by kind:", "",
             "| calls | kind |", "|---:|---|",
         ] + [f"| {count} | {kind} |" for kind, count in kinds.most_common()]
-        os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
-        with open(os.path.join(REPO, "bench", "results", "deploy.md"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        write_results("deploy.md", lines)
         if statuses["succeeded"] != n:
             failed = [r for r in final.values() if r["status"] != "succeeded"][:3]
             print(f"\nnot every revision succeeded; e.g. {[(r['status'], r.get('message')) for r in failed]}", file=sys.stderr)
             sys.exit(1)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
         if os.environ.get("KEEP_BENCH_DIR"):
             print(f"kept {work}", file=sys.stderr)
         else:

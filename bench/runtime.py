@@ -12,11 +12,12 @@ Measures, in one run on this machine:
   3. cached: wrk against a cached environment's stats, with /healthz as the floor (target ≥ 50 %).
 Writes bench/results/runtime.md.
 """
-import argparse, secrets, http.client, json, os, shutil, signal, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, http.client, json, os, shutil, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, kubeconfig as bench_kubeconfig, wait_line  # noqa: E402
+from benchlib import (  # noqa: E402
+    REPO, head_commit, kubeconfig as bench_kubeconfig, start_gantry, stop, vm_hwm, wait_line, write_results, wrk,
+)
 
 
 def api(port, token, method, path, body=None):
@@ -65,16 +66,6 @@ def raw_timings(server, ca, token, namespace, samples):
     return totals
 
 
-def wrk(url, token, duration, threads=2, connections=32):
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    if token:
-        args[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
-    rps = float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
-    p99 = next((l.split()[1] for l in out.splitlines() if l.strip().startswith("99%")), "?")
-    return rps, p99
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", default=os.path.join(REPO, ".build", "release"))
@@ -91,20 +82,8 @@ def main():
                                  "--pods", str(args.pods), "--ca-out", ca, "--token", "bench-token"], stdout=subprocess.PIPE, text=True)
         processes.append(kube)
         server = wait_line(kube, "listening ").split(" ", 1)[1]
-        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-        token = "gnt_" + "".join(secrets.choice(alphabet) for _ in range(40))
-        port = free_port()
-        gantry = subprocess.Popen([os.path.join(args.bin_dir, "gantry"), "serve", "--port", str(port), "--database", f"sqlite:{work}/g.db",
-                                   "--rate-limit", "0", "--sync-interval", "0"],
-                                  env={**os.environ, "GANTRY_BOOTSTRAP_TOKEN": token}, stdout=open(os.path.join(work, "gantry.log"), "w"),
-                                  stderr=subprocess.STDOUT)
+        gantry, port, token = start_gantry(args.bin_dir, work, ["--sync-interval", "0"])
         processes.append(gantry)
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except Exception:
-                time.sleep(0.1)
         kubeconfig = bench_kubeconfig(server, ca)
         project = api(port, token, "POST", "/api/projects", {"name": "bench"})["data"]["id"]
         environments = []
@@ -120,18 +99,17 @@ def main():
             api(port, token, "GET", f"/api/environments/{env}/stats")
             uncached.append(time.perf_counter() - start)
         raw = raw_timings(server, ca, "bench-token", "load", args.samples)
-        floor_rps, floor_p99 = wrk(f"http://127.0.0.1:{port}/healthz", None, args.duration)
+        floor_rps, floor_p99 = wrk(f"http://127.0.0.1:{port}/healthz", args.duration)
         # Answers are cached for 15 s: read once right before the run, which lasts less than that.
         api(port, token, "GET", f"/api/environments/{environments[0]}/stats")
-        cached_rps, cached_p99 = wrk(f"http://127.0.0.1:{port}/api/environments/{environments[0]}/stats", token, min(args.duration, 12))
-        rss = next(l for l in open(f"/proc/{gantry.pid}/status") if l.startswith("VmHWM")).split()[1]
+        cached_rps, cached_p99 = wrk(f"http://127.0.0.1:{port}/api/environments/{environments[0]}/stats", min(args.duration, 12), token=token)
+        rss_kb = vm_hwm(gantry.pid)
         raw_ms, uncached_ms = statistics.median(raw) * 1000, statistics.median(uncached) * 1000
         overhead = uncached_ms - raw_ms
         ratio = cached_rps / floor_rps * 100
-        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         lines = [
             "# Live-runtime benchmark", "", "Produced by `bench/runtime.sh`; do not edit by hand.", "",
-            f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **commit**: {commit}",
+            f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **commit**: {head_commit()}",
             f"- **machine**: {os.cpu_count()} CPUs shared by wrk, Gantry (release) and kube-test-server (release, TLS on loopback)",
             f"- **namespace**: {args.deployments} Deployments, {args.pods} pods (answer: {first['deploymentCount']} deployments, "
             f"{first['podCount']} pods, {first['cpuRequestedCores']} cores, {first['memoryRequestedGB']} GiB)", "",
@@ -141,20 +119,12 @@ def main():
             f"| Gantry's time over the raw calls | {overhead:.1f} ms | ≤ 20 ms: {'PASS' if overhead <= 20 else 'FAIL'} |",
             f"| `/healthz` (floor) | {floor_rps:,.0f} req/s (p99 {floor_p99}) | |",
             f"| cached `GET /environments/{{id}}/stats` | {cached_rps:,.0f} req/s (p99 {cached_p99}) | {ratio:.0f} % of floor, ≥ 50 %: {'PASS' if ratio >= 50 else 'FAIL'} |",
-            f"| Gantry peak RSS | {int(rss) / 1024:.1f} MB | |", "",
+            f"| Gantry peak RSS | {rss_kb / 1024:.1f} MB | |", "",
             f"Samples (ms): raw {[round(x * 1000, 1) for x in raw]}; uncached {[round(x * 1000, 1) for x in uncached]}",
         ]
-        os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
-        with open(os.path.join(REPO, "bench", "results", "runtime.md"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        write_results("runtime.md", lines)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 
