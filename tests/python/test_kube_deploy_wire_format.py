@@ -6,16 +6,10 @@ Runs the `kube-test-server` binary that `swift build` produced (.build/debug/kub
 """
 import json
 import os
-import shutil
-import subprocess
-import tempfile
-import time
 
 import pytest
 
-from test_kube_wire_format import BINARY, TOKEN, kubectl
-
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+from test_kube_wire_format import kubectl, needs_kubectl, running_cluster
 
 MANIFEST = """
 apiVersion: v1
@@ -88,35 +82,9 @@ spec:
 
 @pytest.fixture(scope="module")
 def cluster():
-    if not os.path.exists(BINARY):
-        pytest.fail(f"{BINARY} is missing: run `swift build --product kube-test-server` first")
-    workdir = tempfile.mkdtemp(prefix="kube-deploy-")
-    ca = os.path.join(workdir, "ca.crt")
-    process = subprocess.Popen([BINARY, "--port", "0", "--token", TOKEN, "--ca-out", ca], stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline().strip()
-    assert line.startswith("listening https://127.0.0.1:"), line
-    kubeconfig = os.path.join(workdir, "kubeconfig")
-    with open(kubeconfig, "w") as f:
-        f.write(f"""apiVersion: v1
-kind: Config
-current-context: fake
-clusters:
-- name: fake
-  cluster: {{server: "{line.split(" ", 1)[1]}", certificate-authority: "{ca}"}}
-contexts:
-- name: fake
-  context: {{cluster: fake, user: deployer}}
-users:
-- name: deployer
-  user: {{token: {TOKEN}}}
-""")
-    manifest = os.path.join(workdir, "deployment.yaml")
-    with open(manifest, "w") as f:
-        f.write(MANIFEST)
-    yield {"kubeconfig": kubeconfig, "manifest": manifest, "workdir": workdir}
-    process.terminate()
-    process.wait(timeout=15)
-    shutil.rmtree(workdir, ignore_errors=True)
+    with running_cluster("kube-deploy-") as running:
+        running["manifest"] = write(running, "deployment.yaml", MANIFEST)
+        yield running
 
 
 def ok(result):
@@ -210,7 +178,7 @@ spec:
 
 
 def python_client(cluster):
-    from kubernetes import client, config
+    from kubernetes import config
     return config.new_client_from_config(config_file=cluster["kubeconfig"])
 
 

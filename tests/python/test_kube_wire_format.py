@@ -3,6 +3,7 @@ read it through a kubeconfig, over TLS with the test cluster's CA (issue 4).
 
 Runs the `kube-test-server` binary that `swift build` produced (.build/debug/kube-test-server).
 """
+import contextlib
 import json
 import os
 import shutil
@@ -16,23 +17,26 @@ BINARY = os.path.join(REPO, ".build", "debug", "kube-test-server")
 TOKEN = "wire-format-token"
 
 
-@pytest.fixture(scope="module")
-def cluster():
+@contextlib.contextmanager
+def running_cluster(prefix):
+    """`kube-test-server` on a free port with a kubeconfig for it (and one with a wrong token) in a new folder
+    named from `prefix`; yields {server, kubeconfig, bad_kubeconfig, ca, workdir}."""
     if not os.path.exists(BINARY):
         pytest.fail(f"{BINARY} is missing: run `swift build --build-tests` first")
-    workdir = tempfile.mkdtemp(prefix="kube-wire-")
+    workdir = tempfile.mkdtemp(prefix=prefix)
     ca = os.path.join(workdir, "ca.crt")
     process = subprocess.Popen([BINARY, "--port", "0", "--token", TOKEN, "--ca-out", ca],
                                stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline().strip()
-    assert line.startswith("listening https://127.0.0.1:"), line
-    server = line.split(" ", 1)[1]
-    kubeconfig = os.path.join(workdir, "kubeconfig")
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("listening https://127.0.0.1:"), line
+        server = line.split(" ", 1)[1]
+        kubeconfig = os.path.join(workdir, "kubeconfig")
 
-    def write(token):
-        path = os.path.join(workdir, f"kubeconfig-{token}")
-        with open(path, "w") as f:
-            f.write(f"""apiVersion: v1
+        def write(token):
+            path = os.path.join(workdir, f"kubeconfig-{token}")
+            with open(path, "w") as f:
+                f.write(f"""apiVersion: v1
 kind: Config
 current-context: fake
 clusters:
@@ -48,13 +52,20 @@ users:
   user:
     token: {token}
 """)
-        return path
+            return path
 
-    shutil.copy(write(TOKEN), kubeconfig)
-    yield {"server": server, "kubeconfig": kubeconfig, "bad_kubeconfig": write("wrong-token"), "ca": ca}
-    process.terminate()
-    process.wait(timeout=10)
-    shutil.rmtree(workdir, ignore_errors=True)
+        shutil.copy(write(TOKEN), kubeconfig)
+        yield {"server": server, "kubeconfig": kubeconfig, "bad_kubeconfig": write("wrong-token"), "ca": ca, "workdir": workdir}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with running_cluster("kube-wire-") as running:
+        yield running
 
 
 def kubectl(cluster, *args, kubeconfig=None):
