@@ -32,7 +32,7 @@ func runProgram(_ executable: URL, _ arguments: [String], environment: [String: 
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
-    try launchSerially(process)
+    try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
     async let stdoutData = readToEnd(out.fileHandleForReading)
@@ -71,7 +71,7 @@ final class Background: @unchecked Sendable {
             guard let self, !data.isEmpty else { return }
             self.lock.lock(); self.collected.append(data); self.lock.unlock()
         }
-        try launchSerially(process)
+        try process.run()
     }
 
     var output: String { lock.lock(); defer { lock.unlock() }; return String(decoding: collected, as: UTF8.self) }
