@@ -151,11 +151,7 @@ public enum AuditChain {
         AccessToken.hex(SHA256.hash(data: canonical(entry)))
     }
 
-    public static func canonicalJSON(_ value: JSONValue) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)) ?? Data()
-    }
+    public static func canonicalJSON(_ value: JSONValue) -> Data { value.sortedJSON }
 
     private static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
 }
@@ -205,6 +201,14 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
+    /// The value as JSON with every object's keys sorted: one text per value (hashed by the audit chain, sent to
+    /// clusters as apply bodies, compared in tests).
+    public var sortedJSON: Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+
     public init(_ text: String?) { self = text.map(JSONValue.string) ?? .null }
     public init(_ number: Int?) { self = number.map(JSONValue.int) ?? .null }
     /// RFC 3339 in UTC, as the API writes timestamps.

@@ -25,7 +25,7 @@ public func buildApplication(
     do {
         opened = try await OpenedDatabase.open(settings.database, logger: logger)
     } catch {
-        throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
+        throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(LoggableError.describe(error))")
     }
     let repositories = Repositories(database: opened.database)
     var services: [any Service] = [opened.service]
@@ -61,7 +61,7 @@ public func buildApplication(
         do {
             try await Migrator(logger: logger).migrate(opened.database)
         } catch {
-            throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(ErrorMiddleware.loggable(error))")
+            throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(LoggableError.describe(error))")
         }
         try await Bootstrap.run(repositories.identity, tokenSecret: settings.bootstrapToken, logger: logger)
         migrated.open()

@@ -28,6 +28,33 @@ extension ConstraintViolation {
     }
 }
 
+/// What a failed statement says about the database itself, so the HTTP layer answers (503 or 500) and logs it
+/// without naming the drivers' error types.
+public enum DatabaseFailure: Sendable, Equatable {
+    /// Gone, restarting, or locked for longer than a request waits: worth a retry.
+    case unavailable
+    case failed
+
+    /// nil when `error` did not come from a database driver.
+    public static func classify(_ error: any Error) -> DatabaseFailure? {
+        if let error = error as? PSQLError {
+            let state = error.serverInfo?[.sqlState]
+            return error.serverInfo == nil || state?.hasPrefix("57P") == true || state?.hasPrefix("08") == true ? .unavailable : .failed
+        }
+        if let error = error as? SQLiteError {
+            return error.message.contains("locked") || error.message.contains("busy") ? .unavailable : .failed
+        }
+        return nil
+    }
+
+    /// Log text for a PostgreSQL error: its code and SQLSTATE only, as its text can carry bound values.
+    /// nil for anything else, which describes itself.
+    public static func loggable(_ error: any Error) -> String? {
+        guard let error = error as? PSQLError else { return nil }
+        return "PostgreSQL \(error.code) \(error.serverInfo?[.sqlState] ?? "")\(error.underlying.map { " (\($0))" } ?? "")"
+    }
+}
+
 /// Runs an insert or update and turns a unique-index refusal into the contract's 409 `conflict`.
 /// The pre-checks inside each transaction give the friendly message; this is the backstop for races.
 func mappingUniqueViolation<T>(_ conflict: (String) -> AppError, _ work: () async throws -> T) async throws -> T {

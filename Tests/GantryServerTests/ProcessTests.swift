@@ -154,7 +154,7 @@ struct ProcessTests {
         process.standardInput = FileHandle(forReadingAtPath: "\(directory)/k")
         let pipe = Pipe()
         process.standardOutput = pipe
-        try launchSerially(process)
+        try process.run()
         process.waitUntilExit()
         let publicHalf = String(decoding: pipe.fileHandleForReading.readToEndRetryingInterrupts(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(publicHalf == (try SecretKeyFile.publicHalf(ofPrivateKey: text)))

@@ -86,7 +86,7 @@ struct SplitRolesTests {
             let proxy = Process()
             proxy.executableURL = URL(fileURLWithPath: nginx)
             proxy.arguments = ["-c", "\(directory)/nginx.conf", "-p", directory]
-            try launchSerially(proxy)
+            try proxy.run()
             defer { proxy.terminate() }
             var through: (status: Int, body: String) = (0, "")
             for _ in 0..<50 {

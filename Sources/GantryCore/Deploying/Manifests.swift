@@ -7,10 +7,17 @@ public struct Manifest: Sendable, Equatable {
     public var body: JSONValue
 
     /// The object's URL path in its namespace.
-    public func path(namespace: String) -> String { kind.collectionPath(namespace: namespace) + "/" + name }
+    public func path(namespace: String) -> String { kind.path(namespace: namespace, name: name) }
 
     /// How revisions remember what they applied, so the next one can prune what it no longer has.
     public var reference: String { "\(kind.rawValue)/\(name)" }
+
+    /// The kind and name a `reference` names; nil for one this version does not know.
+    public static func object(from reference: String) -> (kind: ManifestKind, name: String)? {
+        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let kind = ManifestKind(rawValue: parts[0]) else { return nil }
+        return (kind, parts[1])
+    }
 }
 
 public enum ManifestKind: String, Sendable, CaseIterable, Codable {
@@ -32,6 +39,8 @@ public enum ManifestKind: String, Sendable, CaseIterable, Codable {
         case .ingress: "/apis/networking.k8s.io/v1/namespaces/\(namespace)/ingresses"
         }
     }
+
+    public func path(namespace: String, name: String) -> String { collectionPath(namespace: namespace) + "/" + name }
 }
 
 /// Who a set of objects belongs to: every object carries these labels (docs/api.md §7).
@@ -177,6 +186,11 @@ public enum Manifests {
         return Manifest(kind: .ingress, name: owner.name, body: body)
     }
 
+    public static func namespacePath(_ name: String) -> String { "/api/v1/namespaces/\(name)" }
+
+    /// Where the namespace's shared pull secret lives.
+    public static func pullSecretPath(namespace: String) -> String { ManifestKind.secret.path(namespace: namespace, name: pullSecretName) }
+
     /// The namespace, created when missing and labelled as the environment's.
     public static func namespace(_ name: String, environmentID: String) -> JSONValue {
         .object([
@@ -192,7 +206,7 @@ public enum Manifests {
         let config: JSONValue = .object(["auths": .object([registry: .object([
             "username": .string(username), "password": .string(password), "auth": .string(auth),
         ])])])
-        let json = String(decoding: AuditChain.canonicalJSON(config), as: UTF8.self)
+        let json = String(decoding: config.sortedJSON, as: UTF8.self)
         return .object([
             "apiVersion": .string("v1"), "kind": .string("Secret"),
             "metadata": .object([

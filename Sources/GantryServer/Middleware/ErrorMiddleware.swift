@@ -4,8 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import OpenAPIRuntime
-import PostgresNIO
-import SQLiteNIO
+import GantryStorage
 
 /// Turns every failure into the contract's envelope: no stack traces, SQL or internals reach a client.
 struct ErrorMiddleware: RouterMiddleware {
@@ -20,7 +19,7 @@ struct ErrorMiddleware: RouterMiddleware {
             let (appError, headers) = classify(error, request: request, context: context)
             if appError.code == .internal || appError.code == .unavailable {
                 context.logger.error("request failed", metadata: [
-                    "error_type": "\(type(of: error))", "error": "\(Self.loggable(error))",
+                    "error_type": "\(type(of: error))", "error": "\(LoggableError.describe(error))",
                     "method": "\(request.method)", "path": "\(request.uri.path)",
                 ])
             }
@@ -50,11 +49,8 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as any HTTPResponseError:
             // Hummingbird's and NIO's own errors (e.g. `NIOTooManyBytesError` for an oversized chunked body: 413).
             return httpError(error.status, body: nil, request: request)
-        case is PSQLError, is SQLiteError:
-            if Self.isUnavailable(error) {
-                return (AppError(.unavailable, "The database is not answering; try again shortly."), [.retryAfter: "1"])
-            }
-            return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
+        case _ where DatabaseFailure.classify(error) == .unavailable:
+            return (AppError(.unavailable, "The database is not answering; try again shortly."), [.retryAfter: "1"])
         default:
             return (AppError(.internal, "Something went wrong on our side; the request id identifies it in our logs."), [:])
         }
@@ -155,26 +151,6 @@ struct ErrorMiddleware: RouterMiddleware {
         let text = String(describing: error)
         // Keep the runtime's sentence ("Missing required query parameter named: x"), not its internals.
         return text.split(separator: "\n").first.map(String.init)?.prefix(200).description ?? "is invalid"
-    }
-
-    static func isUnavailable(_ error: any Error) -> Bool {
-        if let error = error as? PSQLError {
-            return error.serverInfo == nil || error.serverInfo?[.sqlState]?.hasPrefix("57P") == true
-                || error.serverInfo?[.sqlState]?.hasPrefix("08") == true
-        }
-        if let error = error as? SQLiteError {
-            return error.message.contains("locked") || error.message.contains("busy")
-        }
-        return false
-    }
-
-    /// Error text for logs: database errors can carry bound values, so log their type and code only.
-    static func loggable(_ error: any Error) -> String {
-        if let error = error as? ServerError { return "\(error.operationID): \(loggable(error.underlyingError))" }
-        if let error = error as? PSQLError {
-            return "PostgreSQL \(error.code) \(error.serverInfo?[.sqlState] ?? "")\(error.underlying.map { " (\($0))" } ?? "")"
-        }
-        return String(describing: error).prefix(500).description
     }
 }
 

@@ -28,8 +28,8 @@ final class DeployRunner: Service, Sendable {
     let clock: @Sendable () -> Date
     let ready: AsyncLatch
     let logger: Logger
-    /// Registry logins minted from cloud accounts, by integration and the account credentials they came from.
-    let logins = RegistryLoginCache<String>(refreshMargin: RegistryLogins.refreshMargin)
+    /// The pull secret's login, with the logins minted from cloud accounts cached for the life of the process.
+    let registryLogins: RegistryLogins
     let kicked = Atomic<Bool>(false)
     let active = Atomic<Int>(0)
 
@@ -45,6 +45,9 @@ final class DeployRunner: Service, Sendable {
         self.clock = clock
         self.ready = ready
         self.logger = logger
+        registryLogins = RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints,
+                                        cache: RegistryLoginCache(refreshMargin: RegistryLogins.refreshMargin), clock: clock,
+                                        logger: connector.logger)
     }
 
     /// Something was queued in this process: look now instead of at the next poll.
@@ -76,7 +79,7 @@ final class DeployRunner: Service, Sendable {
         } catch {
             // Shutting down cancels the claim in flight: that is not worth a warning.
             if !Task.isCancelled {
-                logger.warning("deploy jobs cannot be read", metadata: ["error": "\(ErrorMiddleware.loggable(error))"])
+                logger.warning("deploy jobs cannot be read", metadata: ["error": "\(LoggableError.describe(error))"])
             }
             return nil
         }
@@ -141,8 +144,8 @@ final class DeployRunner: Service, Sendable {
             }
             let applied = manifests.map(\.reference)
             for reference in target.previouslyApplied where !applied.contains(reference) {
-                guard let (kind, name) = Self.parse(reference) else { continue }
-                try await client.delete(kind.collectionPath(namespace: namespace) + "/" + name, deadline: deadline)
+                guard let object = Manifest.object(from: reference) else { continue }
+                try await client.delete(object.kind.path(namespace: namespace, name: object.name), deadline: deadline)
             }
             try await queue.finishApplied(job, revision: revision.number, spec: revision.spec, applied: applied, now: clock())
             logger.info("revision applied", metadata: ["deployment_id": "\(job.deploymentID)", "revision": "\(revision.number)"])
@@ -155,7 +158,7 @@ final class DeployRunner: Service, Sendable {
     func send(_ manifest: Manifest, namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws {
         let failure: KubeError?
         do {
-            try await client.apply(manifest.path(namespace: namespace), body: AuditChain.canonicalJSON(manifest.body),
+            try await client.apply(manifest.path(namespace: namespace), body: manifest.body.sortedJSON,
                                    fieldManager: Manifests.fieldManager, deadline: deadline)
             failure = nil
         } catch {
@@ -174,7 +177,7 @@ final class DeployRunner: Service, Sendable {
         let label = Manifests.environmentIDLabel
         let existing: KubeNamespace?
         do {
-            existing = try await client.get("/api/v1/namespaces/\(namespace)", as: KubeNamespace.self, deadline: deadline)
+            existing = try await client.get(Manifests.namespacePath(namespace), as: KubeNamespace.self, deadline: deadline)
         } catch .notFound {
             existing = nil
         }
@@ -185,31 +188,24 @@ final class DeployRunner: Service, Sendable {
             }
             return
         }
-        try await client.apply("/api/v1/namespaces/\(namespace)",
-                               body: AuditChain.canonicalJSON(Manifests.namespace(namespace, environmentID: target.owner.environmentID)),
+        try await client.apply(Manifests.namespacePath(namespace),
+                               body: Manifests.namespace(namespace, environmentID: target.owner.environmentID).sortedJSON,
                                fieldManager: Manifests.fieldManager, deadline: deadline)
     }
 
     /// `gantry-registry` from the environment's registry integration, or deleted when there is none.
     /// Returns whether pods should reference it.
     func syncPullSecret(_ target: DeployTarget, client: KubernetesClient, deadline: NIODeadline) async throws -> Bool {
-        let path = "/api/v1/namespaces/\(target.owner.namespace)/secrets/\(Manifests.pullSecretName)"
-        guard let registry = target.registry, let login = try await registryLogin(registry) else {
+        let path = Manifests.pullSecretPath(namespace: target.owner.namespace)
+        guard let registry = target.registry, let login = try await registryLogins.login(registry) else {
             try await client.delete(path, deadline: deadline)
             return false
         }
         let secret = Manifests.pullSecret(namespace: target.owner.namespace, projectID: target.owner.projectID,
                                           environmentID: target.owner.environmentID, registry: registry.registry,
                                           username: login.username, password: login.password)
-        try await client.apply(path, body: AuditChain.canonicalJSON(secret), fieldManager: Manifests.fieldManager, deadline: deadline)
+        try await client.apply(path, body: secret.sortedJSON, fieldManager: Manifests.fieldManager, deadline: deadline)
         return true
-    }
-
-    /// The integration's username and password, or a login minted from its cloud account (ECR, GAR/GCR, ACR) and
-    /// cached until shortly before it expires; nil when it has neither (RegistryLogin.swift).
-    func registryLogin(_ registry: RegistryAccess) async throws -> (username: String, password: String)? {
-        try await RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints, cache: logins, clock: clock,
-                                 logger: connector.logger).login(registry)
     }
 
     func openSecrets(_ sealed: String?, deploymentID: String) throws -> [String: String] {
@@ -234,11 +230,11 @@ final class DeployRunner: Service, Sendable {
                                                   query: [("labelSelector", "\(Manifests.deploymentIDLabel)=\(job.deploymentID)")],
                                                   of: KubeObjectName.self, deadline: deadline)
                 for object in found {
-                    try await client.delete(kind.collectionPath(namespace: namespace) + "/" + object.metadata.name, deadline: deadline)
+                    try await client.delete(kind.path(namespace: namespace, name: object.metadata.name), deadline: deadline)
                 }
             }
             if !target.environmentHasOtherDeployments {
-                try await client.delete("/api/v1/namespaces/\(namespace)/secrets/\(Manifests.pullSecretName)", deadline: deadline)
+                try await client.delete(Manifests.pullSecretPath(namespace: namespace), deadline: deadline)
             }
         } catch {
             throw ClusterConnector.appError(error, space: space)
@@ -265,7 +261,7 @@ final class DeployRunner: Service, Sendable {
         default:
             message = "The deployer could not record its progress."
             if Task.isCancelled { return }
-            logger.warning("a deploy job failed", metadata: ["job_id": "\(job.id)", "error": "\(ErrorMiddleware.loggable(error))"])
+            logger.warning("a deploy job failed", metadata: ["job_id": "\(job.id)", "error": "\(LoggableError.describe(error))"])
         }
         do {
             let failingFor = now.timeIntervalSince(job.firstFailureAt ?? now)
@@ -287,7 +283,7 @@ final class DeployRunner: Service, Sendable {
         } catch {
             // The lease runs out and the job is taken over: nothing is lost.
             if !Task.isCancelled {
-                logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)", "error": "\(ErrorMiddleware.loggable(error))"])
+                logger.warning("a deploy job's outcome could not be recorded", metadata: ["job_id": "\(job.id)", "error": "\(LoggableError.describe(error))"])
             }
         }
     }
@@ -301,12 +297,6 @@ final class DeployRunner: Service, Sendable {
     static func clusterWords(_ error: KubeError) -> String {
         if case .server(_, _, let message) = error { return message }
         return error.summary
-    }
-
-    static func parse(_ reference: String) -> (ManifestKind, String)? {
-        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let kind = ManifestKind(rawValue: parts[0]) else { return nil }
-        return (kind, parts[1])
     }
 }
 

@@ -138,12 +138,11 @@ public struct DeployQueue: DeployQueueRepository {
                 """).first(Row.self) else { throw AppError.notFound("deployment") }
             var revision: Revision?
             var sealedSecretEnv: String?
-            if let revisionID = job.revisionID {
-                struct Sealed: Decodable { var sealedSecretEnv: String? }
-                revision = try await sql.raw("SELECT \(unsafeRaw: RevisionRow.columns) FROM revisions r WHERE r.id = \(bind: revisionID)")
-                    .first(RevisionRow.self)?.revision
-                sealedSecretEnv = try await sql.raw("SELECT sealed_secret_env FROM revisions WHERE id = \(bind: revisionID)")
-                    .first(Sealed.self)?.sealedSecretEnv
+            if let revisionID = job.revisionID, let found = try await sql.raw("""
+                SELECT \(unsafeRaw: RevisionRow.columns), r.sealed_secret_env FROM revisions r WHERE r.id = \(bind: revisionID)
+                """).first() {
+                revision = try found.decode(model: RevisionRow.self, keyDecodingStrategy: .convertFromSnakeCase).revision
+                sealedSecretEnv = try found.decode(column: "sealed_secret_env", as: String?.self)
             }
             let previouslyApplied = try await sql.raw("""
                 SELECT applied_objects FROM revisions WHERE deployment_id = \(bind: job.deploymentID) AND number = \(bind: row.currentRevision ?? 0)
@@ -182,7 +181,7 @@ public struct DeployQueue: DeployQueueRepository {
         try await database.transaction { [ids] sql in
             guard let revisionID = job.revisionID else { return }
             let status = try await sql.raw("SELECT status FROM revisions WHERE id = \(bind: revisionID)").first(decodingColumn: "status", as: String.self)
-            try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL WHERE id = \(bind: job.id)").run()
+            try await Self.close(job, on: sql)
             // Superseded while it was being applied: the newer revision's job, queued behind this one, applies next.
             guard status == "applying" || status == "queued" else { return }
             let earlier = try await sql.raw("""
@@ -215,7 +214,7 @@ public struct DeployQueue: DeployQueueRepository {
     public func finishFailed(_ job: DeployJob, message: String, now: Date) async throws {
         let at = Timestamp.micros(now)
         try await database.transaction { [ids] sql in
-            try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL, last_error = \(bind: message) WHERE id = \(bind: job.id)").run()
+            try await Self.close(job, error: message, on: sql)
             guard let revisionID = job.revisionID else { return }
             struct Row: Decodable { var number: Int; var status: String; var createdBy: String }
             guard let revision = try await sql.raw("SELECT number, status, created_by FROM revisions WHERE id = \(bind: revisionID)").first(Row.self),
@@ -232,9 +231,7 @@ public struct DeployQueue: DeployQueueRepository {
     }
 
     public func finishSkipped(_ job: DeployJob) async throws {
-        try await database.transaction { sql in
-            try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL WHERE id = \(bind: job.id)").run()
-        }
+        try await database.transaction { sql in try await Self.close(job, on: sql) }
     }
 
     public func retry(_ job: DeployJob, error: String, now: Date, retryAt: Date) async throws {
@@ -247,9 +244,10 @@ public struct DeployQueue: DeployQueueRepository {
                 """).run()
             // The timeline says once that the deployer is waiting for the cluster, not at every attempt.
             guard job.firstFailureAt == nil else { return }
-            let number = try await job.revisionID.asyncMap { id in
-                try await sql.raw("SELECT number FROM revisions WHERE id = \(bind: id)").first(decodingColumn: "number", as: Int.self)
-            } ?? nil
+            var number: Int?
+            if let revisionID = job.revisionID {
+                number = try await sql.raw("SELECT number FROM revisions WHERE id = \(bind: revisionID)").first(decodingColumn: "number", as: Int.self)
+            }
             try await Self.recordEvent(job.deploymentID, org: job.organizationID, reason: "Retrying",
                                        message: "\(error) The deployer retries with backoff for up to 10 minutes.",
                                        object: number.map { "Revision/\($0)" } ?? "Deployment", warning: true, ids: ids,
@@ -260,7 +258,7 @@ public struct DeployQueue: DeployQueueRepository {
     public func finishTeardown(_ job: DeployJob, now: Date) async throws {
         let at = Timestamp.micros(now)
         try await database.transaction { [ids] sql in
-            try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL WHERE id = \(bind: job.id)").run()
+            try await Self.close(job, on: sql)
             struct Row: Decodable { var name: String; var projectId: String; var environmentId: String }
             guard let row = try await sql.raw("SELECT name, project_id, environment_id FROM deployments WHERE id = \(bind: job.deploymentID)")
                 .first(Row.self) else { return }
@@ -285,15 +283,36 @@ public struct DeployQueue: DeployQueueRepository {
             """).run()
     }
 
+    /// A job ends: done, its lease given back, and why it failed when it did.
+    static func close(_ job: DeployJob, error: String? = nil, on sql: any SQLDatabase) async throws {
+        let failure: SQLQueryString = error.map { ", last_error = \(bind: $0)" } ?? ""
+        try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL" + failure + " WHERE id = \(bind: job.id)").run()
+    }
+
+    /// The deployment's revisions not yet applied end `superseded` with `message` (each noted on the timeline as
+    /// `event(number)` says). Their jobs still run, in order, but only to finish: they run now, not after a backoff.
+    static func supersedeUnapplied(_ deploymentID: String, message: String, event: (Int) -> String, org: String, ids: IDGenerator,
+                                   now: Int64, on sql: any SQLDatabase) async throws {
+        let superseded = try await sql.raw("""
+            SELECT number FROM revisions WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
+            """).all(decodingColumn: "number", as: Int.self)
+        guard !superseded.isEmpty else { return }
+        try await sql.raw("""
+            UPDATE revisions SET status = 'superseded', finished_at = \(bind: now), message = \(bind: message)
+            WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
+            """).run()
+        try await sql.raw("UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id = \(bind: deploymentID) AND done = FALSE").run()
+        for number in superseded {
+            try await recordEvent(deploymentID, org: org, reason: "RevisionSuperseded", message: event(number), object: "Revision/\(number)",
+                                  warning: false, ids: ids, now: now, on: sql)
+        }
+    }
+
     /// Deleting a deployment: what was queued for it will never be applied, and what was applied comes down.
     static func queueTeardown(of deployment: Deployment, org: String, ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
-        try await sql.raw("""
-            UPDATE revisions SET status = 'superseded', finished_at = \(bind: now), message = 'The deployment was deleted before this revision was applied.'
-            WHERE deployment_id = \(bind: deployment.id) AND status IN ('queued', 'applying')
-            """).run()
-        try await sql.raw("""
-            UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id = \(bind: deployment.id) AND done = FALSE
-            """).run()
+        try await supersedeUnapplied(deployment.id, message: "The deployment was deleted before this revision was applied.",
+                                     event: { "Revision \($0) will not be applied: the deployment was deleted." },
+                                     org: org, ids: ids, now: now, on: sql)
         try await enqueue(kind: "teardown", deploymentID: deployment.id, revisionID: nil, org: org, ids: ids, now: now, on: sql)
     }
 
@@ -333,9 +352,3 @@ public struct DeployQueue: DeployQueueRepository {
     }
 }
 
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}

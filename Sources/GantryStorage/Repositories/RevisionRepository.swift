@@ -128,7 +128,10 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         let spec = updated.spec(injectedEnv: injected)
         let number = (try await sql.raw("SELECT MAX(number) AS n FROM revisions WHERE deployment_id = \(bind: deployment.id)")
             .first(decodingColumn: "n", as: Int?.self) ?? nil).map { $0 + 1 } ?? 1
-        try await supersedeUnapplied(deployment.id, by: number, now: now, org: caller.organizationID, on: sql)
+        // A newer deploy wins over revisions not yet applied.
+        try await DeployQueue.supersedeUnapplied(deployment.id, message: "Superseded by revision \(number) before it was applied.",
+                                                 event: { "Revision \($0) was superseded by revision \(number) before it was applied." },
+                                                 org: caller.organizationID, ids: ids, now: now, on: sql)
         let revision = Revision(
             id: ids.make(.revision), deploymentID: deployment.id, number: number, spec: spec, status: .queued, message: nil,
             rollbackOf: request.rollbackTo, createdBy: caller.email, createdAt: Timestamp.date(now), appliedAt: nil, finishedAt: nil
@@ -153,28 +156,6 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         try await record(SQLDeploymentRepository.event(request.rollbackTo == nil ? "deployed" : "rolled_back", updated, changes: changes),
                          by: caller, on: sql)
         return revision
-    }
-
-    /// A newer deploy wins over revisions not yet applied: they end `superseded` and their jobs finish without applying.
-    func supersedeUnapplied(_ deploymentID: String, by number: Int, now: Int64, org: String, on sql: any SQLDatabase) async throws {
-        let superseded = try await sql.raw("""
-            SELECT number FROM revisions WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
-            """).all(decodingColumn: "number", as: Int.self)
-        guard !superseded.isEmpty else { return }
-        try await sql.raw("""
-            UPDATE revisions SET status = 'superseded', finished_at = \(bind: now),
-                message = \(bind: "Superseded by revision \(number) before it was applied.")
-            WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
-            """).run()
-        // Their jobs still run, in order, but only to finish: run them now rather than after a backoff.
-        try await sql.raw("""
-            UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id = \(bind: deploymentID) AND done = FALSE AND kind = 'apply'
-            """).run()
-        for old in superseded {
-            try await DeployQueue.recordEvent(deploymentID, org: org, reason: "RevisionSuperseded",
-                                              message: "Revision \(old) was superseded by revision \(number) before it was applied.",
-                                              object: "Revision/\(old)", warning: false, ids: ids, now: now, on: sql)
-        }
     }
 
     public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision> {

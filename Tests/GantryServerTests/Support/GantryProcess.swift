@@ -32,7 +32,7 @@ final class GantryProcess: @unchecked Sendable {
         }
         let input = Pipe()
         if stdin != nil { process.standardInput = input }
-        try launchSerially(process)
+        try process.run()
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()
@@ -99,7 +99,7 @@ func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
     let output: Data = try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
             do {
-                try launchSerially(process)
+                try process.run()
                 let data = pipe.fileHandleForReading.readToEndRetryingInterrupts()
                 process.waitUntilExit()
                 continuation.resume(returning: data)
