@@ -10,8 +10,8 @@ extension GantryCLITests {
         let kube = try await KubeServer()
         let server: GantryServer
         do {
-            server = try await GantryServer(syncInterval: nil, environment: [
-                "GANTRY_SYNC_INTERVAL": "1", "GANTRY_DEPLOY_POLL_INTERVAL": "0.2", "GANTRY_ROLLOUT_FAILURE_AFTER": "0",
+            server = try await GantryServer(syncInterval: 1, environment: [
+                "GANTRY_DEPLOY_POLL_INTERVAL": "0.2", "GANTRY_ROLLOUT_FAILURE_AFTER": "0",
             ])
         } catch {
             kube.stop()

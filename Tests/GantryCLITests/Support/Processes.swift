@@ -124,16 +124,15 @@ final class GantryServer: Sendable {
     let directory: String
     let process: Background
 
-    /// `syncInterval` nil leaves `--sync-interval` out (e.g. to set GANTRY_SYNC_INTERVAL in `environment`).
-    init(syncInterval: Int? = 0, environment: [String: String] = [:]) async throws {
+    init(syncInterval: Int = 0, environment: [String: String] = [:]) async throws {
         directory = try temporaryDirectory()
         token = AccessToken.generate()
         let port = try freePort()
         url = "http://127.0.0.1:\(port)"
-        var arguments = ["serve", "--port", String(port), "--database", "sqlite:\(directory)/g.db", "--rate-limit", "0"]
-        if let syncInterval { arguments += ["--sync-interval", String(syncInterval)] }
-        process = try Background(binary("gantry"), arguments,
-                                 environment: childEnvironment(environment.merging(["GANTRY_BOOTSTRAP_TOKEN": token]) { $1 }))
+        process = try Background(binary("gantry"), [
+            "serve", "--port", String(port), "--database", "sqlite:\(directory)/g.db", "--rate-limit", "0",
+            "--sync-interval", String(syncInterval),
+        ], environment: childEnvironment(environment.merging(["GANTRY_BOOTSTRAP_TOKEN": token]) { $1 }))
         do { try await process.waitFor("listening") } catch { process.stop(); throw error }
     }
 
