@@ -13,15 +13,16 @@ public struct PageRequest: Sendable, Equatable {
         self.after = after
     }
 
-    /// Validates `limit` and `cursor` query parameters; a bad one is a 400 naming it.
-    public static func parse(limit: Int?, cursor: String?) throws(AppError) -> PageRequest {
+    /// Validates `limit` and `cursor` query parameters; a bad one is a 400 naming it. `isKey` says what a cursor
+    /// of this list may hold: an ID for lists in creation order, something else for lists keyed otherwise.
+    public static func parse(limit: Int?, cursor: String?, isKey: (String) -> Bool = Cursor.isID) throws(AppError) -> PageRequest {
         var validator = Validator()
         if let limit, !(1...maximumLimit).contains(limit) {
             validator.fail("limit", "must be between 1 and \(maximumLimit)")
         }
         var after: String?
         if let cursor {
-            after = Cursor.decode(cursor)
+            after = Cursor.decode(cursor, isKey: isKey)
             if after == nil { validator.fail("cursor", "is not a cursor this server issued; pass the nextCursor of the previous page") }
         }
         try validator.check()
@@ -63,15 +64,19 @@ public enum Cursor {
             .replacingOccurrences(of: "=", with: "")
     }
 
-    public static func decode(_ cursor: String) -> String? {
+    public static func decode(_ cursor: String, isKey: (String) -> Bool = isID) -> String? {
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard cursor.count <= 200, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
               text.hasPrefix("v1:") else { return nil }
-        let id = String(text.dropFirst(3))
-        guard let prefix = IDPrefix.allCases.first(where: { id.hasPrefix($0.rawValue + "_") }),
-              IDGenerator.isValid(id, prefix: prefix) else { return nil }
-        return id
+        let key = String(text.dropFirst(3))
+        return isKey(key) ? key : nil
+    }
+
+    /// The key of a list in creation order: a time-ordered ID.
+    public static func isID(_ key: String) -> Bool {
+        guard let prefix = IDPrefix.allCases.first(where: { key.hasPrefix($0.rawValue + "_") }) else { return false }
+        return IDGenerator.isValid(key, prefix: prefix)
     }
 }
 

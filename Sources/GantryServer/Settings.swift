@@ -64,31 +64,28 @@ public struct Settings: Sendable {
         let rateText = reader.string(forKey: ConfigKey(Self.keys.rateLimit), default: "1200")
         guard let rate = Int(rateText), rate >= 0 else { throw ConfigurationError("--rate-limit must be a whole number ≥ 0 (got '\(rateText)')") }
         rateLimit = rate
-        let syncText = reader.string(forKey: ConfigKey(Self.keys.syncInterval), default: "30")
-        guard let sync = Double(syncText), sync >= 0, sync.isFinite else {
-            throw ConfigurationError("--sync-interval must be a number of seconds ≥ 0 (got '\(syncText)')")
+        syncInterval = try Self.seconds(reader, Self.keys.syncInterval, default: "30", "≥ 0") { $0 >= 0 }
+        clusterTimeout = try Self.seconds(reader, Self.keys.clusterTimeout, default: "10", "from 0 to 300") { $0 > 0 && $0 <= 300 }
+        rolloutFailureAfter = try Self.seconds(reader, Self.keys.rolloutFailureAfter, default: "120", "≥ 0") { $0 >= 0 }
+        deployPollInterval = try Self.seconds(reader, Self.keys.deployPollInterval, default: "1", "from 0 to 60", name: Self.variable(for: Self.keys.deployPollInterval)) {
+            $0 > 0 && $0 <= 60
         }
-        syncInterval = sync
-        let timeoutText = reader.string(forKey: ConfigKey(Self.keys.clusterTimeout), default: "10")
-        guard let timeout = Double(timeoutText), timeout > 0, timeout <= 300 else {
-            throw ConfigurationError("--cluster-timeout must be a number of seconds from 0 to 300 (got '\(timeoutText)')")
-        }
-        clusterTimeout = timeout
-        let failureText = reader.string(forKey: ConfigKey(Self.keys.rolloutFailureAfter), default: "120")
-        guard let failureAfter = Double(failureText), failureAfter >= 0, failureAfter.isFinite else {
-            throw ConfigurationError("--rollout-failure-after must be a number of seconds ≥ 0 (got '\(failureText)')")
-        }
-        rolloutFailureAfter = failureAfter
-        let pollText = reader.string(forKey: ConfigKey(Self.keys.deployPollInterval), default: "1")
-        guard let poll = Double(pollText), poll > 0, poll <= 60 else {
-            throw ConfigurationError("--deploy-poll-interval must be a number of seconds from 0 to 60 (got '\(pollText)')")
-        }
-        deployPollInterval = poll
         cloudEndpoints = try Self.cloudEndpoints(reader)
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
         if let token = bootstrapToken, !AccessToken.isWellFormed(token) {
             throw ConfigurationError("GANTRY_BOOTSTRAP_TOKEN must look like gnt_ followed by 40 letters and digits")
         }
+    }
+
+    /// A number of seconds that `allowed` accepts, else exit 2 with one line naming the setting (`--flag`, or the
+    /// variable for settings that have no flag) and the rule.
+    static func seconds(_ reader: ConfigReader, _ key: String, default fallback: String, _ rule: String, name: String? = nil,
+                        allowed: (Double) -> Bool) throws -> Double {
+        let text = reader.string(forKey: ConfigKey(key), default: fallback)
+        guard let value = Double(text), value.isFinite, allowed(value) else {
+            throw ConfigurationError("\(name ?? "--" + key) must be a number of seconds \(rule) (got '\(text)')")
+        }
+        return value
     }
 
     /// The environment variable that sets `key`: `cluster-timeout` → `GANTRY_CLUSTER_TIMEOUT`.

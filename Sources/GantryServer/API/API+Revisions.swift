@@ -1,8 +1,6 @@
 import Foundation
 import GantryAPI
 import GantryCore
-import KubeClient
-import NIOCore
 
 /// Deploying (docs/api.md §7): deploy, roll back, revisions and the timeline.
 extension APIImplementation {
@@ -43,13 +41,7 @@ extension APIImplementation {
         let policy = try OperationTable.policy(Operations.DeployEnvironment.id)
         let environmentID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let caller = try RequestScope.caller()
-        var pending: [DeploySpec] = []
-        var cursor: String?
-        repeat {
-            let page = try await repositories.deployments.list(in: environmentID, ListQuery(page: PageRequest(limit: 200, after: cursor)), for: caller, requiring: policy)
-            pending += page.items.filter(\.pendingChanges).map { $0.spec(injectedEnv: []) }
-            cursor = page.nextCursor.flatMap(Cursor.decode)
-        } while cursor != nil
+        let pending = try await repositories.revisions.pendingSpecs(in: environmentID, for: caller, requiring: policy)
         try await preflight(pending, environmentID: environmentID, caller: caller, policy: policy)
         let revisions = try await repositories.revisions.deployPending(in: environmentID, by: caller, requiring: policy)
         deployer?.runner?.kick()
@@ -59,24 +51,12 @@ extension APIImplementation {
     func listRevisions(_ input: Operations.ListRevisions.Input) async throws -> Operations.ListRevisions.Output {
         let policy = try OperationTable.policy(Operations.ListRevisions.id)
         let id = try HTTPSupport.pathID(input.path.deploymentID, .deployment, resource: "deployment")
-        let page = try await repositories.revisions.list(id, try Self.revisionPage(limit: input.query.limit, cursor: input.query.cursor),
+        // Revisions are keyed by number, newest first: their cursor holds the last number given out.
+        let page = try await repositories.revisions.list(id, try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor,
+                                                                                    isKey: { Int($0).map { $0 > 0 } ?? false }),
                                                          for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Revision.init), nextCursor: page.nextCursor,
                                             additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
-    }
-
-    /// A page of revisions. Their cursor holds a revision number (`Cursor.encode("2")`, as the repository writes it), which
-    /// `PageRequest.parse` refuses for not being an ID: every nextCursor of this list used to answer 400.
-    static func revisionPage(limit: Int?, cursor: String?) throws -> PageRequest {
-        let page = try PageRequest.parse(limit: limit, cursor: nil)
-        guard let cursor else { return page }
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard cursor.count <= 200, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-              text.hasPrefix("v1:"), let number = Int(text.dropFirst(3)), number > 0 else {
-            throw AppError.validation([FieldError("cursor", "is not a cursor this server issued; pass the nextCursor of the previous page")])
-        }
-        return PageRequest(limit: page.limit, after: String(number))
     }
 
     func getRevision(_ input: Operations.GetRevision.Input) async throws -> Operations.GetRevision.Output {
@@ -96,10 +76,7 @@ extension APIImplementation {
         do {
             guard let deployer else { throw AppError(.clusterUnreachable, "this process runs the config role, which holds no cluster credentials") }
             let environment = try await repositories.environments.get(deployment.environmentID, in: nil, for: caller, requiring: policy)
-            let live = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-                try await PollingClusterState(client: client, budget: deadline - NIODeadline.now()).events(in: environment.namespace)
-            }
-            events += DeploymentTimeline.clusterEvents(live, deploymentName: deployment.name)
+            events += try await deployer.clusterEvents(of: deployment.name, in: environment, org: caller.organizationID)
         } catch let error as AppError where error.code.status >= 500 {
             // Quotes would end the warning's quoted text early.
             warning = "199 - \"cluster events unavailable: \(error.message.replacingOccurrences(of: "\"", with: "'"))\""
@@ -108,70 +85,18 @@ extension APIImplementation {
         return .ok(.init(headers: .init(warning: warning), body: .json(.init(data: events.map(Components.Schemas.DeploymentEvent.init)))))
     }
 
-    /// Refusals that need no cluster (an image that cannot be pulled by any runtime) and, when the deployer can
-    /// reach the cluster, the ingress class and TLS issuer. A cluster that cannot be reached fails nothing here:
-    /// the revision is queued and its job retries.
+    /// Preflight (docs/api.md §7): the rules are `Preflight.checks`; the cluster half runs only where a deployer
+    /// can read the environment's cluster.
     func preflight(_ specs: [DeploySpec], environmentID: String, caller: Caller, policy: String) async throws {
-        var checks: [JSONValue] = []
-        func fail(_ check: String, _ message: String) {
-            checks.append(.object(["check": .string(check), "message": .string(message)]))
-        }
-        for spec in specs {
-            if spec.image.trimmingCharacters(in: .whitespaces).isEmpty {
-                fail("image", "The deployment has no image; set one before deploying.")
-            } else if !Rules.isImageReference(spec.image) {
-                fail("image", "'\(spec.image)' is not a valid image reference (expected [registry/]repository[:tag][@digest], lowercase repository).")
-            }
-        }
-        let ingresses = specs.compactMap(\.ingress)
-        if !ingresses.isEmpty, let deployer {
+        var discovery: ClusterDiscoveryService.Discovery?
+        if specs.contains(where: { $0.ingress != nil }), let deployer {
             let environment = try await repositories.environments.get(environmentID, in: nil, for: caller, requiring: policy)
-            let found = try? await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-                try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
-            }
-            if let found {
-                let classes = found.ingressControllers.map(\.className)
-                let issuers = found.issuers.filter { $0.kind == "ClusterIssuer" }
-                for ingress in ingresses {
-                    if !classes.contains(ingress.className) {
-                        let known = classes.isEmpty ? "it has none" : "it has \(classes.sorted().joined(separator: ", "))"
-                        fail("ingress.className", "IngressClass '\(ingress.className)' does not exist on the cluster; \(known).")
-                    }
-                    if let issuer = ingress.tlsIssuer {
-                        if !found.certManagerInstalled {
-                            fail("ingress.tlsIssuer", "cert-manager is not installed on the cluster, so '\(issuer)' cannot issue a certificate.")
-                        } else if let match = issuers.first(where: { $0.name == issuer }) {
-                            if !match.ready { fail("ingress.tlsIssuer", "ClusterIssuer '\(issuer)' exists but is not Ready.") }
-                        } else {
-                            fail("ingress.tlsIssuer", "ClusterIssuer '\(issuer)' does not exist on the cluster.")
-                        }
-                    }
-                }
-            }
+            discovery = await deployer.discoveryIfReachable(environment, org: caller.organizationID)
         }
+        let checks = Preflight.checks(specs, discovery: discovery)
         guard checks.isEmpty else {
             throw AppError(.preflightFailed, "The deploy was refused before anything was queued: \(checks.count) check(s) failed; see details.checks.",
-                           details: ["checks": .array(checks)])
-        }
-    }
-}
-
-/// The cluster's side of a deployment's timeline.
-enum DeploymentTimeline {
-    /// Events about the Deployment, its ReplicaSets (`<name>-<hash>`) and their pods (`<name>-<hash>-<suffix>`).
-    static func clusterEvents(_ events: [KubeEvent], deploymentName: String) -> [DeploymentEvent] {
-        let prefix = deploymentName + "-"
-        return events.compactMap { event in
-            let ours = switch event.kind {
-            case "Deployment": event.name == deploymentName
-            case "ReplicaSet": event.name.hasPrefix(prefix) && !event.name.dropFirst(prefix.count).contains("-")
-            case "Pod": event.name.hasPrefix(prefix) && event.name.dropFirst(prefix.count).split(separator: "-").count == 2
-            default: false
-            }
-            guard ours else { return nil }
-            let time = event.time.flatMap { try? Date($0, strategy: .iso8601) } ?? Date(timeIntervalSince1970: 0)
-            return DeploymentEvent(time: time, source: .kubernetes, warning: event.type == "Warning", reason: event.reason,
-                                   message: event.message, object: "\(event.kind)/\(event.name)", count: event.count)
+                           details: ["checks": .array(checks.map { .object(["check": .string($0.check), "message": .string($0.message)]) })])
         }
     }
 }

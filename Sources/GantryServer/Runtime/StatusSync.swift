@@ -157,7 +157,7 @@ final class StatusSync: Service, Sendable {
     /// fails it after `rolloutFailureAfter`, naming the reason and the container's message.
     func trackRollout(_ target: SyncTarget, live: KubeRollout, pods: [KubePodState], revision: Int) async throws {
         switch DeploymentHealth(live.deployment) {
-        case .running where Self.rolloutFinished(live), .scaledToZero:
+        case .running where live.deployment.rolloutFinished, .scaledToZero:
             try await runtime.recordRollout(target, succeeded: true, message: nil, now: Date())
             return
         case .running:
@@ -188,15 +188,6 @@ final class StatusSync: Service, Sendable {
             return try await failRollout(target, trouble)
         }
         if Date().timeIntervalSince(since) >= rolloutFailureAfter { try await failRollout(target, trouble) }
-    }
-
-    /// kubectl's `rollout status`: every replica is on the new template and none of the old ones is left, and the
-    /// new ones are available. Ready old pods beside a new one stuck pulling its image are not a finished rollout.
-    static func rolloutFinished(_ live: KubeRollout) -> Bool {
-        let desired = live.replicas ?? 1
-        let status = live.status
-        let updated = status?.updatedReplicas ?? 0
-        return updated >= desired && (status?.replicas ?? 0) <= updated && (status?.availableReplicas ?? 0) >= updated
     }
 
     func failRollout(_ target: SyncTarget, _ trouble: KubePodState.Waiting) async throws {

@@ -7,6 +7,8 @@ import SQLKit
 public protocol RevisionRepository: Sendable {
     /// Makes the next revision of a deployment and queues it; `policy` is checked on the deployment.
     func deploy(_ deploymentID: String, _ request: GantryCore.DeployRequest, by caller: Caller, requiring policy: String) async throws -> Revision
+    /// The specs an environment deploy would freeze now (for preflight, which asks the cluster outside any transaction).
+    func pendingSpecs(in environmentID: String, for caller: Caller, requiring policy: String) async throws -> [DeploySpec]
     /// One revision for each live deployment of the environment with pending changes, in one transaction.
     func deployPending(in environmentID: String, by caller: Caller, requiring policy: String) async throws -> [Revision]
     func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision>
@@ -58,26 +60,38 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         }
     }
 
+    public func pendingSpecs(in environmentID: String, for caller: Caller, requiring policy: String) async throws -> [DeploySpec] {
+        try await database.read { sql in
+            try await pending(in: environmentID, for: caller, requiring: policy, lock: nil, on: sql).map { $0.deployment.spec(injectedEnv: $0.injected) }
+        }
+    }
+
     public func deployPending(in environmentID: String, by caller: Caller, requiring policy: String) async throws -> [Revision] {
         try await database.transaction { sql in
-            let environment = try await EnvironmentRow.fetchLive(environmentID, org: caller.organizationID,
-                                                                 lock: RowLocking(.share, of: EnvironmentRow.alias), on: sql).environment
-            try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
-            // One read of the environment's rows and of its connection variables, however many deployments it holds
-            // (an environment deploy of 200 made ~2,000 statements before).
-            let rows = try await sql.raw("""
-                SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
-                WHERE d.environment_id = \(bind: environmentID) AND d.deleted_at IS NULL ORDER BY d.id
-                """ + "\(RowLocking(.update, of: "d"))").all(DeploymentRow.self)
-            let injected = try await InjectedEnv.resolve(environment: environmentID, on: sql)
             var revisions: [Revision] = []
-            for row in rows {
-                let deployment = try row.deployment(injectedEnv: injected[row.id] ?? [])
-                guard deployment.pendingChanges else { continue }
-                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), injected: injected[row.id] ?? [],
-                                                        by: caller, on: sql))
+            for (deployment, injected) in try await pending(in: environmentID, for: caller, requiring: policy, lock: RowLocking(.update, of: "d"), on: sql) {
+                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), injected: injected, by: caller, on: sql))
             }
             return revisions
+        }
+    }
+
+    /// The environment's live deployments with pending changes and their connection variables, in creation order:
+    /// one read of the rows and one of the connections, however many deployments the environment holds.
+    func pending(in environmentID: String, for caller: Caller, requiring policy: String, lock: RowLocking?,
+                 on sql: any SQLDatabase) async throws -> [(deployment: Deployment, injected: [EnvVar])] {
+        let environment = try await EnvironmentRow.fetchLive(environmentID, org: caller.organizationID,
+                                                             lock: lock == nil ? nil : RowLocking(.share, of: EnvironmentRow.alias), on: sql).environment
+        try caller.permissions.authorize(policy, on: environment.target, resource: "environment")
+        let locking: SQLQueryString = lock.map { "\($0)" } ?? ""
+        let rows = try await sql.raw("""
+            SELECT \(unsafeRaw: DeploymentRow.columns) FROM deployments d
+            WHERE d.environment_id = \(bind: environmentID) AND d.deleted_at IS NULL ORDER BY d.id
+            """ + locking).all(DeploymentRow.self)
+        let injected = try await InjectedEnv.resolve(environment: environmentID, on: sql)
+        return try rows.compactMap { row in
+            let deployment = try row.deployment(injectedEnv: injected[row.id] ?? [])
+            return deployment.pendingChanges ? (deployment, injected[row.id] ?? []) : nil
         }
     }
 
@@ -159,10 +173,8 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
     }
 
     public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision> {
-        let after = try page.after.map { cursor -> Int in
-            guard let number = Int(cursor), number > 0 else { throw AppError.validation([FieldError("cursor", "is not a cursor this list gave out")]) }
-            return number
-        }
+        // The cursor was checked to hold a revision number when the page request was parsed.
+        let after = page.after.flatMap { Int($0) }
         let rows = try await database.read { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: nil, on: sql)
             try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")

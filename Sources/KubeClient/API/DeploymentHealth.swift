@@ -56,3 +56,14 @@ public enum IngressVendor {
         return "other"
     }
 }
+
+extension KubeDeployment {
+    /// kubectl's `rollout status` (once `.running` holds): every replica is on the new template, none of the old
+    /// ones is left, and the new ones are available. `.running` alone counts ready replicas of any template, so old
+    /// pods that still serve beside a new one stuck pulling its image would pass it; a revision must not.
+    public var rolloutFinished: Bool {
+        let desired = spec?.replicas ?? 1
+        let updated = status?.updatedReplicas ?? 0
+        return updated >= desired && (status?.replicas ?? 0) <= updated && (status?.availableReplicas ?? 0) >= updated
+    }
+}
