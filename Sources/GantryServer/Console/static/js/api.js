@@ -131,12 +131,8 @@ export async function request(method, path, options = {}) {
 }
 
 /** The quoted text of a `Warning` header (`199 - "cluster events unavailable: …"`), or the raw value. */
-export function warningText(header) {
+function warningText(header) {
   if (!header) return null;
-  // Some servers send the header percent-encoded (`199%20-%20%22…%22`): decode that form first.
-  if (!/\s/.test(header) && /%[0-9A-Fa-f]{2}/.test(header)) {
-    try { header = decodeURIComponent(header); } catch { /* not percent-encoding after all */ }
-  }
   const quoted = /^\s*\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/.exec(header);
   return quoted ? quoted[1].replace(/\\(.)/g, '$1') : header;
 }
