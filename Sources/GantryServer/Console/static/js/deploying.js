@@ -110,24 +110,32 @@ export function deployAllButton({ environment, pending, onDeployed, id }) {
 }
 
 /**
- * Polls one revision every second until it reaches a final status, calling `onStatus(revision)` whenever its
- * status changes. Returns a function that stops it.
+ * Polls one revision (not yet final) every second until it reaches a final status: `onRead(revision)` after
+ * every read, `onStatus(revision)` whenever its status changes, `onEnd()` once it stops polling by itself (final
+ * status, 404, or `alive()` false). A network blip or a 5xx just waits for the next read. Returns a function that
+ * stops it.
  */
-export function watchRevision(revision, { alive = () => true, onStatus }) {
+export function watchRevision(revision, { alive = () => true, onRead, onStatus, onEnd }) {
   let stopped = false;
   let timer = null;
   let last = revision.status;
+  const end = () => { if (onEnd) onEnd(); };
   const tick = async () => {
-    if (stopped || !alive()) return;
+    if (stopped) return;
+    if (!alive()) { end(); return; }
     try {
       const { data } = await api.get(`/deployments/${seg(revision.deploymentId)}/revisions/${revision.number}`);
-      if (stopped || !alive()) return;
+      if (stopped) return;
+      if (!alive()) { end(); return; }
+      if (onRead) onRead(data);
       if (data.status !== last) { last = data.status; if (onStatus) await onStatus(data); }
-      if (FINAL_STATUSES.has(data.status)) return;
+      if (FINAL_STATUSES.has(data.status)) { end(); return; }
     } catch (error) {
-      if (error && error.status === 404) return;
+      if (error && error.status === 404) { end(); return; }
     }
-    if (!stopped) timer = setTimeout(tick, POLL_MS);
+    if (stopped) return;
+    if (alive()) timer = setTimeout(tick, POLL_MS);
+    else end();
   };
   if (!FINAL_STATUSES.has(revision.status)) timer = setTimeout(tick, POLL_MS);
   return () => { stopped = true; clearTimeout(timer); };
@@ -208,7 +216,7 @@ export function deploymentHistory({ dep, alive = () => true, onChange, compact =
       for (const rev of result.data) upsert(rev);
       cursor = result.nextCursor;
       renderRevisions();
-      for (const rev of revisions) if (!FINAL_STATUSES.has(rev.status)) track(rev.number);
+      for (const rev of revisions) if (!FINAL_STATUSES.has(rev.status)) track(rev);
     } catch (error) {
       if (!live()) return;
       replace(revStatus, errorAlert(error, { title: 'Could not load the revisions.', onRetry: () => loadRevisions(more) }));
@@ -216,32 +224,23 @@ export function deploymentHistory({ dep, alive = () => true, onChange, compact =
   }
   older.addEventListener('click', () => loadRevisions(true));
 
-  /** Polls one revision every second until it reaches a final status. */
-  function track(number) {
-    if (pollers.has(number) || !live()) return;
-    const tick = async () => {
-      if (!live()) { pollers.delete(number); return; }
-      try {
-        const { data } = await api.get(`/deployments/${seg(current.id)}/revisions/${number}`);
-        if (!live()) { pollers.delete(number); return; }
-        const before = revisions.find((r) => r.number === number);
+  /** Follows one revision in flight (watchRevision) until it reaches a final status. */
+  function track(rev) {
+    if (pollers.has(rev.number) || !live()) return;
+    pollers.set(rev.number, watchRevision(rev, {
+      alive: live,
+      onRead: (data) => {
+        const before = revisions.find((r) => r.number === data.number);
         upsert(data);
-        const changed = !before || before.status !== data.status || before.message !== data.message;
-        if (changed) { renderRevisions(); loadEvents(); }
-        if (FINAL_STATUSES.has(data.status)) {
-          pollers.delete(number);
-          if (onChange) await onChange(data);
-          return;
-        }
-        if (changed && onChange && data.status === 'applied') onChange(data);
-      } catch (error) {
-        if (error && error.status === 404) { pollers.delete(number); return; }
-        // Anything else (a blip of the network, a 5xx): keep polling.
-      }
-      if (live()) pollers.set(number, setTimeout(tick, POLL_MS));
-      else pollers.delete(number);
-    };
-    pollers.set(number, setTimeout(tick, POLL_MS));
+        if (!before || before.status !== data.status || before.message !== data.message) { renderRevisions(); loadEvents(); }
+      },
+      // The page re-reads the deployment once the cluster took the revision, and again at its end.
+      onStatus: (data) => {
+        if (onChange && FINAL_STATUSES.has(data.status)) return onChange(data);
+        if (onChange && data.status === 'applied') onChange(data); // not waited for: the polling goes on
+      },
+      onEnd: () => pollers.delete(rev.number),
+    }));
   }
 
   async function rollback(rev) {
@@ -266,9 +265,9 @@ export function deploymentHistory({ dep, alive = () => true, onChange, compact =
   function add(revision) {
     upsert(revision);
     renderRevisions();
-    if (!FINAL_STATUSES.has(revision.status)) track(revision.number);
+    if (!FINAL_STATUSES.has(revision.status)) track(revision);
     // An older revision still in flight is superseded by this one: follow it to its end too.
-    for (const rev of revisions) if (!FINAL_STATUSES.has(rev.status)) track(rev.number);
+    for (const rev of revisions) if (!FINAL_STATUSES.has(rev.status)) track(rev);
     loadEvents();
   }
 
@@ -312,7 +311,7 @@ export function deploymentHistory({ dep, alive = () => true, onChange, compact =
 
   function destroy() {
     destroyed = true;
-    for (const timer of pollers.values()) clearTimeout(timer);
+    for (const stop of pollers.values()) stop();
     pollers.clear();
   }
 
