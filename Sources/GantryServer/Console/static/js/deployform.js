@@ -9,6 +9,21 @@ import { h, replace, field, handleSubmit, str, option, formDialog, toast, nextId
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * An environment's cluster discovery, where the form finds the ingress classes and TLS issuers: `get()` reads it
+ * once and keeps it (a failed read is tried again next time), `read()` reads it again and keeps that.
+ */
+export function clusterDiscovery(environmentId) {
+  let kept = null;
+  const read = () => {
+    const promise = api.get(`/environments/${seg(environmentId)}/cluster-discovery`).then((r) => r.data);
+    kept = promise;
+    promise.catch(() => { if (kept === promise) kept = null; });
+    return promise;
+  };
+  return { get: () => kept || read(), read };
+}
+
 /** A validation error found before sending, shaped like the API's so it lands next to its field. */
 function localError(fields) {
   return new ApiError({

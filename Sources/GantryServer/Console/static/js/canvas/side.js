@@ -2,10 +2,10 @@
 // the suggested connections. A service: its flags, Deploy / Redeploy, Edit, details, its connections (with a
 // picker for a new one) and its revisions and events. A connection: what it is, Accept and Delete.
 
-import { api, seg } from '../api.js';
+import { seg } from '../api.js';
 import { h, clear, replace, statusBadge, timeEl, plural, option } from '../dom.js';
 import { deployBadges, deployButton, deployAllButton, deploymentHistory, watchRevision } from '../deploying.js';
-import { editDeploymentDialog } from '../deployform.js';
+import { clusterDiscovery, editDeploymentDialog } from '../deployform.js';
 
 /**
  * `project()` answers the project as last read; `act` has what the buttons do: focusNode(id),
@@ -27,14 +27,11 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
     if (sideHistory) { sideHistory.history.destroy(); sideHistory = null; }
   }
 
+  /** environment id → its cluster discovery (clusterDiscovery), for the edit form. */
   const discoveries = new Map();
   function discoveryFor(env) {
-    if (!discoveries.has(env.id)) {
-      const promise = api.get(`/environments/${seg(env.id)}/cluster-discovery`).then((r) => r.data);
-      promise.catch(() => discoveries.delete(env.id));
-      discoveries.set(env.id, promise);
-    }
-    return discoveries.get(env.id);
+    if (!discoveries.has(env.id)) discoveries.set(env.id, clusterDiscovery(env.id));
+    return discoveries.get(env.id).get();
   }
 
   const environmentHref = (env) => `#/projects/${seg(projectId)}/environments/${seg(env.id)}`;

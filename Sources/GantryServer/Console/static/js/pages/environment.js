@@ -8,7 +8,7 @@ import {
   plural, confirmDialog,
 } from '../dom.js';
 import { loadReferences, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
-import { deploymentForm, editDeploymentDialog } from '../deployform.js';
+import { clusterDiscovery, deploymentForm, editDeploymentDialog } from '../deployform.js';
 import { deployBadges, deployButton, deployAllButton, deploymentHistory } from '../deploying.js';
 import { navigate } from '../app.js';
 
@@ -178,18 +178,12 @@ export async function renderEnvironment(ctx) {
   ctx.onCleanup(() => clearInterval(timer));
 
   // --- discovery (also what the deployment form offers for the ingress class and TLS issuer) ---
-  let discoveryPromise = null;
-  const fetchDiscovery = () => {
-    discoveryPromise = api.get(`/environments/${seg(env.id)}/cluster-discovery`).then((r) => r.data);
-    discoveryPromise.catch(() => { discoveryPromise = null; }); // a failure is read again next time
-    return discoveryPromise;
-  };
-  const getDiscovery = () => discoveryPromise || fetchDiscovery();
+  const discovery = clusterDiscovery(env.id);
   async function refreshDiscovery() {
     discoveryButton.disabled = true;
     replace(discoveryBody, loading('Discovering the cluster…'));
     try {
-      const data = await fetchDiscovery();
+      const data = await discovery.read();
       if (!ctx.alive()) return;
       const ingress = data.ingressControllers.length
         ? h('div', { class: 'table-wrap' }, h('table', { id: 'ingress-classes' },
@@ -275,7 +269,7 @@ export async function renderEnvironment(ctx) {
         toggle,
         h('button', {
           type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${d.name}`,
-          onclick: () => editDeploymentDialog({ dep: d, getDiscovery, onSaved: () => reloadDeployments() }),
+          onclick: () => editDeploymentDialog({ dep: d, getDiscovery: discovery.get, onSaved: () => reloadDeployments() }),
         }, 'Edit'),
         h('button', {
           type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete deployment ${d.name}`,
@@ -353,7 +347,7 @@ export async function renderEnvironment(ctx) {
     if (deploymentFormHost.firstChild) { closeDeploymentForm(); return; }
     newDeployment.setAttribute('aria-expanded', 'true');
     const form = deploymentForm({
-      environment: env, getDiscovery,
+      environment: env, getDiscovery: discovery.get,
       onSaved: async (created) => {
         toast(`Deployment ${created.name} created: deploy it when ready.`);
         closeDeploymentForm();
