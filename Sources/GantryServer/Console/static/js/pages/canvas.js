@@ -118,11 +118,16 @@ export async function renderCanvas(ctx) {
   }
 
   // ------------------------------------------------------------------ deploying
-  /** Takes a newer copy of a deployment: the node's flags and status, the group's pending count, the side panel. */
-  function applyDeployment(node, fresh) {
-    if (!model.nodes.has(node.dep.id)) return;
+  /** Takes a newer copy of a deployment into the model and its node (flags and status). */
+  function updateNode(node, fresh) {
     model.update(node, fresh);
     if (!gestures.holds(node)) drawing.redrawNode(node);
+  }
+
+  /** updateNode, then the group's pending count and the side panel where it shows the deployment (or the counts). */
+  function applyDeployment(node, fresh) {
+    if (!model.nodes.has(node.dep.id)) return;
+    updateNode(node, fresh);
     drawing.relabelGroup(node.group);
     if (!model.selection || model.isSelected('node', node.dep.id)) renderSide();
   }
@@ -142,8 +147,9 @@ export async function renderCanvas(ctx) {
       if (!ctx.alive()) return;
       for (const dep of fresh) {
         const node = model.nodes.get(dep.id);
-        if (node) applyDeployment(node, dep);
+        if (node) updateNode(node, dep);
       }
+      drawing.relabelGroup(group); // the count and the side panel once for the whole environment
       renderSide();
     } catch (error) {
       if (ctx.alive()) reportError(`Could not re-read ${group.env.name}`, error);
