@@ -146,8 +146,8 @@ export function createDrawing(model, { envLayer, edgeLayer, nodeLayer }) {
 
   /** A connection changed (a suggestion accepted): drawn again in place. */
   function redrawEdge(edge) {
-    const fresh = drawEdge(edge);
-    edgeLayer.querySelector(`[data-connection-id="${CSS.escape(edge.conn.id)}"]`)?.replaceWith(fresh);
+    const old = edge.el;
+    old.replaceWith(drawEdge(edge));
   }
 
   function drawGroup(group) {
