@@ -44,6 +44,26 @@ function normaliseHealthCheck(check) {
   return { path: check.path, port: check.port ?? null };
 }
 
+const NOT_A_VARIABLE_NAME = 'must be a variable name: letters, digits and _, not starting with a digit';
+
+/**
+ * One `name = value` row of a variables section, with its Remove button (`what` names the row for screen readers,
+ * `action` is the button's data-action) and a place for its field error. Removing it runs `onRemoved()` and moves
+ * the focus to a neighbouring row, else to `fallback`.
+ */
+function kvRow({ nameInput, valueInput, what, action, fallback, onRemoved }) {
+  const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Remove this ${what}`, dataset: { action } }, 'Remove');
+  const error = h('p', { class: 'field-error', id: nextId('kv-error'), hidden: true });
+  const row = h('div', { class: 'kv-row field' }, h('div', { class: 'kv-inputs' }, nameInput, h('span', { class: 'kv-eq', 'aria-hidden': 'true' }, '='), valueInput, remove), error);
+  remove.addEventListener('click', () => {
+    const next = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    if (onRemoved) onRemoved();
+    (next ? next.querySelector('input') : fallback).focus();
+  });
+  return row;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Plain variables
 
@@ -66,16 +86,7 @@ function envSection(initial) {
   function addRow(variable = { name: '', value: '' }, focus = false) {
     const nameInput = h('input', { type: 'text', value: variable.name, autocomplete: 'off', spellcheck: 'false', placeholder: 'NAME', 'aria-label': 'Variable name', class: 'kv-name' });
     const valueInput = h('input', { type: 'text', value: variable.value, autocomplete: 'off', spellcheck: 'false', placeholder: 'value', 'aria-label': 'Value', class: 'kv-value' });
-    const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': 'Remove this variable', dataset: { action: 'remove-env' } }, 'Remove');
-    const error = h('p', { class: 'field-error', id: nextId('env-error'), hidden: true });
-    const row = h('div', { class: 'kv-row field' }, h('div', { class: 'kv-inputs' }, nameInput, h('span', { class: 'kv-eq', 'aria-hidden': 'true' }, '='), valueInput, remove), error);
-    remove.addEventListener('click', () => {
-      const next = row.nextElementSibling || row.previousElementSibling;
-      row.remove();
-      renumber();
-      (next ? next.querySelector('input') : add).focus();
-    });
-    rows.append(row);
+    rows.append(kvRow({ nameInput, valueInput, what: 'variable', action: 'remove-env', fallback: add, onRemoved: renumber }));
     renumber();
     if (focus) nameInput.focus();
   }
@@ -92,7 +103,7 @@ function envSection(initial) {
         const [nameInput, valueInput] = row.querySelectorAll('input');
         const name = nameInput.value.trim();
         if (!name && !valueInput.value) return;
-        if (!VARIABLE_NAME.test(name)) problems.push([`env[${index}].name`, 'must be a variable name: letters, digits and _, not starting with a digit']);
+        if (!VARIABLE_NAME.test(name)) problems.push([`env[${index}].name`, NOT_A_VARIABLE_NAME]);
         values.push({ name, value: valueInput.value });
       });
       return { values, problems };
@@ -133,17 +144,10 @@ function secretSection(storedNames) {
   function addRow(name = '', focus = false) {
     const nameInput = h('input', { type: 'text', value: name, autocomplete: 'off', spellcheck: 'false', placeholder: 'NAME', 'aria-label': 'Secret name', class: 'kv-name' });
     const valueInput = h('input', { type: 'password', autocomplete: 'new-password', placeholder: name ? 'new value' : 'value', 'aria-label': name ? `New value for ${name}` : 'Secret value', class: 'kv-value' });
-    const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': 'Remove this secret variable', dataset: { action: 'remove-secret' } }, 'Remove');
-    const error = h('p', { class: 'field-error', id: nextId('secret-error'), hidden: true });
-    const row = h('div', { class: 'kv-row field' }, h('div', { class: 'kv-inputs' }, nameInput, h('span', { class: 'kv-eq', 'aria-hidden': 'true' }, '='), valueInput, remove), error);
+    const row = kvRow({ nameInput, valueInput, what: 'secret variable', action: 'remove-secret', fallback: add });
     const rename = () => { nameInput.name = `secretEnv.${nameInput.value.trim() || '_'}`; row.dataset.field = nameInput.name; };
     nameInput.addEventListener('input', rename);
     rename();
-    remove.addEventListener('click', () => {
-      const next = row.nextElementSibling || row.previousElementSibling;
-      row.remove();
-      (next ? next.querySelector('input') : add).focus();
-    });
     rows.append(row);
     if (focus) (name ? valueInput : nameInput).focus();
   }
@@ -175,7 +179,7 @@ function secretSection(storedNames) {
         const [nameInput, valueInput] = row.querySelectorAll('input');
         const name = nameInput.value.trim();
         if (!name && !valueInput.value) continue;
-        if (!VARIABLE_NAME.test(name)) problems.push([nameInput.name, 'must be a variable name: letters, digits and _, not starting with a digit']);
+        if (!VARIABLE_NAME.test(name)) problems.push([nameInput.name, NOT_A_VARIABLE_NAME]);
         else if (Object.hasOwn(values, name)) problems.push([nameInput.name, `'${name}' is listed twice`]);
         else if (!valueInput.value) problems.push([nameInput.name, `type the value of ${name} (the stored one cannot be shown), or remove the row`]);
         values[name] = valueInput.value;
