@@ -54,12 +54,11 @@ struct RegistryLogins: Sendable {
         return (username, password)
     }
 
-    /// A cached or freshly minted login from the integration's cloud account.
+    /// A cached or freshly minted login from the integration's cloud account. The credentials are opened only to
+    /// mint: a login served from the cache costs no decryption.
     func minted(_ registry: RegistryAccess, kind: IntegrationKind, accountID: String) async throws -> RegistryLogin {
         let name = Self.name(registry)
-        guard let sealed = registry.sealedCloudCredentials,
-              let opened = try? sealer.open(sealed, context: accountID),
-              let fields = try? JSONDecoder().decode([String: String].self, from: opened) else {
+        guard let sealed = registry.sealedCloudCredentials else {
             throw DeployRefusal("\(name): its cloud account's credentials cannot be opened with this deployer's key.")
         }
         let expected = switch kind {
@@ -75,7 +74,13 @@ struct RegistryLogins: Sendable {
         let fingerprint = SHA256.hash(data: Data(sealed.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let key = [registry.integrationID, kind.rawValue, registry.registry, accountID, fingerprint].joined(separator: "|")
         do {
-            return try await cache.login(for: key) { try await mint(kind: kind, registry: registry.registry, fields: fields) }
+            return try await cache.login(for: key) { [sealer] in
+                guard let opened = try? sealer.open(sealed, context: accountID),
+                      let fields = try? JSONDecoder().decode([String: String].self, from: opened) else {
+                    throw DeployRefusal("\(name): its cloud account's credentials cannot be opened with this deployer's key.")
+                }
+                return try await mint(kind: kind, registry: registry.registry, fields: fields)
+            }
         } catch let error as CloudAuthError {
             throw Self.failure(error, integration: name)
         }
