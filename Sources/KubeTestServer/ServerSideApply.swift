@@ -86,21 +86,29 @@ struct ManagedObject: Sendable {
         return object
     }
 
+    /// Top-level fields no client writes.
+    static let serverFields: Set<String> = ["status", "apiVersion", "kind"]
+    /// Metadata the server sets.
+    static let serverMetadata: Set<String> = ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
+                                              "deletionTimestamp", "ownerReferences"]
+
     /// The fields a client writes: not server-set metadata, not status.
     static func isUserField(_ path: FieldPath) -> Bool {
         guard let first = path.first else { return false }
-        if first == "f:status" || first == "f:apiVersion" || first == "f:kind" { return false }
-        if first == "f:metadata", path.count > 1 {
-            return !["f:name", "f:namespace", "f:uid", "f:resourceVersion", "f:generation", "f:creationTimestamp", "f:managedFields",
-                     "f:deletionTimestamp", "f:ownerReferences"].contains(path[1])
-        }
+        if serverFields.contains(String(first.dropFirst(2))) { return false }
+        if first == "f:metadata", path.count > 1 { return !serverMetadata.contains(String(path[1].dropFirst(2))) }
         return true
     }
 
     /// What an applied body contributes: its user fields only (status and server metadata are ignored on apply).
+    /// The body's structure is kept as it came, so a keyed list (a container's `env`) keeps its applied order.
     static func appliedFields(_ body: KubeFixtures.Object) -> KubeFixtures.Object {
-        var out: KubeFixtures.Object = [:]
-        for (path, value) in FieldPaths.leaves(body) where isUserField(path) { FieldPaths.set(&out, path, value) }
+        var out = body
+        for field in serverFields { out[field] = nil }
+        if var metadata = body["metadata"] as? KubeFixtures.Object, !metadata.isEmpty {
+            for field in serverMetadata { metadata[field] = nil }
+            out["metadata"] = metadata.isEmpty ? nil : metadata
+        }
         return out
     }
 }
