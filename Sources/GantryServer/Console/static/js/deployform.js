@@ -5,7 +5,7 @@
 // only sets `pendingChanges`, and the form says so.
 
 import { api, seg, ApiError } from './api.js';
-import { h, replace, field, handleSubmit, str, option, formDialog, toast, nextId } from './dom.js';
+import { h, replace, field, handleSubmit, str, option, formActions, formDialog, toast, nextId } from './dom.js';
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -325,9 +325,7 @@ export function deploymentForm({ environment, dep, getDiscovery, onSaved, onCanc
   h('p', { class: 'hint save-note' }, editing
     ? 'Saving changes the catalog only: the deployment shows “pending changes” until you deploy it.'
     : 'Creating does not deploy: use Deploy once it is listed.'),
-  h('div', { class: 'form-actions' },
-    h('button', { type: 'submit', class: 'btn btn-primary' }, editing ? 'Save changes' : 'Create deployment'),
-    onCancel ? h('button', { type: 'button', class: 'btn', onclick: onCancel }, 'Cancel') : null));
+  formActions(editing ? 'Save changes' : 'Create deployment', onCancel));
 
   handleSubmit(form, async (data) => {
     const env = envVars.collect();
@@ -384,7 +382,6 @@ export function editDeploymentDialog({ dep, getDiscovery, onSaved }) {
       await onSaved(saved);
     },
   });
-  form.querySelector('.form-actions').remove();
   ref = formDialog({ title: `Edit ${dep.name}`, form, submitLabel: 'Save changes' });
   ref.dialog.classList.add('dialog-wide');
   return ref;

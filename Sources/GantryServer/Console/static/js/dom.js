@@ -290,8 +290,19 @@ export function openDialog({ title, body, actions = [], onClose, label }) {
   return { dialog, close };
 }
 
-/** A dialog around a form (which has an id): Cancel, and a submit button for the form labelled `submitLabel`. */
+/** A form's submit button (`submitLabel`) and, with `cancel`, a Cancel button that calls it. */
+export function formActions(submitLabel, cancel) {
+  return h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel),
+    cancel ? h('button', { type: 'button', class: 'btn', onclick: cancel }, 'Cancel') : null);
+}
+
+/**
+ * A dialog around a form (which has an id): Cancel, and a submit button for the form labelled `submitLabel`,
+ * in place of the form's own actions (formActions), which it drops.
+ */
 export function formDialog({ title, form, submitLabel }) {
+  const own = form.querySelector(':scope > .form-actions');
+  if (own) own.remove();
   const ref = openDialog({
     title, body: form,
     actions: [h('button', { type: 'button', class: 'btn', onclick: () => ref.close() }, 'Cancel'),

@@ -2,7 +2,7 @@
 // environment pages.
 
 import { api, seg } from './api.js';
-import { h, field, handleSubmit, str, option, formDialog, deleteWithDryRun, plural, replace, toast, nextId } from './dom.js';
+import { h, field, handleSubmit, str, option, formActions, formDialog, deleteWithDryRun, plural, replace, toast, nextId } from './dom.js';
 
 /** Spaces and integrations for the selects; a caller without the org-level read gets plain id inputs instead. */
 export async function loadReferences() {
@@ -89,9 +89,7 @@ export function environmentForm({ projectId, env, refs, onSaved, onCancel }) {
       field('Registry integration', integration, 'Optional.'),
       field('Registry URL', registryUrl, 'Optional: host[:port]/path without https://.')),
     namespaces,
-    h('div', { class: 'form-actions' },
-      h('button', { type: 'submit', class: 'btn btn-primary' }, editing ? 'Save changes' : 'Create environment'),
-      onCancel ? h('button', { type: 'button', class: 'btn', onclick: onCancel }, 'Cancel') : null));
+    formActions(editing ? 'Save changes' : 'Create environment', onCancel));
 
   handleSubmit(form, async (data) => {
     const values = {
@@ -125,7 +123,6 @@ export function editEnvironmentDialog({ projectId, env, refs, onSaved }) {
     projectId, env, refs,
     onSaved: async (saved) => { ref.close(); toast(`Environment “${saved.name}” saved.`); await onSaved(saved); },
   });
-  form.querySelector('.form-actions').remove();
   ref = formDialog({ title: `Edit ${env.name}`, form, submitLabel: 'Save changes' });
   return ref;
 }

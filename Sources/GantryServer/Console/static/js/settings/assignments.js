@@ -1,8 +1,8 @@
 // Settings › Assignments: who holds which role where (organization, project or environment scope).
 
 import { api, seg } from '../api.js';
-import { h, replace, field, handleSubmit, option, toast } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, replace, field, handleSubmit, option, toast, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 export async function renderAssignments(ctx, host) {
   let users = [];

@@ -1,8 +1,8 @@
 // Settings › Cloud accounts: AWS, Google Cloud and Azure credentials, write-only (sent once, never shown).
 
 import { api, seg } from '../api.js';
-import { h, replace, field, handleSubmit, option, timeEl, toast, formDialog } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, replace, field, handleSubmit, option, timeEl, toast, formDialog, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 const CREDENTIAL_FIELDS = {
   aws: [['accessKeyId', 'Access key id', true], ['secretAccessKey', 'Secret access key', true], ['sessionToken', 'Session token', false], ['roleArn', 'Role ARN to assume', false]],

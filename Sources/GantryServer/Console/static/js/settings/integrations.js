@@ -1,8 +1,8 @@
 // Settings › Integrations: the container registries environments pull from. Passwords are write-only.
 
 import { api, seg } from '../api.js';
-import { h, field, handleSubmit, str, option, toast } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, field, handleSubmit, str, option, toast, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 export async function renderIntegrations(ctx, host) {
   let accounts = null;

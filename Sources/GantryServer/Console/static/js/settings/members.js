@@ -1,8 +1,8 @@
 // Settings › Members: the organization's people and service accounts, a token minted for one, their roles.
 
 import { api, seg } from '../api.js';
-import { h, field, handleSubmit, toast, openDialog } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, field, handleSubmit, toast, openDialog, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 import { tokenForm } from './tokens.js';
 
 export async function renderMembers(ctx, host) {

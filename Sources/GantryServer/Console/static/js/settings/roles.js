@@ -1,8 +1,8 @@
 // Settings › Roles: built-in and custom roles with their policies; custom ones are created, edited and deleted.
 
 import { api, seg } from '../api.js';
-import { h, field, handleSubmit, toast, formDialog, plural } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, field, handleSubmit, toast, formDialog, plural, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 function policyPicker(policies, selected = []) {
   const groups = new Map();
@@ -25,7 +25,7 @@ function roleForm({ id, role, policies, submitLabel, cancel, save }) {
       field('Name', h('input', { type: 'text', name: 'name', required: true, autocomplete: 'off', value: role ? role.name : '' })),
       field('Description', h('input', { type: 'text', name: 'description', autocomplete: 'off', value: role ? role.description : '' }))),
     policyPicker(policies, role ? role.policies : []),
-    cancel !== undefined ? formActions(submitLabel, cancel) : null);
+    formActions(submitLabel, cancel));
   handleSubmit(el, async (data) => {
     await save({ name: String(data.get('name') || '').trim(), description: String(data.get('description') || ''), policies: data.getAll('policies').map(String) });
   });

@@ -1,5 +1,5 @@
 // What the settings tabs share: the list section (header, "New …" form, the table, and each row's Rename and
-// Delete built from a description), tables, form buttons and the permission hint.
+// Delete built from a description), tables and the permission hint.
 
 import { api } from '../api.js';
 import { h, replace, clear, loading, errorAlert, emptyState, field, handleSubmit, toast, formDialog, confirmDialog } from '../dom.js';
@@ -20,11 +20,6 @@ export function table(id, headers, rows) {
       ? h('th', { scope: 'col' }, label)
       : h('th', { scope: 'col', class: label.class || null }, label.text))))),
     h('tbody', rows)));
-}
-
-export function formActions(submitLabel, cancel) {
-  return h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel),
-    cancel ? h('button', { type: 'button', class: 'btn', onclick: cancel }, 'Cancel') : null);
 }
 
 /**

@@ -1,8 +1,8 @@
 // Settings › Spaces: the Kubernetes clusters Gantry deploys to, from a kubeconfig or through a cloud account.
 
 import { api, seg } from '../api.js';
-import { h, replace, loading, errorAlert, field, handleSubmit, str, option, toast, openDialog } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, replace, loading, errorAlert, field, handleSubmit, str, option, toast, openDialog, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 const PROVIDER_LABELS = { kubeconfig: 'Kubeconfig', aws: 'Amazon EKS', gcp: 'Google GKE', azure: 'Azure AKS' };
 

@@ -1,8 +1,8 @@
 // Settings › Tokens: your personal access tokens. The secret is shown once, when a token is created.
 
 import { api, seg } from '../api.js';
-import { h, replace, field, handleSubmit, timeEl, formatDate, toRFC3339, copyText } from '../dom.js';
-import { listSection, table, formActions } from './section.js';
+import { h, replace, field, handleSubmit, timeEl, formatDate, toRFC3339, copyText, formActions } from '../dom.js';
+import { listSection, table } from './section.js';
 
 /** The new token's secret, shown once, with a Copy button. */
 function secretBox(title, token) {
