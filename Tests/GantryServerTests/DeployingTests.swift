@@ -382,9 +382,9 @@ struct DeployingTests {
 /// The job queue itself, with the clock injected: leases, order per deployment, and replicas racing for one job.
 @Suite("Deploy jobs", .serialized)
 struct DeployJobTests {
-    /// A config-role Gantry (no runner takes the jobs) with one deployment deployed `deploys` times.
-    static func queued(_ db: TestDatabase, deploys: Int) async throws -> String {
-        try await TestApp.run(db, settings: [Settings.keys.role: "config"]) { app in
+    /// The queue of a database where a config-role Gantry (no runner takes the jobs) deployed one deployment `deploys` times.
+    static func withQueue(_ db: TestDatabase, deploys: Int, _ test: @Sendable (DeployQueue) async throws -> Void) async throws {
+        let url = try await TestApp.run(db, settings: [Settings.keys.role: "config"]) { app in
             let tree = try await app.createTree()
             for _ in 0..<deploys {
                 let reply = try await app.post("/api/deployments/\(tree.deployment)/deploy")
@@ -392,13 +392,12 @@ struct DeployJobTests {
             }
             return app.databaseURL
         }
+        try await withMigratedDatabase(url: url) { database in try await test(DeployQueue(database: database, ids: IDGenerator())) }
     }
 
     @Test("A job held by a dead process is taken over once its 60 s lease runs out", arguments: TestDatabase.all)
     func leaseTakenOver(_ db: TestDatabase) async throws {
-        let url = try await Self.queued(db, deploys: 1)
-        try await withMigratedDatabase(url: url) { database in
-            let queue = DeployQueue(database: database, ids: IDGenerator())
+        try await Self.withQueue(db, deploys: 1) { queue in
             let start = Date()
             let held = try #require(try await queue.claim(owner: "dead", now: start, leaseFor: 60))
             #expect(try await queue.claim(owner: "alive", now: start.addingTimeInterval(59), leaseFor: 60) == nil)
@@ -411,9 +410,7 @@ struct DeployJobTests {
 
     @Test("Jobs of one deployment run one at a time, in order", arguments: TestDatabase.all)
     func oneAtATimeInOrder(_ db: TestDatabase) async throws {
-        let url = try await Self.queued(db, deploys: 2)
-        try await withMigratedDatabase(url: url) { database in
-            let queue = DeployQueue(database: database, ids: IDGenerator())
+        try await Self.withQueue(db, deploys: 2) { queue in
             let now = Date()
             let first = try #require(try await queue.claim(owner: "a", now: now, leaseFor: 60))
             #expect(try await queue.claim(owner: "b", now: now, leaseFor: 60) == nil, "the second job waits for the first")
@@ -429,9 +426,7 @@ struct DeployJobTests {
 
     @Test("Replicas racing for one job: exactly one gets it", arguments: TestDatabase.all)
     func racingReplicas(_ db: TestDatabase) async throws {
-        let url = try await Self.queued(db, deploys: 1)
-        try await withMigratedDatabase(url: url) { database in
-            let queue = DeployQueue(database: database, ids: IDGenerator())
+        try await Self.withQueue(db, deploys: 1) { queue in
             let now = Date()
             let claims = try await withThrowingTaskGroup(of: DeployJob?.self) { group in
                 for replica in 0..<8 { group.addTask { try await queue.claim(owner: "replica-\(replica)", now: now, leaseFor: 60) } }
