@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from gantry_process import free_port
 # Helpers (not tests) of the console suite; `browser` is its fixture, which uses this module's `stack`.
 from test_console import (  # noqa: F401
-    EXPECTED_NETWORK_ERROR, browser, css, drain_log, go, kubeconfig, run_stack, shot, sign_in, visible, wait, wait_for,
+    assert_no_console_errors, browser, css, drain_log, go, kubeconfig, run_stack, shot, sign_in, visible, wait, wait_for,
 )
 
 DEPLOY_TIMEOUT = 60  # seconds for a revision to reach a final status on a busy machine
@@ -356,9 +356,4 @@ def test_events_show_the_warning_header_when_the_cluster_is_unreachable(stack, s
 
 
 def test_no_console_errors(browser):
-    drain_log(browser)
-    severe = [entry for entry in browser.console_log
-              if entry["level"] == "SEVERE" and EXPECTED_NETWORK_ERROR not in entry["message"]]
-    assert not severe, severe
-    warnings = [entry for entry in browser.console_log if entry["level"] == "WARNING"]
-    assert not warnings, warnings
+    assert_no_console_errors(browser)
