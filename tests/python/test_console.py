@@ -830,6 +830,25 @@ def row_button(row, label):
     return [b for b in row.find_elements(By.CSS_SELECTOR, "button") if b.text == label][0]
 
 
+def rename_row(driver, selector, name):
+    """The row's Rename: the dialog's name field emptied and typed, saved, and the row shows the new name."""
+    row_button(visible(driver, selector), "Rename").click()
+    field = visible(driver, "dialog #rename-form input[name=name]")
+    clear_input(field)
+    field.send_keys(name)
+    css(driver, "dialog .dialog-actions .btn-primary").click()
+    wait(driver).until(lambda d: name in d.find_element(By.CSS_SELECTOR, selector).text)
+
+
+def delete_row(driver, selector, label="Delete", question=None):
+    """The row's danger button (`label`), confirmed (the dialog asks `question`, when given); the row goes."""
+    row_button(visible(driver, selector), label).click()
+    if question:
+        assert question in visible(driver, "dialog h2").text
+    visible(driver, "dialog .dialog-actions .btn-danger").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+
+
 def test_settings_rename_and_delete_rows(stack, seed, browser):
     """The rows' Rename / Delete (Remove, Revoke) buttons: a rename dialog, a confirmation, the API call, the
     list re-read; a refusal lands in the section's status area and the row stays."""
@@ -839,28 +858,15 @@ def test_settings_rename_and_delete_rows(stack, seed, browser):
     integration = api.ok("POST", "/integrations", {"name": "row-reg", "kind": "generic", "registry": "registry.example"})
     selector = f'#integrations-table tr[data-integration-id="{integration["id"]}"]'
     go(driver, stack, "/settings/integrations")
-    row_button(visible(driver, selector), "Rename").click()
-    name = visible(driver, "dialog #rename-form input[name=name]")
-    clear_input(name)
-    name.send_keys("row-registry")
-    css(driver, "dialog .dialog-actions .btn-primary").click()
-    wait(driver).until(lambda d: "row-registry" in d.find_element(By.CSS_SELECTOR, selector).text)
+    rename_row(driver, selector, "row-registry")
     assert api.ok("GET", f"/integrations/{integration['id']}")["name"] == "row-registry"
-    row_button(css(driver, selector), "Delete").click()
-    assert "Delete row-registry?" in visible(driver, "dialog h2").text
-    css(driver, "dialog .dialog-actions .btn-danger").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+    delete_row(driver, selector, question="Delete row-registry?")
     assert api.call("GET", f"/integrations/{integration['id']}")[0] == 404
 
     # Rename a space; deleting one that environments use is refused in the section's status area.
     selector = f'#spaces-table tr[data-space-id="{seed["dead"]["id"]}"]'
     go(driver, stack, "/settings/spaces")
-    row_button(visible(driver, selector), "Rename").click()
-    name = visible(driver, "dialog #rename-form input[name=name]")
-    clear_input(name)
-    name.send_keys("gone-cluster")
-    css(driver, "dialog .dialog-actions .btn-primary").click()
-    wait(driver).until(lambda d: "gone-cluster" in d.find_element(By.CSS_SELECTOR, selector).text)
+    rename_row(driver, selector, "gone-cluster")
     row_button(css(driver, selector), "Delete").click()
     visible(driver, "dialog .dialog-actions .btn-danger").click()
     visible(driver, "#settings-spaces .section-status .alert-error")
@@ -876,9 +882,7 @@ def test_settings_rename_and_delete_rows(stack, seed, browser):
     visible(driver, "dialog .dialog-actions .btn:not(.btn-danger)").click()
     wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog"))
     assert css(driver, selector).is_displayed()
-    row_button(css(driver, selector), "Delete").click()
-    visible(driver, "dialog .dialog-actions .btn-danger").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+    delete_row(driver, selector)
 
     # A token: Revoke (labelled for screen readers), then no button on the revoked row.
     token = api.ok("POST", "/tokens", {"name": "row-token"})
@@ -899,25 +903,16 @@ def test_settings_rename_and_delete_rows(stack, seed, browser):
     go(driver, stack, "/settings/members")
     assert not visible(driver, f'#members-table tr[data-user-id="{me["id"]}"]').find_elements(By.CSS_SELECTOR, ".btn-danger")
     go(driver, stack, f"/settings/assignments?userId={member['id']}")
-    selector = f'#assignments-table tr[data-assignment-id="{assignment["id"]}"]'
-    row_button(visible(driver, selector), "Remove").click()
-    assert "Remove this role?" in visible(driver, "dialog h2").text
-    css(driver, "dialog .dialog-actions .btn-danger").click()
+    delete_row(driver, f'#assignments-table tr[data-assignment-id="{assignment["id"]}"]', "Remove", question="Remove this role?")
     visible(driver, "#settings-assignments .empty")
     go(driver, stack, "/settings/members")
-    selector = f'#members-table tr[data-user-id="{member["id"]}"]'
-    row_button(visible(driver, selector), "Remove").click()
-    visible(driver, "dialog .dialog-actions .btn-danger").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+    delete_row(driver, f'#members-table tr[data-user-id="{member["id"]}"]', "Remove")
 
     # Roles: built-in ones have no buttons; a custom one is deleted.
     role = api.ok("POST", "/roles", {"name": "row-role", "description": "", "policies": ["projects:read"]})
     go(driver, stack, "/settings/roles")
     assert not visible(driver, f'#roles-table tr[data-role-id="{viewer["id"]}"]').find_elements(By.CSS_SELECTOR, "button")
-    selector = f'#roles-table tr[data-role-id="{role["id"]}"]'
-    row_button(visible(driver, selector), "Delete").click()
-    visible(driver, "dialog .dialog-actions .btn-danger").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, selector))
+    delete_row(driver, f'#roles-table tr[data-role-id="{role["id"]}"]')
     drain_log(driver)
 
 
