@@ -85,10 +85,10 @@ def flags(element):
     return {el.get_attribute("data-flag") for el in element.find_elements(By.CSS_SELECTOR, "[data-flag]")}
 
 
-def confirm_dialog(driver):
-    dialog = visible(driver, "dialog[open]")
-    dialog.find_element(By.CSS_SELECTOR, ".dialog-actions .btn-primary").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+def close_dialog(driver, button=".btn-primary", timeout=10):
+    """Clicks `button` among the open dialog's actions (by default the primary one) and waits for the dialog to go."""
+    visible(driver, f"dialog[open] .dialog-actions {button}").click()
+    wait(driver, timeout).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -157,8 +157,7 @@ def test_edit_form_fills_ingress_from_discovery(stack, seed, browser):
     form.find_element(By.CSS_SELECTOR, "[data-action=toggle-health]").click()
     form.find_element(By.CSS_SELECTOR, 'input[name="healthCheck.path"]').send_keys("/healthz")
     shot(driver, "21-deploy-edit-form")
-    css(driver, "dialog[open] .dialog-actions button[type=submit]").click()
-    wait(driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    close_dialog(driver, "button[type=submit]", timeout=20)
 
     saved = api.ok("GET", f"/deployments/{web['id']}")
     assert saved["ingress"] == {"host": "shop.example.com", "path": "/", "className": "nginx", "tlsIssuer": "letsencrypt"}
@@ -174,8 +173,7 @@ def test_edit_form_fills_ingress_from_discovery(stack, seed, browser):
     assert "API_KEY" in form.find_element(By.CSS_SELECTOR, ".secret-stored").text
     assert "s3cret-value" not in driver.page_source
     assert Select(form.find_element(By.CSS_SELECTOR, 'select[name="ingress.className"]')).first_selected_option.get_attribute("value") == "nginx"
-    css(driver, "dialog[open] .dialog-actions .btn:not([type=submit])").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    close_dialog(driver, ".btn:not([type=submit])")
 
     # Deploying applies it: revision 2 carries the ingress and reaches succeeded.
     row(driver, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]").click()
@@ -200,8 +198,7 @@ def test_preflight_refusal_shows_the_checks(stack, seed, browser):
     checks = box.find_elements(By.CSS_SELECTOR, ".preflight-checks li")
     assert checks and "missing-class" in checks[0].text and checks[0].get_attribute("data-check") == "ingress.className"
     shot(driver, "22-deploy-preflight")
-    css(driver, "dialog[open] .dialog-actions .btn").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    close_dialog(driver, ".btn")
     assert api.ok("GET", f"/deployments/{worker['id']}/revisions") == []
     # Put it right for the next tests.
     worker = api.ok("GET", f"/deployments/{worker['id']}")
@@ -220,7 +217,7 @@ def test_rollback_to_revision_1(stack, seed, browser):
     first.find_element(By.CSS_SELECTOR, "[data-action=rollback]").click()
     dialog = visible(driver, "dialog[open]")
     assert "revision 1" in dialog.text
-    confirm_dialog(driver)
+    close_dialog(driver)
     item = wait_revision(driver, web["id"], 3)
     assert item.get_attribute("data-rollback-of") == "1"
     assert "rollback of #1" in item.text
@@ -247,7 +244,7 @@ def test_deploy_all_pending(stack, seed, browser):
     button.click()
     dialog = visible(driver, "dialog[open]")
     assert "worker" in dialog.text
-    confirm_dialog(driver)
+    close_dialog(driver)
     open_history(driver, worker["id"])
     wait_revision(driver, worker["id"], 1)
     wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#deploy-all").get_attribute("data-count") == "0")
@@ -287,7 +284,7 @@ def test_canvas_flags_and_deploys(stack, seed, browser):
     wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#canvas-side [data-history-for="{worker["id"]}"] li.revision[data-number="1"]'))
     side.click()
     wait(driver, DEPLOY_TIMEOUT).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, f'#canvas-side li.revision[data-number="2"]').get_attribute("data-status") == "succeeded")
+        lambda d: d.find_element(By.CSS_SELECTOR, '#canvas-side li.revision[data-number="2"]').get_attribute("data-status") == "succeeded")
     wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, f'g.node[data-deployment-id="{worker["id"]}"]').get_attribute("data-pending") == "false")
     assert visible(driver, "#canvas-side [data-action=deploy]").text == "Redeploy"
     shot(driver, "24-deploy-canvas")
@@ -337,8 +334,7 @@ def test_create_form_variables_and_clearing_secrets(stack, seed, browser):
     assert value.get_attribute("value") == "" and value.get_attribute("type") == "password"
     assert "replaces every secret variable" in form.find_element(By.CSS_SELECTOR, ".secret-explain").text
     form.find_element(By.CSS_SELECTOR, "[data-action=remove-secret]").click()
-    css(driver, "dialog[open] .dialog-actions button[type=submit]").click()
-    wait(driver, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    close_dialog(driver, "button[type=submit]", timeout=20)
     wait_for(lambda: api.ok("GET", f"/deployments/{cache['id']}")["secretEnvNames"] == [], timeout=20, message="the secrets to be cleared")
     drain_log(driver)
 
