@@ -166,27 +166,41 @@ extension FakeKubeAPIServer.State {
         } else {
             record.appliers.append(.init(manager: manager, apiVersion: type.apiVersion, body: applied, time: now))
         }
-        var after = record.live(type)
+        let after = record.live(type)
         try Validation.check(after, type: type, previous: before)
         if let before, JSONValue.same(Self.comparable(before), Self.comparable(after)) { return (before, false) }
-
-        var metadata = record.base["metadata"] as? Object ?? [:]
-        if let before, ["Deployment", "Ingress"].contains(type.kind), !JSONValue.same(before["spec"], after["spec"]) {
-            metadata["generation"] = ((metadata["generation"] as? Int) ?? 1) + 1
-        }
-        metadata["resourceVersion"] = nextResourceVersion()
-        record.base["metadata"] = metadata
-        after = record.live(type)
-        commit(key, record, after)
-        if type.kind == "Deployment" { syncDeployment(namespace: namespace ?? "", name: name) }
-        return (scenario.find(key.plural, namespace: namespace, name: name) ?? after, before == nil)
+        let stored = commitChange(type, key, record, before: before, after: after)
+        return (scenario.find(key.plural, namespace: namespace, name: name) ?? stored, before == nil)
     }
 
-    /// Stores a new state of an object: its bookkeeping and the live copy lists and reads serve.
-    mutating func commit(_ key: ObjectKey, _ record: ManagedObject, _ live: Object) {
+    /// Stores a new state of an object with a new resourceVersion: its bookkeeping and the live copy lists and
+    /// reads serve. Returns the live copy.
+    @discardableResult
+    mutating func commit(_ type: ResourceType, _ key: ObjectKey, _ record: ManagedObject) -> Object {
+        var record = record
+        var metadata = record.base["metadata"] as? Object ?? [:]
+        metadata["resourceVersion"] = nextResourceVersion()
+        record.base["metadata"] = metadata
+        let live = record.live(type)
         managed[key] = record
         scenario.store(key.plural, namespace: key.namespace, name: key.name, live)
         pages.removeAll()
+        return live
+    }
+
+    /// Stores a client's change (an apply or an edit) that made `before` into `after`: a Deployment's or Ingress's
+    /// generation counts spec changes, and the deployment controller reacts. Returns the live copy as committed.
+    @discardableResult
+    mutating func commitChange(_ type: ResourceType, _ key: ObjectKey, _ record: ManagedObject, before: Object?, after: Object) -> Object {
+        var record = record
+        if let before, ["Deployment", "Ingress"].contains(type.kind), !JSONValue.same(before["spec"], after["spec"]) {
+            var metadata = record.base["metadata"] as? Object ?? [:]
+            metadata["generation"] = ((metadata["generation"] as? Int) ?? 1) + 1
+            record.base["metadata"] = metadata
+        }
+        let live = commit(type, key, record)
+        if type.kind == "Deployment" { syncDeployment(namespace: key.namespace ?? "", name: key.name) }
+        return live
     }
 
     /// Changes an object's server-owned parts (status, controller annotations) and stores it with a new resourceVersion.
@@ -196,10 +210,7 @@ extension FakeKubeAPIServer.State {
         let before = record.live(type)
         change(&record)
         guard !JSONValue.same(Self.comparable(before), Self.comparable(record.live(type))) else { return }
-        var metadata = record.base["metadata"] as? Object ?? [:]
-        metadata["resourceVersion"] = nextResourceVersion()
-        record.base["metadata"] = metadata
-        commit(key, record, record.live(type))
+        commit(type, key, record)
     }
 
     /// What `kubectl edit` does: an Update by `manager` that takes over every field it changes.
@@ -226,17 +237,9 @@ extension FakeKubeAPIServer.State {
         }
         let now = Self.now()
         record.own(manager, apiVersion: type.apiVersion, paths: taken, time: now)
-        var after = record.live(type)
+        let after = record.live(type)
         guard !JSONValue.same(Self.comparable(before), Self.comparable(after)) else { return true }
-        var metadata = record.base["metadata"] as? Object ?? [:]
-        if ["Deployment", "Ingress"].contains(type.kind), !JSONValue.same(before["spec"], after["spec"]) {
-            metadata["generation"] = ((metadata["generation"] as? Int) ?? 1) + 1
-        }
-        metadata["resourceVersion"] = nextResourceVersion()
-        record.base["metadata"] = metadata
-        after = record.live(type)
-        commit(key, record, after)
-        if type.kind == "Deployment" { syncDeployment(namespace: namespace ?? "", name: name) }
+        commitChange(type, key, record, before: before, after: after)
         return true
     }
 
