@@ -297,10 +297,12 @@ public final class FakeKubeAPIServer: Sendable {
     static func name(_ object: Object) -> String? { (object["metadata"] as? Object)?["name"] as? String }
 
     /// One page: `limit` items from the offset the continue token names, with a continue token while more remain.
-    func list(_ items: [Object], kind: String, apiVersion: String, query: Parameters, uri: String) -> Response {
+    /// `items` is only gathered when the page is not already cached.
+    func list(_ items: @autoclosure () -> [Object], kind: String, apiVersion: String, query: Parameters, uri: String) -> Response {
         if let page = state.withLock({ $0.pages[uri] }) {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: page)))
         }
+        let items = items()
         let limit = query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? items.count
         let offset = query["continue"].flatMap { Data(base64Encoded: String($0)) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
         let page = Array(items.dropFirst(offset).prefix(limit))

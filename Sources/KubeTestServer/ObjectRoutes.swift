@@ -18,22 +18,25 @@ extension FakeKubeAPIServer {
     func read(_ resource: ResourcePath, scenario: Scenario, query: Parameters, uri: String) -> Response {
         let type = resource.type
         if type.plural == "events" {
-            let eventsAPI = type.group == "events.k8s.io"
-            let items = state.withLock { $0.eventObjects(namespace: resource.namespace, fieldSelector: query["fieldSelector"].map(String.init), eventsAPI: eventsAPI) }
+            func events() -> [Object] {
+                state.withLock {
+                    $0.eventObjects(namespace: resource.namespace, fieldSelector: query["fieldSelector"].map(String.init), eventsAPI: type.group == "events.k8s.io")
+                }
+            }
             if let name = resource.name {
-                guard let event = items.first(where: { Self.name($0) == name }) else { return Self.answer(.notFound(type, name)) }
+                guard let event = events().first(where: { Self.name($0) == name }) else { return Self.answer(.notFound(type, name)) }
                 return Self.json(Self.typed(event, type))
             }
-            return list(Selectors.filter(items, labels: query["labelSelector"].map(String.init), fields: nil),
+            return list(Selectors.filter(events(), labels: query["labelSelector"].map(String.init), fields: nil),
                         kind: "EventList", apiVersion: type.apiVersion, query: query, uri: uri)
         }
         if let name = resource.name {
             guard let object = scenario.find(type.plural, namespace: resource.namespace, name: name) else { return Self.answer(.notFound(type, name)) }
             return Self.json(Self.typed(object, type))
         }
-        let items = Selectors.filter(scenario.items(type.plural, namespace: resource.namespace),
-                                     labels: query["labelSelector"].map(String.init), fields: query["fieldSelector"].map(String.init))
-        return list(items, kind: "\(type.kind)List", apiVersion: type.apiVersion, query: query, uri: uri)
+        return list(Selectors.filter(scenario.items(type.plural, namespace: resource.namespace),
+                                     labels: query["labelSelector"].map(String.init), fields: query["fieldSelector"].map(String.init)),
+                    kind: "\(type.kind)List", apiVersion: type.apiVersion, query: query, uri: uri)
     }
 
     func patch(_ parts: [String], query: Parameters, contentType: String, body: Data) -> Response {
@@ -65,13 +68,15 @@ extension FakeKubeAPIServer {
         let force = query["force"] == "true"
         let dryRun = query["dryRun"] == "All"
         let outcome: Result<(Object, Bool), KubeError> = state.withLock { state in
-            // A dry run goes through the same merge and validation on a copy that is then dropped.
-            var working = state
-            let result = Result { () throws(KubeError) in
-                try working.apply(type, namespace: resource.namespace, name: name, manager: manager, force: force, body: object)
+            Result { () throws(KubeError) in
+                // A dry run goes through the same merge and validation on a copy that is then dropped. A real apply
+                // works on the state itself: it changes nothing until the merge has passed its checks.
+                func apply(to target: inout State) throws(KubeError) -> (Object, Bool) {
+                    try target.apply(type, namespace: resource.namespace, name: name, manager: manager, force: force, body: object)
+                }
+                if dryRun { var copy = state; return try apply(to: &copy) }
+                return try apply(to: &state)
             }
-            if !dryRun { state = working }
-            return result
         }
         switch outcome {
         case .success(let (object, created)): return Self.json(Self.typed(object, type), status: created ? 201 : 200)
