@@ -64,7 +64,7 @@ extension FakeKubeAPIServer.State {
             Int(((set["metadata"] as? Object)?["annotations"] as? Object)?[Self.revisionAnnotation] as? String ?? "") ?? 0
         }
         let maxRevision = sets.map(revision).max() ?? 0
-        var current = sets.first { Self.name($0) == rsName }
+        var current = sets.first { FakeKubeAPIServer.name($0) == rsName }
         let currentRevision = current.map(revision)
         let newRevision = currentRevision == maxRevision ? maxRevision : maxRevision + 1
         // A new template (or a rollback to an old one) starts a rollout.
@@ -108,13 +108,13 @@ extension FakeKubeAPIServer.State {
         while pods.count < replicas {
             let pod = makePod(set: current ?? set, template: template, labels: podLabels, pending: pending)
             storeControlled("pods", namespace: namespace, pod)
-            recordEvent("ReplicaSet", current ?? set, reason: "SuccessfulCreate", message: "Created pod: \(Self.name(pod) ?? "")", component: "replicaset-controller")
+            recordEvent("ReplicaSet", current ?? set, reason: "SuccessfulCreate", message: "Created pod: \(FakeKubeAPIServer.name(pod) ?? "")", component: "replicaset-controller")
             recordPodEvents(pod, pending: pending)
             pods.append(pod)
         }
         while pods.count > replicas, let pod = pods.popLast() {
-            scenario.store("pods", namespace: namespace, name: Self.name(pod) ?? "", nil)
-            recordEvent("ReplicaSet", current ?? set, reason: "SuccessfulDelete", message: "Deleted pod: \(Self.name(pod) ?? "")", component: "replicaset-controller")
+            scenario.store("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil)
+            recordEvent("ReplicaSet", current ?? set, reason: "SuccessfulDelete", message: "Deleted pod: \(FakeKubeAPIServer.name(pod) ?? "")", component: "replicaset-controller")
         }
         pods = ownedBy((setMetadata["uid"] as? String) ?? "", "pods", namespace: namespace)
         let newReady = pods.filter(Self.isReady).count
@@ -122,13 +122,13 @@ extension FakeKubeAPIServer.State {
         // Old ReplicaSets go to zero once the new one is fully available; until then they keep serving.
         sets = ownedBy(uid, "replicasets", namespace: namespace)
         var oldPods = 0, oldReady = 0
-        for old in sets where Self.name(old) != rsName {
-            let oldName = Self.name(old) ?? ""
+        for old in sets where FakeKubeAPIServer.name(old) != rsName {
+            let oldName = FakeKubeAPIServer.name(old) ?? ""
             let oldUID = (old["metadata"] as? Object)?["uid"] as? String ?? ""
             var owned = ownedBy(oldUID, "pods", namespace: namespace)
             let scale = (old["spec"] as? Object)?["replicas"] as? Int ?? 0
             if newReady >= replicas {
-                for pod in owned { scenario.store("pods", namespace: namespace, name: Self.name(pod) ?? "", nil) }
+                for pod in owned { scenario.store("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil) }
                 owned = []
                 if scale != 0 {
                     var scaled = old
@@ -206,8 +206,6 @@ extension FakeKubeAPIServer.State {
         ((pod["status"] as? Object)?["conditions"] as? [Object] ?? []).contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
     }
 
-    static func name(_ object: Object) -> String? { (object["metadata"] as? Object)?["name"] as? String }
-
     mutating func makePod(set: Object, template: Object, labels: Object, pending: Bool) -> Object {
         let setMetadata = set["metadata"] as? Object ?? [:]
         let setName = setMetadata["name"] as? String ?? ""
@@ -274,7 +272,7 @@ extension FakeKubeAPIServer.State {
 
     /// What the scheduler and the kubelet report about a new pod.
     mutating func recordPodEvents(_ pod: Object, pending: Bool) {
-        let name = Self.name(pod) ?? "", namespace = (pod["metadata"] as? Object)?["namespace"] as? String ?? ""
+        let name = FakeKubeAPIServer.name(pod) ?? "", namespace = (pod["metadata"] as? Object)?["namespace"] as? String ?? ""
         recordEvent("Pod", pod, reason: "Scheduled", message: "Successfully assigned \(namespace)/\(name) to node-1", component: "default-scheduler")
         for container in (pod["spec"] as? Object)?["containers"] as? [Object] ?? [] {
             let image = container["image"] as? String ?? "", containerName = container["name"] as? String ?? ""

@@ -206,9 +206,10 @@ public final class FakeKubeAPIServer: Sendable {
         }
     }
 
-    static func status(_ code: Int, reason: String, message: String) -> Response {
-        json(["kind": "Status", "apiVersion": "v1", "metadata": [String: String](), "status": "Failure", "message": message, "reason": reason, "code": code] as Object,
-             status: code)
+    static func status(_ code: Int, reason: String, message: String, details: Object? = nil) -> Response {
+        var status: Object = ["kind": "Status", "apiVersion": "v1", "metadata": Object(), "status": "Failure", "message": message, "reason": reason, "code": code]
+        if let details { status["details"] = details }
+        return json(status, status: code)
     }
 
     static func json(_ object: any Sendable, status: Int = 200) -> Response {

@@ -5,10 +5,7 @@ import NIOCore
 /// Reads, applies and deletes of the objects a resource path names.
 extension FakeKubeAPIServer {
     static func answer(_ error: KubeError) -> Response {
-        var status: Object = ["kind": "Status", "apiVersion": "v1", "metadata": Object(), "status": "Failure",
-                              "message": error.message, "reason": error.reason, "code": error.code]
-        if let details = error.details { status["details"] = details }
-        return json(status, status: error.code)
+        status(error.code, reason: error.reason, message: error.message, details: error.details)
     }
 
     static func typed(_ object: Object, _ type: ResourceType) -> Object {
@@ -182,7 +179,7 @@ extension FakeKubeAPIServer.State {
                 let owners = plural == "replicasets" || type.kind == "ReplicaSet" ? [uid] : setUIDs
                 for owner in owners {
                     for dependent in ownedBy(owner, plural, namespace: namespace ?? "") {
-                        let dependentName = Self.name(dependent) ?? ""
+                        let dependentName = FakeKubeAPIServer.name(dependent) ?? ""
                         if orphan {
                             var freed = dependent
                             var freedMetadata = freed["metadata"] as? Object ?? [:]
