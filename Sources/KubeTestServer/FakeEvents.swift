@@ -42,23 +42,25 @@ struct FakeEvent: Sendable {
     }
 
     /// `involvedObject.name=x,involvedObject.kind=Pod` (core) or `regarding.name=x` (events.k8s.io); `!=` too.
+    /// A field the fake does not index matches everything.
     func matches(fieldSelector: String) -> Bool {
-        fieldSelector.split(separator: ",").allSatisfy { clause in
-            let negated = clause.contains("!=")
-            let parts = clause.components(separatedBy: negated ? "!=" : (clause.contains("==") ? "==" : "="))
-            guard parts.count == 2 else { return true }
-            let actual: String?
-            switch parts[0] {
-            case "involvedObject.name", "regarding.name", "metadata.name": actual = parts[0] == "metadata.name" ? name : field("name")
-            case "involvedObject.kind", "regarding.kind": actual = field("kind")
-            case "involvedObject.uid", "regarding.uid": actual = field("uid")
-            case "involvedObject.namespace", "regarding.namespace", "metadata.namespace": actual = namespace
-            case "reason": actual = reason
-            case "type": actual = type
-            default: actual = nil
-            }
-            guard let actual else { return true }
-            return (actual == parts[1]) != negated
+        Selectors.clauses(fieldSelector).allSatisfy { clause in
+            guard let actual = selectable(clause.key) else { return true }
+            return clause.matches(actual)
+        }
+    }
+
+    /// A field selector's value for this event, under its core and its events.k8s.io name.
+    func selectable(_ key: String) -> String? {
+        switch key {
+        case "metadata.name": return name
+        case "involvedObject.name", "regarding.name": return field("name")
+        case "involvedObject.kind", "regarding.kind": return field("kind")
+        case "involvedObject.uid", "regarding.uid": return field("uid")
+        case "involvedObject.namespace", "regarding.namespace", "metadata.namespace": return namespace
+        case "reason": return reason
+        case "type": return type
+        default: return nil
         }
     }
 }
