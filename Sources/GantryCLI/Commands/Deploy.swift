@@ -61,7 +61,7 @@ extension Session {
                     let waiting = open.map { "revision \(current[$0].revision.number) of \(current[$0].name) is \(current[$0].revision.status.rawValue)" }
                     throw CLIError.failure("timed out after \(Format.number(options.timeout))s: " + waiting.joined(separator: "; "))
                 }
-                try await Task.sleep(for: .milliseconds(Int(min(options.interval, max(0.05, deadline.timeIntervalSinceNow)) * 1000)))
+                try await Self.pause(options.interval, before: deadline)
                 for index in open {
                     let revision = current[index].revision
                     current[index].revision = try await client.getRevision(

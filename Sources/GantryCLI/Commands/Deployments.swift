@@ -27,10 +27,15 @@ extension Session {
             guard Date() < deadline else {
                 throw CLIError.failure("timed out after \(Format.number(timeout))s waiting for deployment \(deployment.name) (\(id)); status is \(deployment.status.rawValue)")
             }
-            try await Task.sleep(for: .milliseconds(Int(min(interval, max(0.05, deadline.timeIntervalSinceNow)) * 1000)))
+            try await Self.pause(interval, before: deadline)
             deployment = try await client.getDeployment(path: .init(deploymentID: id)).ok.body.json.data
         }
         return deployment
+    }
+
+    /// Sleeps between two polls: `interval` seconds, or less when the deadline comes sooner (50 ms at the least).
+    static func pause(_ interval: Double, before deadline: Date) async throws {
+        try await Task.sleep(for: .milliseconds(Int(min(interval, max(0.05, deadline.timeIntervalSinceNow)) * 1000)))
     }
 
     func finish(_ deployment: Schemas.Deployment, waited: Bool) throws {
