@@ -81,8 +81,7 @@ struct Deployments: AsyncParsableCommand {
 
         func run() async throws {
             try await CLI.run(global) { session in
-                let id = try await session.deploymentID(deployment)
-                try session.printer.one(try await session.client.getDeployment(path: .init(deploymentID: id)).ok.body.json.data)
+                try session.printer.one(try await session.deployment(deployment))
             }
         }
     }
