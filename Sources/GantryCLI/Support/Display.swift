@@ -125,8 +125,8 @@ extension Schemas.Deployment: Displayable {
     var fields: [(String, String)] {
         [("ID", id), ("Name", name), ("Project", projectId), ("Environment", environmentId), ("Image", image),
          ("Replicas", String(replicas)), ("Port", Format.int(port)),
-         ("Resources", resources.map { "cpu \($0.cpuRequest), memory \($0.memoryRequest)" } ?? "-"),
-         ("Env", Format.env(env)), ("Secret env", secretEnvNames.isEmpty ? "-" : secretEnvNames.joined(separator: ", ")),
+         ("Resources", Format.resources(resources)),
+         ("Env", Format.env(env)), ("Secret env", Format.names(secretEnvNames)),
          ("Ingress", Format.ingress(ingress)), ("Health check", Format.healthCheck(healthCheck, port: port)),
          ("Status", status.rawValue), ("Current revision", Format.int(currentRevision)),
          ("Pending changes", Format.yesNo(pendingChanges)),
@@ -151,9 +151,9 @@ extension Schemas.Revision: Displayable {
         [("ID", id), ("Deployment", deploymentId), ("Revision", String(number)), ("Status", status.rawValue),
          ("Message", Format.text(message)), ("Rollback of", Format.int(rollbackOf)), ("Image", image),
          ("Replicas", String(replicas)), ("Port", Format.int(port)),
-         ("Resources", resources.map { "cpu \($0.cpuRequest), memory \($0.memoryRequest)" } ?? "-"),
+         ("Resources", Format.resources(resources)),
          ("Env", Format.env(env)), ("Injected env", Format.env(injectedEnv)),
-         ("Secret env", secretEnvNames.isEmpty ? "-" : secretEnvNames.joined(separator: ", ")),
+         ("Secret env", Format.names(secretEnvNames)),
          ("Ingress", Format.ingress(ingress)), ("Health check", Format.healthCheck(healthCheck, port: port)),
          ("Created by", createdBy), ("Created", Format.date(createdAt)), ("Applied", Format.date(appliedAt)),
          ("Finished", Format.date(finishedAt))]
@@ -168,8 +168,17 @@ extension Schemas.DeploymentEvent: Displayable {
 }
 
 extension Format {
+    static func resources(_ resources: Schemas.Resources?) -> String {
+        resources.map { "cpu \($0.cpuRequest), memory \($0.memoryRequest)" } ?? "-"
+    }
+
     static func env(_ variables: [Schemas.EnvVar]) -> String {
-        variables.isEmpty ? "-" : variables.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+        names(variables.map { "\($0.name)=\($0.value)" })
+    }
+
+    /// `A, B`; `-` for none.
+    static func names(_ names: [String]) -> String {
+        names.isEmpty ? "-" : names.joined(separator: ", ")
     }
 
     /// `shop.example.com/api → class nginx, TLS from letsencrypt`.
