@@ -225,24 +225,19 @@ enum CLI {
         return String(describing: error)
     }
 
-    /// `details` for a person: validation fields one per line, other keys as `key: value`.
+    /// The lists of `details` shown one entry per line, as `name: message`: validation `fields`, and the failed
+    /// `checks` of 422 preflight_failed. By list: the key naming an entry, and what stands in when it is missing.
+    static let entryLists = ["fields": (name: "field", missing: "?"), "checks": (name: "check", missing: "check")]
+
+    /// `details` for a person: validation fields and preflight checks one per line, other keys as `key: value`.
     static func describe(details: JSONValue?) -> [String] {
         guard case .object(let object)? = details else { return [] }
         var lines: [String] = []
         for key in object.keys.sorted() {
             let value = object[key]!
-            if key == "checks", case .array(let checks) = value {
-                // 422 preflight_failed: one line per failed check.
-                for check in checks {
-                    if case .object(let entry) = check {
-                        lines.append("  \(entry["check"]?.text ?? "check"): \(entry["message"]?.text ?? "")")
-                    }
-                }
-            } else if key == "fields", case .array(let fields) = value {
-                for field in fields {
-                    if case .object(let entry) = field {
-                        lines.append("  \(entry["field"]?.text ?? "?"): \(entry["message"]?.text ?? "")")
-                    }
+            if let list = entryLists[key], case .array(let entries) = value {
+                for case .object(let entry) in entries {
+                    lines.append("  \(entry[list.name]?.text ?? list.missing): \(entry["message"]?.text ?? "")")
                 }
             } else {
                 lines.append("  \(key): \(value.text)")
