@@ -21,13 +21,15 @@ extension FakeKubeAPIServer.State {
         return .runs
     }
 
+    /// The characters of generated names: no vowels, no look-alikes (`rand.SafeEncodeString`).
+    static let nameAlphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+
     /// kube-controller-manager's `pod-template-hash`: FNV-32a of the template, its decimal digits mapped
-    /// onto the alphabet without vowels (`rand.SafeEncodeString`).
+    /// onto `nameAlphabet`.
     static func podTemplateHash(_ template: Object) -> String {
         var hash: UInt32 = 2_166_136_261
         for byte in JSONValue.data(template) { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String(String(hash).utf8.map { alphabet[Int($0) % alphabet.count] })
+        return String(String(hash).utf8.map { nameAlphabet[Int($0) % nameAlphabet.count] })
     }
 
     func ownedBy(_ uid: String, _ plural: String, namespace: String) -> [Object] {
@@ -211,7 +213,7 @@ extension FakeKubeAPIServer.State {
         let setName = setMetadata["name"] as? String ?? ""
         let namespace = setMetadata["namespace"] as? String ?? ""
         podSerial += 1
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        let alphabet = Self.nameAlphabet
         var seed = UInt32(truncatingIfNeeded: podSerial &* 2_654_435_761)
         let suffix = String((0..<5).map { _ in
             let char = alphabet[Int(seed % UInt32(alphabet.count))]
