@@ -171,17 +171,17 @@ public final class FakeKubeAPIServer: Sendable {
         if request.method == .post {
             return try await create(path, request)
         }
+        let parts = path.split(separator: "/").map(String.init)
         if request.method == .patch || request.method == .delete {
             let body = Data(buffer: try await request.body.collect(upTo: 8 << 20))
-            let parts = path.split(separator: "/").map(String.init)
             return request.method == .patch
                 ? patch(parts, query: query, contentType: request.headers[.contentType] ?? "", body: body)
                 : delete(parts, query: query, body: body)
         }
-        if ["1", "true"].contains(query["watch"] ?? ""), let resource = ResourcePath(path.split(separator: "/").map(String.init)) {
+        if ["1", "true"].contains(query["watch"] ?? ""), let resource = ResourcePath(parts) {
             return watch(resource, query: query)
         }
-        return route(path, query: query, uri: request.uri.description)
+        return route(parts, query: query, uri: request.uri.description)
     }
 
     static func answer(_ fault: Fault) -> Response {
@@ -219,8 +219,7 @@ public final class FakeKubeAPIServer: Sendable {
 
     static let notFound = status(404, reason: "NotFound", message: "the server could not find the requested resource")
 
-    func route(_ path: String, query: Parameters, uri: String) -> Response {
-        let parts = path.split(separator: "/").map(String.init)
+    func route(_ parts: [String], query: Parameters, uri: String) -> Response {
         let scenario = state.withLock { $0.scenario }
         /// The segments `*` stands for when `parts` has the pattern's shape, else nil.
         func match(_ pattern: String) -> [String]? {
