@@ -27,7 +27,7 @@ extension GantryCLITests {
         return (kube, server, cli)
     }
 
-    /// The lines of `text` holding `needle`, in order.
+    /// Where `needle` first stands in `text` (a character offset), to check the order of progress lines.
     static func position(of needle: String, in text: String) -> Int? {
         text.range(of: needle).map { text.distance(from: text.startIndex, to: $0.lowerBound) }
     }
