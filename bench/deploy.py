@@ -8,8 +8,9 @@ production but polling fast (GANTRY_SYNC_INTERVAL=1, GANTRY_DEPLOY_POLL_INTERVAL
 Measures, in one run on this machine:
   a. the HTTP answer time of the environment deploy call (target < 200 ms);
   b. the time until every revision is `applied`, and
-  c. until every one is `succeeded`: from the revisions' own `appliedAt`/`finishedAt` (Gantry's clock, the same
-     machine's) and, as a cross-check, when the poller saw it (deployment list every 0.2 s, then the revisions);
+  c. until every one is `succeeded`: when the poller saw it (deployment list every 0.2 s, then the revisions), an upper
+     bound; the revisions' own `appliedAt`/`finishedAt` are shown beside it, but the API writes whole seconds, so
+     they can read up to a second early (even before the call, on a small run);
   d. Kubernetes API calls per revision: kube-test-server's request log (`--request-log FILE`, dumped on SIGUSR1)
      read just before the deploy call and once every revision succeeded, so status sync's reads in that window
      are counted too (target ≤ 6 on average);
@@ -191,10 +192,10 @@ def main():
             f"- **outcome**: {dict(statuses)}", "",
             "| measure | value | target |", "|---|---:|---|",
             f"| (a) `POST /environments/{{id}}/deploy` answer ({n} revisions) | {answer_ms:.1f} ms | < 200 ms: {'PASS' if answer_ms < 200 else 'FAIL'} |",
-            f"| (b) every revision `applied` (last `appliedAt` − call start) | {fmt(applied_s)} | |",
-            f"| (b') … as the poller saw it | {fmt(seen_applied)} | |",
-            f"| (c) every revision `succeeded` (last `finishedAt` − call start) | {fmt(succeeded_s)} | |",
-            f"| (c') … as the poller saw it | {fmt(seen_succeeded)} | |",
+            f"| (b) every revision `applied`, as the poller saw it | {fmt(seen_applied)} | < 10 s: {'PASS' if seen_applied is not None and seen_applied < 10 else 'FAIL'} |",
+            f"| (b') … last `appliedAt` − call start (whole seconds) | {fmt(applied_s)} | |",
+            f"| (c) every revision `succeeded`, as the poller saw it | {fmt(seen_succeeded)} | |",
+            f"| (c') … last `finishedAt` − call start (whole seconds) | {fmt(succeeded_s)} | |",
             f"| (d) Kubernetes API calls per revision (call start → all succeeded; {len(window)} calls) | {per_revision:.2f} | ≤ 6: {'PASS' if per_revision <= 6 else 'FAIL'} |",
             f"| (d') … of which until all applied | {len(apply_window) / n:.2f} ({len(apply_window)} calls) | |",
             f"| (e) Gantry peak RSS (VmHWM) | {rss_kb / 1024:.1f} MB | |",
