@@ -262,20 +262,23 @@ struct AccessMatrixTests {
         #expect(Set(Self.calls(World(), spareToken: "").keys) == Set(OperationTable.requirements.keys))
     }
 
+    /// A fresh world and a member holding `role` at `scope` in it; every operation run as that member and checked.
+    static func check(role: String, policies: Set<String>, scope: ScopeKind, label: String, admin: TestApp) async throws -> (Int, Int) {
+        let world = try await World.make(admin)
+        let member = try await admin.createMember(role: role, scope: world.scope(scope))
+        let caller = admin.acting(as: member.token)
+        let spare = try await caller.post("/api/tokens", ["name": "spare"])
+        try #require(spare.status == 201)
+        return try await check(caller, world: world, spareToken: spare.id, policies: policies, scope: scope, label: label)
+    }
+
     @Test("Each built-in role at org, project and environment scope gets the table's status for every operation", arguments: TestDatabase.all)
     func matrix(_ db: TestDatabase) async throws {
         try await TestApp.run(db) { admin in
             var allowedAnswers = 0, refusals = 0
             for (role, _, policies) in Policies.builtInRoles.map({ ($0.id, $0.name, Set($0.policies)) }) {
                 for scope in ScopeKind.allCases {
-                    let world = try await World.make(admin)
-                    let member = try await admin.createMember(role: role, scope: world.scope(scope))
-                    let caller = admin.acting(as: member.token)
-                    let spare = try await caller.post("/api/tokens", ["name": "spare"])
-                    try #require(spare.status == 201)
-                    let (allowed, refused) = try await Self.check(
-                        caller, world: world, spareToken: spare.id, policies: policies, scope: scope, label: role
-                    )
+                    let (allowed, refused) = try await Self.check(role: role, policies: policies, scope: scope, label: role, admin: admin)
                     allowedAnswers += allowed
                     refusals += refused
                 }
@@ -301,14 +304,7 @@ struct AccessMatrixTests {
                 let label = policies.sorted().joined(separator: "+")
                 let role = try await admin.post("/api/roles", ["name": Self.unique("custom"), "policies": policies.sorted()])
                 try #require(role.status == 201, "\(label): \(role.text)")
-                let world = try await World.make(admin)
-                let member = try await admin.createMember(role: role.id, scope: world.scope(scope))
-                let caller = admin.acting(as: member.token)
-                let spare = try await caller.post("/api/tokens", ["name": "spare"])
-                try #require(spare.status == 201)
-                let (allowed, refused) = try await Self.check(
-                    caller, world: world, spareToken: spare.id, policies: policies, scope: scope, label: label
-                )
+                let (allowed, refused) = try await Self.check(role: role.id, policies: policies, scope: scope, label: label, admin: admin)
                 allowedAnswers += allowed
                 refusals += refused
             }
