@@ -61,6 +61,11 @@ ensure_browser() {
 
 run_swift_tests() {
   command -v swift >/dev/null 2>&1 || die "swift not found on PATH"
+  # Swift Testing starts every test at once by default: ~170 apps with their SQLite files and sockets open
+  # together, over 2,000 descriptors. Past ~1,350 open descriptors Foundation's Process.run reads beyond the end
+  # of its /proc/self/fd listing and crashes (SIGSEGV in memmove), taking the whole suite down. Twenty-four at a
+  # time keeps the process near 270 descriptors and, on two cores, runs the suite faster (231 s instead of 364 s).
+  export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-24}"
   section "Building (swift build --build-tests)"
   swift build --build-tests
   if [ "$#" -gt 0 ]; then
@@ -68,8 +73,8 @@ run_swift_tests() {
     swift test --skip-build "$@"
     return
   fi
-  # The CLI suites spawn hundreds of processes; in the same test process as the server suites (hundreds of open
-  # sockets and servers) Foundation's Process.run has crashed in memmove, taking every suite down with it.
+  # The CLI suites spawn hundreds of processes: they run in a test process of their own, away from the servers'
+  # descriptors.
   section "Running Swift tests (swift test --skip-build --skip GantryCLITests)"
   swift test --skip-build --skip GantryCLITests
   section "Running the CLI's Swift tests (swift test --skip-build --filter GantryCLITests)"
