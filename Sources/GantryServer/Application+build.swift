@@ -15,9 +15,11 @@ import ServiceLifecycle
 import Yams
 
 /// The composition root, used by `main` and by every test: settings in, a runnable application out.
-/// It never bootstraps logging or metrics; `main` does that once.
+/// It never bootstraps logging or metrics; `main` does that once. `clock` is the deployer's idea of now (leases,
+/// retries and their ten-minute limit), so that tests can move time instead of waiting for it.
 public func buildApplication(
-    reader: ConfigReader, logger: Logger = Logger(label: "gantry"), metrics: PrometheusCollectorRegistry? = nil
+    reader: ConfigReader, logger: Logger = Logger(label: "gantry"), metrics: PrometheusCollectorRegistry? = nil,
+    clock: @escaping @Sendable () -> Date = { Date() }
 ) async throws -> some ApplicationProtocol {
     let settings = try Settings(reader: reader)
     let sealer = try settings.loadSealer()
@@ -38,7 +40,7 @@ public func buildApplication(
         let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger, endpoints: settings.cloudEndpoints)
         let budget = TimeAmount.milliseconds(Int64(settings.clusterTimeout * 1000))
         let runner = DeployRunner(queue: repositories.deployQueue, connector: connector, sealer: sealer, callBudget: budget,
-                                  pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), ready: migrated, logger: logger)
+                                  pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), clock: clock, ready: migrated, logger: logger)
         services.append(runner)
         deployer = Deployer(callBudget: budget, connector: connector, runner: runner)
         if settings.syncInterval > 0 {

@@ -478,4 +478,22 @@ struct DeployJobTests {
             #expect(["queued", "applying"].contains(revision["status"] as? String ?? ""), "\(revision.text)")
         }
     }
+
+    @Test("A cluster still unreachable after ten minutes fails the revision, saying so", arguments: TestDatabase.all)
+    func unreachableGivesUp(_ db: TestDatabase) async throws {
+        let clock = TestClock()
+        try await TestApp.run(db, settings: DeployingTests.fast, clock: clock) { app in
+            let tree = try await app.createTree()   // its space points at a port nothing listens on
+            #expect(try await app.post("/api/deployments/\(tree.deployment)/deploy").status == 202)
+            try await DeployingTests.waitUntil("the first attempt failed and a retry is due") {
+                try await app.get("/api/deployments/\(tree.deployment)/events").items.contains { $0["reason"] as? String == "Retrying" }
+            }
+            clock.advance(by: 11 * 60)
+            try await DeployingTests.waitForRevision(app, tree.deployment, 1, in: ["failed"])
+            let revision = try await app.get("/api/deployments/\(tree.deployment)/revisions/1")
+            let message = try #require(revision["message"] as? String)
+            #expect(message.contains("retried for 10 minutes; giving up"), "\(message)")
+            #expect(message.contains("space-"), "the message names the space it could not reach: \(message)")
+        }
+    }
 }

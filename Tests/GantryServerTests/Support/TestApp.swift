@@ -17,14 +17,16 @@ struct TestApp {
 
     /// Builds the application exactly as `main` does (`buildApplication(reader:)`) and runs `test` against it.
     static func run<T: Sendable>(
-        _ database: TestDatabase, mode: TestingSetup = .router, settings: [String: String] = [:], _ test: @Sendable (TestApp) async throws -> T
+        _ database: TestDatabase, mode: TestingSetup = .router, settings: [String: String] = [:], clock: TestClock = TestClock(),
+        _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
-        try await run(url: try await database.makeURL(), mode: mode, settings: settings, test)
+        try await run(url: try await database.makeURL(), mode: mode, settings: settings, clock: clock, test)
     }
 
     /// The same, on a database that already exists (a second replica of one installation).
     static func run<T: Sendable>(
-        url: String, mode: TestingSetup = .router, settings: [String: String] = [:], _ test: @Sendable (TestApp) async throws -> T
+        url: String, mode: TestingSetup = .router, settings: [String: String] = [:], clock: TestClock = TestClock(),
+        _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
         let token = AccessToken.generate()
         let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-key-\(UUID().uuidString)").path
@@ -42,7 +44,7 @@ struct TestApp {
         try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
         var logger = Logger(label: "gantry-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(reader: reader, logger: logger)
+        let app = try await buildApplication(reader: reader, logger: logger, clock: { clock.now })
         return try await app.test(mode) { client in
             try await test(TestApp(client: client, token: token, databaseURL: url))
         }
