@@ -29,7 +29,9 @@ struct TestApp {
         _ test: @Sendable (TestApp) async throws -> T
     ) async throws -> T {
         let token = AccessToken.generate()
-        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-key-\(UUID().uuidString)").path
+        // One installation, one key: replicas of a database must open each other's sealed credentials.
+        let keyName = url.replacingOccurrences(of: "[^A-Za-z0-9]+", with: "-", options: .regularExpression)
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-key-\(keyName)").path
         let reader = ConfigReader(provider: InMemoryProvider(values: [
             AbsoluteConfigKey(ConfigKey(Settings.keys.database)): ConfigValue(.string(url), isSecret: false),
             AbsoluteConfigKey(ConfigKey(Settings.keys.port)): ConfigValue(.string("0"), isSecret: false),
@@ -41,7 +43,9 @@ struct TestApp {
             // The tests about the deadline set their own.
             AbsoluteConfigKey(ConfigKey(Settings.keys.clusterTimeout)): ConfigValue(.string("60"), isSecret: false),
         ].merging(settings.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) }) { $1 }))
-        try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
+        if !FileManager.default.fileExists(atPath: keyFile) {
+            try Data((SecretKeyFile.generatePrivateKey() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile), options: .withoutOverwriting)
+        }
         var logger = Logger(label: "gantry-test")
         logger.logLevel = .warning
         let app = try await buildApplication(reader: reader, logger: logger, clock: { clock.now })
