@@ -39,7 +39,7 @@ public func buildApplication(
         services.append(HTTPClientService(client: http))
         let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger, endpoints: settings.cloudEndpoints)
         let budget = TimeAmount.milliseconds(Int64(settings.clusterTimeout * 1000))
-        let runner = DeployRunner(queue: repositories.deployQueue, connector: connector, sealer: sealer, callBudget: budget,
+        let runner = DeployRunner(queue: repositories.deployQueue, renewals: repositories.pullSecretRenewals, connector: connector, sealer: sealer, callBudget: budget,
                                   pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), clock: clock, ready: migrated, logger: logger)
         services.append(runner)
         deployer = Deployer(callBudget: budget, connector: connector, runner: runner)

@@ -20,6 +20,7 @@ public struct Repositories: Sendable {
     public let idempotency: any IdempotencyRepository
     public let revisions: any RevisionRepository
     public let deployQueue: any DeployQueueRepository
+    public let pullSecretRenewals: any PullSecretRenewalRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -36,6 +37,7 @@ public struct Repositories: Sendable {
         idempotency = SQLIdempotencyRepository(database: database)
         revisions = SQLRevisionRepository(database: database, ids: ids)
         deployQueue = DeployQueue(database: database, ids: ids)
+        pullSecretRenewals = SQLPullSecretRenewalRepository(database: database)
     }
 }
 

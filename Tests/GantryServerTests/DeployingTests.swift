@@ -27,11 +27,11 @@ struct DeployingTests {
     static let fast = [Settings.keys.syncInterval: "0.5", Settings.keys.deployPollInterval: "0.2", Settings.keys.rolloutFailureAfter: "0"]
 
     /// Runs `test` with a fresh Gantry whose environment `shop` lives on the fake cluster.
-    static func withDeployer(_ db: TestDatabase, settings: [String: String] = fast,
+    static func withDeployer(_ db: TestDatabase, settings: [String: String] = fast, clock: TestClock = TestClock(),
                              _ test: @Sendable (TestApp, FakeKubeAPIServer, String) async throws -> Void) async throws {
         let cluster = cluster()
         try await cluster.run { url in
-            try await TestApp.run(db, settings: settings) { app in
+            try await TestApp.run(db, settings: settings, clock: clock) { app in
                 let (_, _, environment) = try await RuntimeTests.environment(app, url)
                 try await test(app, cluster, environment)
             }

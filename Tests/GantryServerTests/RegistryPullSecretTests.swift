@@ -19,10 +19,10 @@ struct RegistryPullSecretTests {
         DeployingTests.fast.merging(CloudSpaceTests.settings(cloud: base)) { $1 }
     }
 
-    static func ecrAnswer(password: String = ecrPassword) -> FakeCloud.Reply {
+    static func ecrAnswer(password: String = ecrPassword, expiresAt: Date = Date().addingTimeInterval(12 * 3600)) -> FakeCloud.Reply {
         .json(["authorizationData": [[
             "authorizationToken": Data("AWS:\(password)".utf8).base64EncodedString(),
-            "expiresAt": Date().addingTimeInterval(12 * 3600).timeIntervalSince1970,
+            "expiresAt": expiresAt.timeIntervalSince1970,
             "proxyEndpoint": "https://\(ecrRegistry)",
         ] as [String: any Sendable]]])
     }
@@ -102,6 +102,35 @@ struct RegistryPullSecretTests {
                 for answer in answers {
                     #expect(!answer.text.contains(Self.ecrPassword) && !answer.text.contains(Self.awsSecret), "\(answer.text.prefix(300))")
                 }
+            }
+        }
+    }
+
+    @Test("A minted login is renewed in the cluster before it expires, with no deploy", arguments: TestDatabase.all)
+    func mintedLoginRenewed(_ db: TestDatabase) async throws {
+        let clock = TestClock()
+        try await FakeCloud.run { cloud, base in
+            cloud.answer("POST", "/", with: Self.ecrAnswer())
+            try await DeployingTests.withDeployer(db, settings: Self.settings(cloud: base), clock: clock) { app, cluster, environment in
+                try await Self.setIntegration(app, environment, try await Self.ecrIntegration(app))
+                let deployment = try await DeployingTests.createDeployment(app, environment)
+                #expect(try await app.post("/api/deployments/\(deployment)/deploy").status == 202)
+                try await DeployingTests.waitForRevision(app, deployment, 1, in: ["succeeded"])
+                #expect(try Self.pullSecretEntry(cluster, registry: Self.ecrRegistry).entry["password"] as? String == Self.ecrPassword)
+
+                // Eleven hours and fifty-five minutes later the 12 h login has five minutes left: a new one goes in.
+                let renewed = "ecr-renewed-password-77c2"
+                cloud.answer("POST", "/", with: Self.ecrAnswer(password: renewed, expiresAt: Date().addingTimeInterval(24 * 3600)))
+                clock.advance(by: 12 * 3600 - 5 * 60)
+                try await DeployingTests.waitUntil("gantry-registry holds the renewed login") {
+                    try Self.pullSecretEntry(cluster, registry: Self.ecrRegistry).entry["password"] as? String == renewed
+                }
+                #expect(cloud.requests(to: "/").count == 2, "one mint for the deploy, one for the renewal")
+                #expect(try await app.get("/api/deployments/\(deployment)/revisions").items.count == 1, "renewing is not a deploy")
+
+                // The renewed login lives another day: nothing more is minted in the meantime.
+                try await Task.sleep(for: .seconds(1))
+                #expect(cloud.requests(to: "/").count == 2)
             }
         }
     }

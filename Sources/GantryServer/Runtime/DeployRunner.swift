@@ -19,6 +19,7 @@ final class DeployRunner: Service, Sendable {
     static let giveUpAfter: TimeInterval = 600
 
     let queue: any DeployQueueRepository
+    let renewals: any PullSecretRenewalRepository
     let connector: ClusterConnector
     let sealer: CredentialSealer
     let owner: String
@@ -33,9 +34,10 @@ final class DeployRunner: Service, Sendable {
     let kicked = Atomic<Bool>(false)
     let active = Atomic<Int>(0)
 
-    init(queue: any DeployQueueRepository, connector: ClusterConnector, sealer: CredentialSealer, callBudget: TimeAmount,
+    init(queue: any DeployQueueRepository, renewals: any PullSecretRenewalRepository, connector: ClusterConnector, sealer: CredentialSealer, callBudget: TimeAmount,
          pollInterval: Duration, concurrency: Int = 8, clock: @escaping @Sendable () -> Date = { Date() }, ready: AsyncLatch, logger: Logger) {
         self.queue = queue
+        self.renewals = renewals
         self.connector = connector
         self.sealer = sealer
         self.owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
@@ -67,6 +69,7 @@ final class DeployRunner: Service, Sendable {
                         }
                         continue
                     }
+                    await self.renewDuePullSecrets()
                     await self.idle()
                 }
             }
@@ -138,7 +141,8 @@ final class DeployRunner: Service, Sendable {
             try await ensureNamespace(target, space: space, client: client, deadline: deadline)
             let pullSecret = try await syncPullSecret(target, client: client, deadline: deadline)
             let secrets = try openSecrets(target.sealedSecretEnv, deploymentID: job.deploymentID)
-            let manifests = Manifests.render(target.owner, revision: revision.number, spec: revision.spec, secretValues: secrets, pullSecret: pullSecret)
+            let manifests = Manifests.render(target.owner, revision: revision.number, spec: revision.spec, secretValues: secrets,
+                                             pullSecret: pullSecret.written)
             for manifest in manifests {
                 try await send(manifest, namespace: namespace, client: client, deadline: deadline)
             }
@@ -148,6 +152,7 @@ final class DeployRunner: Service, Sendable {
                 try await client.delete(object.kind.path(namespace: namespace, name: object.name), deadline: deadline)
             }
             try await queue.finishApplied(job, revision: revision.number, spec: revision.spec, applied: applied, now: clock())
+            try await renewals.schedule(environmentID: target.owner.environmentID, at: pullSecret.renewAt)
             logger.info("revision applied", metadata: ["deployment_id": "\(job.deploymentID)", "revision": "\(revision.number)"])
         } catch let error as KubeError {
             throw ClusterConnector.appError(error, space: space)
@@ -193,19 +198,69 @@ final class DeployRunner: Service, Sendable {
                                fieldManager: Manifests.fieldManager, deadline: deadline)
     }
 
-    /// `gantry-registry` from the environment's registry integration, or deleted when there is none.
-    /// Returns whether pods should reference it.
-    func syncPullSecret(_ target: DeployTarget, client: KubernetesClient, deadline: NIODeadline) async throws -> Bool {
-        let path = Manifests.pullSecretPath(namespace: target.owner.namespace)
+    /// `gantry-registry` from the environment's registry integration, or deleted when there is none. Says whether pods
+    /// should reference it, and when a minted login in it must be renewed.
+    func syncPullSecret(_ target: DeployTarget, client: KubernetesClient, deadline: NIODeadline) async throws -> (written: Bool, renewAt: Date?) {
         guard let registry = target.registry, let login = try await registryLogins.login(registry) else {
-            try await client.delete(path, deadline: deadline)
-            return false
+            try await client.delete(Manifests.pullSecretPath(namespace: target.owner.namespace), deadline: deadline)
+            return (false, nil)
         }
-        let secret = Manifests.pullSecret(namespace: target.owner.namespace, projectID: target.owner.projectID,
-                                          environmentID: target.owner.environmentID, registry: registry.registry,
+        try await writePullSecret(namespace: target.owner.namespace, projectID: target.owner.projectID, environmentID: target.owner.environmentID,
+                                  registry: registry.registry, login: (login.username, login.password), client: client, deadline: deadline)
+        return (true, login.expiresAt.map { $0.addingTimeInterval(-RegistryLogins.refreshMargin) })
+    }
+
+    func writePullSecret(namespace: String, projectID: String, environmentID: String, registry: String, login: (username: String, password: String),
+                         client: KubernetesClient, deadline: NIODeadline) async throws {
+        let secret = Manifests.pullSecret(namespace: namespace, projectID: projectID, environmentID: environmentID, registry: registry,
                                           username: login.username, password: login.password)
-        try await client.apply(path, body: secret.sortedJSON, fieldManager: Manifests.fieldManager, deadline: deadline)
-        return true
+        try await client.apply(Manifests.pullSecretPath(namespace: namespace), body: secret.sortedJSON, fieldManager: Manifests.fieldManager,
+                               deadline: deadline)
+    }
+
+    // MARK: - Pull secret renewal
+
+    /// Writes a freshly minted login into every pull secret whose login is about to expire, one environment at a time.
+    func renewDuePullSecrets() async {
+        while !Task.isCancelled {
+            let environmentID: String?
+            do {
+                environmentID = try await renewals.claimDue(owner: owner, now: clock(), leaseFor: Self.lease)
+            } catch {
+                if !Task.isCancelled {
+                    logger.warning("pull secret renewals cannot be read", metadata: ["error": "\(LoggableError.describe(error))"])
+                }
+                return
+            }
+            guard let environmentID else { return }
+            await renewPullSecret(of: environmentID)
+        }
+    }
+
+    func renewPullSecret(of environmentID: String) async {
+        do {
+            guard let target = try await renewals.target(environmentID: environmentID), target.liveDeployments > 0,
+                  let registry = target.registry, let login = try await registryLogins.login(registry, fresh: true), let expiresAt = login.expiresAt else {
+                // Deleted, emptied, or no longer minting: nothing expires any more (teardown and deploys handle the secret itself).
+                try await renewals.schedule(environmentID: environmentID, at: nil)
+                return
+            }
+            let (client, space) = try await connector.client(forSpace: target.spaceID, org: target.organizationID)
+            do {
+                try await writePullSecret(namespace: target.namespace, projectID: target.projectID, environmentID: environmentID,
+                                          registry: registry.registry, login: (login.username, login.password), client: client,
+                                          deadline: NIODeadline.now() + callBudget)
+            } catch let error as KubeError {
+                throw ClusterConnector.appError(error, space: space)
+            }
+            try await renewals.schedule(environmentID: environmentID, at: expiresAt.addingTimeInterval(-RegistryLogins.refreshMargin))
+            logger.info("pull secret renewed", metadata: ["environment_id": "\(environmentID)"])
+        } catch {
+            if Task.isCancelled { return }
+            // The login in the cluster is still good for a while: try again in a minute.
+            logger.warning("a pull secret could not be renewed", metadata: ["environment_id": "\(environmentID)", "error": "\(LoggableError.describe(error))"])
+            try? await renewals.schedule(environmentID: environmentID, at: clock().addingTimeInterval(60))
+        }
     }
 
     func openSecrets(_ sealed: String?, deploymentID: String) throws -> [String: String] {

@@ -39,11 +39,13 @@ struct RegistryLogins: Sendable {
     }
 
     /// The login for `registry`, or nil when the integration has neither a cloud account nor credentials.
-    func login(_ registry: RegistryAccess) async throws -> (username: String, password: String)? {
+    /// `expiresAt` is nil for a username and password, which do not expire. `fresh` mints a new login even when the
+    /// cached one still has time left: the renewal of a pull secret must outlive the login it replaces.
+    func login(_ registry: RegistryAccess, fresh: Bool = false) async throws -> (username: String, password: String, expiresAt: Date?)? {
         let kind = IntegrationKind(rawValue: registry.kind) ?? .generic
         if let accountID = registry.cloudAccountID, kind.acceptsCloudAccount {
-            let minted = try await minted(registry, kind: kind, accountID: accountID)
-            return (minted.username, minted.password)
+            let minted = try await minted(registry, kind: kind, accountID: accountID, fresh: fresh)
+            return (minted.username, minted.password, minted.expiresAt)
         }
         guard let sealed = registry.sealedCredentials else { return nil }
         guard let opened = try? sealer.open(sealed, context: registry.integrationID),
@@ -51,12 +53,12 @@ struct RegistryLogins: Sendable {
               let username = fields["username"], let password = fields["password"] else {
             throw DeployRefusal("\(Self.name(registry)): its credentials cannot be opened with this deployer's key.")
         }
-        return (username, password)
+        return (username, password, nil)
     }
 
     /// A cached or freshly minted login from the integration's cloud account. The credentials are opened only to
     /// mint: a login served from the cache costs no decryption.
-    func minted(_ registry: RegistryAccess, kind: IntegrationKind, accountID: String) async throws -> RegistryLogin {
+    func minted(_ registry: RegistryAccess, kind: IntegrationKind, accountID: String, fresh: Bool) async throws -> RegistryLogin {
         let name = Self.name(registry)
         guard let sealed = registry.sealedCloudCredentials else {
             throw DeployRefusal("\(name): its cloud account's credentials cannot be opened with this deployer's key.")
@@ -73,6 +75,7 @@ struct RegistryLogins: Sendable {
         // A new sealing of the account's credentials (they were changed) is a new key: the old login is not reused.
         let fingerprint = SHA256.hash(data: Data(sealed.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let key = [registry.integrationID, kind.rawValue, registry.registry, accountID, fingerprint].joined(separator: "|")
+        if fresh { await cache.invalidate(key) }
         do {
             return try await cache.login(for: key) { [sealer] in
                 guard let opened = try? sealer.open(sealed, context: accountID),

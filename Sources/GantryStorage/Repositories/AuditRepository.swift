@@ -179,12 +179,27 @@ enum AuditTrail {
     static func record(
         _ event: AuditEvent, by caller: Caller, ids: IDGenerator, on sql: any SQLDatabase
     ) async throws {
-        try await record(event, actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, on: sql)
+        try await record([event], actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, on: sql)
+    }
+
+    static func record(
+        _ events: [AuditEvent], by caller: Caller, ids: IDGenerator, on sql: any SQLDatabase
+    ) async throws {
+        try await record(events, actor: .user(caller), org: caller.organizationID, requestID: caller.requestID, ids: ids, on: sql)
     }
 
     static func record(
         _ event: AuditEvent, actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, on sql: any SQLDatabase
     ) async throws {
+        try await record([event], actor: actor, org: org, requestID: requestID, ids: ids, on: sql)
+    }
+
+    /// Appends `events` to the organization's hash chain, in order: the chain's head is locked and moved once, and the
+    /// entries go in with one statement.
+    static func record(
+        _ events: [AuditEvent], actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, on sql: any SQLDatabase
+    ) async throws {
+        guard !events.isEmpty else { return }
         struct Head: Decodable { var seq: Int; var hash: String? }
         let lockedHead: SQLQueryString = "SELECT seq, hash FROM audit_heads WHERE org_id = \(bind: org)\(RowLocking(.update, of: "audit_heads"))"
         var head = try await sql.raw(lockedHead).first(Head.self)
@@ -192,21 +207,28 @@ enum AuditTrail {
             try await sql.raw("INSERT INTO audit_heads (org_id, seq, hash) VALUES (\(bind: org), 0, NULL) ON CONFLICT (org_id) DO NOTHING").run()
             head = try await sql.raw(lockedHead).first(Head.self)
         }
-        let seq = (head?.seq ?? 0) + 1
-        let entry = AuditEntry(
-            id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
-            createdAtMicros: Timestamp.now(), prevHash: head?.hash
-        )
-        try await sql.raw("""
-            INSERT INTO audit_logs (id, org_id, seq, action, actor_type, actor_id, actor_email, token_id, resource_type, resource_id,
-                project_id, environment_id, deployment_id, request_id, changes, created_at, hash, prev_hash)
-            VALUES (\(bind: entry.id), \(bind: org), \(bind: seq), \(bind: entry.action), \(bind: actor.type), \(bind: actor.id),
-                \(bind: actor.email), \(bind: actor.tokenId), \(bind: entry.resourceType), \(bind: entry.resourceId), \(bind: entry.projectId),
-                \(bind: entry.environmentId), \(bind: entry.deploymentId), \(bind: entry.requestId),
-                \(bind: try entry.changes.map { try JSONColumn.encode($0) }), \(bind: entry.createdAtMicros), \(bind: entry.hash),
-                \(bind: entry.prevHash))
-            """).run()
-        try await sql.raw("UPDATE audit_heads SET seq = \(bind: seq), hash = \(bind: entry.hash) WHERE org_id = \(bind: org)").run()
+        var seq = head?.seq ?? 0
+        var previous = head?.hash
+        let now = Timestamp.now()
+        var insert = sql.insert(into: "audit_logs").columns(
+            "id", "org_id", "seq", "action", "actor_type", "actor_id", "actor_email", "token_id", "resource_type", "resource_id",
+            "project_id", "environment_id", "deployment_id", "request_id", "changes", "created_at", "hash", "prev_hash")
+        for event in events {
+            seq += 1
+            let entry = AuditEntry(
+                id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
+                createdAtMicros: now, prevHash: previous
+            )
+            insert = insert.values(
+                SQLBind(entry.id), SQLBind(org), SQLBind(seq), SQLBind(entry.action), SQLBind(actor.type), SQLBind(actor.id),
+                SQLBind(actor.email), SQLBind(actor.tokenId), SQLBind(entry.resourceType), SQLBind(entry.resourceId), SQLBind(entry.projectId),
+                SQLBind(entry.environmentId), SQLBind(entry.deploymentId), SQLBind(entry.requestId),
+                SQLBind(try entry.changes.map { try JSONColumn.encode($0) }), SQLBind(entry.createdAtMicros), SQLBind(entry.hash),
+                SQLBind(entry.prevHash))
+            previous = entry.hash
+        }
+        try await insert.run()
+        try await sql.raw("UPDATE audit_heads SET seq = \(bind: seq), hash = \(bind: previous) WHERE org_id = \(bind: org)").run()
     }
 }
 

@@ -28,17 +28,6 @@ public struct DeployTarget: Sendable {
     public var environmentHasOtherDeployments: Bool
 }
 
-/// The environment's registry integration, as the pull secret is made from it.
-public struct RegistryAccess: Sendable {
-    public var integrationID: String
-    public var kind: String
-    public var registry: String
-    public var sealedCredentials: String?
-    public var cloudAccountID: String?
-    public var cloudProvider: String?
-    public var sealedCloudCredentials: String?
-}
-
 /// The deployer's side of revisions: leasing jobs, recording what a job did, and Gantry's timeline events.
 public protocol DeployQueueRepository: Sendable {
     /// Leases the next due job, or nil. A job runs only once every earlier job of its deployment is done, and is
@@ -122,20 +111,17 @@ public struct DeployQueue: DeployQueueRepository {
         struct Row: Decodable {
             var name: String; var projectId: String; var environmentId: String; var namespace: String; var spaceId: String; var spaceName: String
             var currentRevision: Int?
-            var integrationId: String?; var integrationKind: String?; var registry: String?; var integrationCredentials: String?
-            var integrationAccountId: String?; var accountProvider: String?; var accountCredentials: String?
         }
         return try await database.read { sql in
             // Teardown runs after the soft delete, so this read does not ask for live rows.
-            guard let row = try await sql.raw("""
+            guard let found = try await sql.raw("""
                 SELECT d.name, d.project_id, d.environment_id, e.namespace, e.space_id, s.name AS space_name, d.current_revision,
-                    i.id AS integration_id, i.kind AS integration_kind, i.registry, i.sealed_credentials AS integration_credentials,
-                    i.cloud_account_id AS integration_account_id, c.provider AS account_provider, c.sealed_credentials AS account_credentials
+                    \(unsafeRaw: RegistryAccess.columns)
                 FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN spaces s ON s.id = e.space_id
-                    LEFT JOIN integrations i ON i.id = e.registry_integration_id AND i.deleted_at IS NULL
-                    LEFT JOIN cloud_accounts c ON c.id = i.cloud_account_id AND c.deleted_at IS NULL
+                    \(unsafeRaw: RegistryAccess.joins)
                 WHERE d.id = \(bind: job.deploymentID)
-                """).first(Row.self) else { throw AppError.notFound("deployment") }
+                """).first() else { throw AppError.notFound("deployment") }
+            let row = try found.decode(model: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
             var revision: Revision?
             var sealedSecretEnv: String?
             if let revisionID = job.revisionID, let found = try await sql.raw("""
@@ -155,11 +141,7 @@ public struct DeployQueue: DeployQueueRepository {
                                      namespace: row.namespace),
                 spaceID: row.spaceId, spaceName: row.spaceName, revision: revision, sealedSecretEnv: sealedSecretEnv,
                 previouslyApplied: try previouslyApplied.map { try JSONColumn.decode([String].self, from: $0) } ?? [],
-                registry: row.integrationId.map {
-                    RegistryAccess(integrationID: $0, kind: row.integrationKind ?? "generic", registry: row.registry ?? "",
-                                   sealedCredentials: row.integrationCredentials, cloudAccountID: row.integrationAccountId,
-                                   cloudProvider: row.accountProvider, sealedCloudCredentials: row.accountCredentials)
-                },
+                registry: try RegistryAccess.decode(found),
                 environmentHasOtherDeployments: others > 0
             )
         }
@@ -275,12 +257,22 @@ public struct DeployQueue: DeployQueueRepository {
 
     // MARK: - Shared with the API side
 
-    static func enqueue(kind: String, deploymentID: String, revisionID: String?, org: String, ids: IDGenerator, now: Int64,
-                        on sql: any SQLDatabase) async throws {
-        try await sql.raw("""
-            INSERT INTO deploy_jobs (id, org_id, deployment_id, revision_id, kind, run_after, created_at)
-            VALUES (\(bind: ids.make(.job)), \(bind: org), \(bind: deploymentID), \(bind: revisionID), \(bind: kind), \(bind: now), \(bind: now))
-            """).run()
+    /// A job to queue: apply a revision, or tear a deployment down.
+    struct NewJob {
+        var kind: String
+        var deploymentID: String
+        var revisionID: String?
+    }
+
+    /// Queues `jobs` with one statement.
+    static func enqueue(_ jobs: [NewJob], org: String, ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
+        guard !jobs.isEmpty else { return }
+        var insert = sql.insert(into: "deploy_jobs").columns("id", "org_id", "deployment_id", "revision_id", "kind", "run_after", "created_at")
+        for job in jobs {
+            insert = insert.values(SQLBind(ids.make(.job)), SQLBind(org), SQLBind(job.deploymentID), SQLBind(job.revisionID), SQLBind(job.kind),
+                                   SQLBind(now), SQLBind(now))
+        }
+        try await insert.run()
     }
 
     /// A job ends: done, its lease given back, and why it failed when it did.
@@ -289,40 +281,62 @@ public struct DeployQueue: DeployQueueRepository {
         try await sql.raw("UPDATE deploy_jobs SET done = TRUE, lease_owner = NULL, lease_until = NULL" + failure + " WHERE id = \(bind: job.id)").run()
     }
 
-    /// The deployment's revisions not yet applied end `superseded` with `message` (each noted on the timeline as
-    /// `event(number)` says). Their jobs still run, in order, but only to finish: they run now, not after a backoff.
-    static func supersedeUnapplied(_ deploymentID: String, message: String, event: (Int) -> String, org: String, ids: IDGenerator,
-                                   now: Int64, on sql: any SQLDatabase) async throws {
+    /// The revisions of `deploymentIDs` not yet applied end `superseded` with `message(deploymentID)` (each noted on
+    /// the timeline as `event(deploymentID, number)` says). Their jobs still run, in order, but only to finish: they run
+    /// now, not after a backoff.
+    static func supersedeUnapplied(_ deploymentIDs: [String], message: (String) -> String, event: (String, Int) -> String, org: String,
+                                   ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
+        struct Row: Decodable { var deploymentId: String; var number: Int }
         let superseded = try await sql.raw("""
-            SELECT number FROM revisions WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
-            """).all(decodingColumn: "number", as: Int.self)
+            SELECT deployment_id, number FROM revisions WHERE deployment_id IN (\(binds: deploymentIDs)) AND status IN ('queued', 'applying')
+            ORDER BY deployment_id, number
+            """).all(Row.self)
         guard !superseded.isEmpty else { return }
-        try await sql.raw("""
-            UPDATE revisions SET status = 'superseded', finished_at = \(bind: now), message = \(bind: message)
-            WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
-            """).run()
-        try await sql.raw("UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id = \(bind: deploymentID) AND done = FALSE").run()
-        for number in superseded {
-            try await recordEvent(deploymentID, org: org, reason: "RevisionSuperseded", message: event(number), object: "Revision/\(number)",
-                                  warning: false, ids: ids, now: now, on: sql)
+        let affected = Array(Set(superseded.map(\.deploymentId))).sorted()
+        for deploymentID in affected {
+            try await sql.raw("""
+                UPDATE revisions SET status = 'superseded', finished_at = \(bind: now), message = \(bind: message(deploymentID))
+                WHERE deployment_id = \(bind: deploymentID) AND status IN ('queued', 'applying')
+                """).run()
         }
+        try await sql.raw("UPDATE deploy_jobs SET run_after = \(bind: now) WHERE deployment_id IN (\(binds: affected)) AND done = FALSE").run()
+        try await recordEvents(superseded.map {
+            NewEvent(deploymentID: $0.deploymentId, reason: "RevisionSuperseded", message: event($0.deploymentId, $0.number), object: "Revision/\($0.number)")
+        }, org: org, ids: ids, now: now, on: sql)
     }
 
     /// Deleting a deployment: what was queued for it will never be applied, and what was applied comes down.
     static func queueTeardown(of deployment: Deployment, org: String, ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
-        try await supersedeUnapplied(deployment.id, message: "The deployment was deleted before this revision was applied.",
-                                     event: { "Revision \($0) will not be applied: the deployment was deleted." },
+        try await supersedeUnapplied([deployment.id], message: { _ in "The deployment was deleted before this revision was applied." },
+                                     event: { "Revision \($1) will not be applied: the deployment was deleted." },
                                      org: org, ids: ids, now: now, on: sql)
-        try await enqueue(kind: "teardown", deploymentID: deployment.id, revisionID: nil, org: org, ids: ids, now: now, on: sql)
+        try await enqueue([NewJob(kind: "teardown", deploymentID: deployment.id, revisionID: nil)], org: org, ids: ids, now: now, on: sql)
+    }
+
+    /// A line of Gantry's own timeline for a deployment.
+    struct NewEvent {
+        var deploymentID: String
+        var reason: String
+        var message: String
+        var object: String
+        var warning = false
     }
 
     static func recordEvent(_ deploymentID: String, org: String, reason: String, message: String, object: String, warning: Bool,
                             ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
-        try await sql.raw("""
-            INSERT INTO deployment_events (id, org_id, deployment_id, at, warning, reason, message, object)
-            VALUES (\(bind: ids.make(.event)), \(bind: org), \(bind: deploymentID), \(bind: now), \(bind: warning), \(bind: reason),
-                \(bind: message), \(bind: object))
-            """).run()
+        try await recordEvents([NewEvent(deploymentID: deploymentID, reason: reason, message: message, object: object, warning: warning)],
+                               org: org, ids: ids, now: now, on: sql)
+    }
+
+    /// Records `events` with one statement.
+    static func recordEvents(_ events: [NewEvent], org: String, ids: IDGenerator, now: Int64, on sql: any SQLDatabase) async throws {
+        guard !events.isEmpty else { return }
+        var insert = sql.insert(into: "deployment_events").columns("id", "org_id", "deployment_id", "at", "warning", "reason", "message", "object")
+        for event in events {
+            insert = insert.values(SQLBind(ids.make(.event)), SQLBind(org), SQLBind(event.deploymentID), SQLBind(now), SQLBind(event.warning),
+                                   SQLBind(event.reason), SQLBind(event.message), SQLBind(event.object))
+        }
+        try await insert.run()
     }
 
     static func events(_ deploymentID: String, on sql: any SQLDatabase) async throws -> [DeploymentEvent] {

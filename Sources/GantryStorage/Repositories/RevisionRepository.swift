@@ -56,7 +56,8 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         try await database.transaction { sql in
             let deployment = try await SQLDeploymentRepository.fetchLive(deploymentID, org: caller.organizationID, lock: RowLocking(.update, of: "d"), on: sql)
             try caller.permissions.authorize(policy, on: deployment.target, resource: "deployment")
-            return try await makeRevision(of: deployment, request, by: caller, on: sql)
+            let injected = try await InjectedEnv.resolve(environment: deployment.environmentID, on: sql)[deployment.id] ?? []
+            return try await makeRevisions([(deployment, request, injected)], by: caller, on: sql)[0]
         }
     }
 
@@ -68,9 +69,12 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
 
     public func deployPending(in environmentID: String, by caller: Caller, requiring policy: String) async throws -> [Revision] {
         try await database.transaction { sql in
+            let pending = try await pending(in: environmentID, for: caller, requiring: policy, lock: RowLocking(.update, of: "d"), on: sql)
+            // Bounded batches keep every statement under the databases' limits on bound parameters.
             var revisions: [Revision] = []
-            for (deployment, injected) in try await pending(in: environmentID, for: caller, requiring: policy, lock: RowLocking(.update, of: "d"), on: sql) {
-                revisions.append(try await makeRevision(of: deployment, GantryCore.DeployRequest(), injected: injected, by: caller, on: sql))
+            for start in stride(from: 0, to: pending.count, by: 500) {
+                let batch = pending[start..<min(start + 500, pending.count)].map { ($0.deployment, GantryCore.DeployRequest(), $0.injected) }
+                revisions += try await makeRevisions(batch, by: caller, on: sql)
             }
             return revisions
         }
@@ -95,81 +99,94 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
         }
     }
 
-    /// The one way a revision is made: the catalog row first takes the request's values (an image, or revision n's
+    /// The one way revisions are made: each catalog row first takes its request's values (an image, or revision n's
     /// spec for a rollback), then the spec is frozen with the connection variables of this moment, queued revisions
-    /// are superseded, and the job is queued, all with one audit entry.
-    func makeRevision(of deployment: Deployment, _ request: GantryCore.DeployRequest, injected known: [EnvVar]? = nil, by caller: Caller,
-                      on sql: any SQLDatabase) async throws -> Revision {
+    /// are superseded, and the job is queued, with one audit entry per revision. A batch costs a fixed number of
+    /// statements, not a number per deployment: an environment deploy of 200 deployments answers in one round of them.
+    func makeRevisions(_ requests: [(deployment: Deployment, request: GantryCore.DeployRequest, injected: [EnvVar])], by caller: Caller,
+                       on sql: any SQLDatabase) async throws -> [Revision] {
+        guard !requests.isEmpty else { return [] }
         let now = Timestamp.now()
-        var updated = deployment
-        var sealedSecrets = try await sql.raw("SELECT sealed_secret_env FROM deployments WHERE id = \(bind: deployment.id)")
-            .first(decodingColumn: "sealed_secret_env", as: String?.self) ?? nil
-        if let number = request.rollbackTo {
-            struct Target: Decodable { var spec: String; var sealedSecretEnv: String? }
-            guard let target = try await sql.raw("""
-                SELECT spec, sealed_secret_env FROM revisions WHERE deployment_id = \(bind: deployment.id) AND number = \(bind: number)
-                """).first(Target.self) else {
-                throw AppError(.notFound, "This deployment has no revision \(number).")
+        let org = caller.organizationID
+        let deploymentIDs = requests.map(\.deployment.id)
+        struct Stored: Decodable { var id: String; var sealedSecretEnv: String?; var lastNumber: Int? }
+        let stored = Dictionary(uniqueKeysWithValues: try await sql.raw("""
+            SELECT d.id, d.sealed_secret_env, (SELECT MAX(r.number) FROM revisions r WHERE r.deployment_id = d.id) AS last_number
+            FROM deployments d WHERE d.id IN (\(binds: deploymentIDs))
+            """).all(Stored.self).map { ($0.id, $0) })
+
+        var made: [(revision: Revision, sealedSecrets: String?, event: AuditEvent)] = []
+        for (deployment, request, injected) in requests {
+            var updated = deployment
+            var sealedSecrets = stored[deployment.id]?.sealedSecretEnv
+            if let number = request.rollbackTo {
+                struct Target: Decodable { var spec: String; var sealedSecretEnv: String? }
+                guard let target = try await sql.raw("""
+                    SELECT spec, sealed_secret_env FROM revisions WHERE deployment_id = \(bind: deployment.id) AND number = \(bind: number)
+                    """).first(Target.self) else {
+                    throw AppError(.notFound, "This deployment has no revision \(number).")
+                }
+                let spec = try DeploySpec.decode(target.spec)
+                updated.image = spec.image
+                updated.replicas = spec.replicas
+                updated.port = spec.port
+                updated.resources = spec.resources
+                updated.env = spec.env
+                updated.ingress = spec.ingress
+                updated.healthCheck = spec.healthCheck
+                updated.secretEnvNames = spec.secretEnvNames
+                if target.sealedSecretEnv != sealedSecrets { updated.secretEnvVersion += 1 }
+                sealedSecrets = target.sealedSecretEnv
             }
-            let spec = try DeploySpec.decode(target.spec)
-            updated.image = spec.image
-            updated.replicas = spec.replicas
-            updated.port = spec.port
-            updated.resources = spec.resources
-            updated.env = spec.env
-            updated.ingress = spec.ingress
-            updated.healthCheck = spec.healthCheck
-            updated.secretEnvNames = spec.secretEnvNames
-            if target.sealedSecretEnv != sealedSecrets { updated.secretEnvVersion += 1 }
-            sealedSecrets = target.sealedSecretEnv
+            if let image = request.image { updated.image = image }
+            if updated.spec(injectedEnv: []) != deployment.spec(injectedEnv: []) {
+                updated.version += 1
+                try await sql.raw("""
+                    UPDATE deployments SET image = \(bind: updated.image), replicas = \(bind: updated.replicas), port = \(bind: updated.port),
+                        cpu_request = \(bind: updated.resources?.cpuRequest), memory_request = \(bind: updated.resources?.memoryRequest),
+                        env = \(bind: try JSONColumn.encode(updated.env)), secret_env_names = \(bind: try JSONColumn.encode(updated.secretEnvNames)),
+                        sealed_secret_env = \(bind: sealedSecrets), secret_env_version = \(bind: updated.secretEnvVersion),
+                        ingress = \(bind: try updated.ingress.map(JSONColumn.encode)), health_check = \(bind: try updated.healthCheck.map(JSONColumn.encode)),
+                        updated_at = \(bind: now), version = \(bind: updated.version)
+                    WHERE id = \(bind: deployment.id)
+                    """).run()
+            }
+            let number = (stored[deployment.id]?.lastNumber ?? 0) + 1
+            let revision = Revision(
+                id: ids.make(.revision), deploymentID: deployment.id, number: number, spec: updated.spec(injectedEnv: injected), status: .queued,
+                message: nil, rollbackOf: request.rollbackTo, createdBy: caller.email, createdAt: Timestamp.date(now), appliedAt: nil, finishedAt: nil
+            )
+            var changes = Changes.diff(deployment.auditFields, updated.auditFields)
+            if updated.secretEnvVersion != deployment.secretEnvVersion { changes["secretEnv"] = Changes.replacedSecret }
+            changes["revision"] = .object(["from": JSONValue(deployment.currentRevision), "to": .int(number)])
+            if let rollbackOf = request.rollbackTo { changes["rollbackOf"] = .object(["from": .null, "to": .int(rollbackOf)]) }
+            made.append((revision, sealedSecrets, SQLDeploymentRepository.event(request.rollbackTo == nil ? "deployed" : "rolled_back", updated, changes: changes)))
         }
-        if let image = request.image { updated.image = image }
-        let catalogChanged = updated.spec(injectedEnv: []) != deployment.spec(injectedEnv: [])
-        if catalogChanged {
-            updated.version += 1
-            try await sql.raw("""
-                UPDATE deployments SET image = \(bind: updated.image), replicas = \(bind: updated.replicas), port = \(bind: updated.port),
-                    cpu_request = \(bind: updated.resources?.cpuRequest), memory_request = \(bind: updated.resources?.memoryRequest),
-                    env = \(bind: try JSONColumn.encode(updated.env)), secret_env_names = \(bind: try JSONColumn.encode(updated.secretEnvNames)),
-                    sealed_secret_env = \(bind: sealedSecrets), secret_env_version = \(bind: updated.secretEnvVersion),
-                    ingress = \(bind: try updated.ingress.map(JSONColumn.encode)), health_check = \(bind: try updated.healthCheck.map(JSONColumn.encode)),
-                    updated_at = \(bind: now), version = \(bind: updated.version)
-                WHERE id = \(bind: deployment.id)
-                """).run()
-        }
-        // The deployment's own fields never change its connection variables: those come from its connections' targets.
-        let injected: [EnvVar] = if let known { known } else { try await InjectedEnv.resolve(environment: deployment.environmentID, on: sql)[deployment.id] ?? [] }
-        let spec = updated.spec(injectedEnv: injected)
-        let number = (try await sql.raw("SELECT MAX(number) AS n FROM revisions WHERE deployment_id = \(bind: deployment.id)")
-            .first(decodingColumn: "n", as: Int?.self) ?? nil).map { $0 + 1 } ?? 1
+
         // A newer deploy wins over revisions not yet applied.
-        try await DeployQueue.supersedeUnapplied(deployment.id, message: "Superseded by revision \(number) before it was applied.",
-                                                 event: { "Revision \($0) was superseded by revision \(number) before it was applied." },
-                                                 org: caller.organizationID, ids: ids, now: now, on: sql)
-        let revision = Revision(
-            id: ids.make(.revision), deploymentID: deployment.id, number: number, spec: spec, status: .queued, message: nil,
-            rollbackOf: request.rollbackTo, createdBy: caller.email, createdAt: Timestamp.date(now), appliedAt: nil, finishedAt: nil
-        )
+        let newNumbers = Dictionary(made.map { ($0.revision.deploymentID, $0.revision.number) }) { max($0, $1) }
+        try await DeployQueue.supersedeUnapplied(deploymentIDs, message: { "Superseded by revision \(newNumbers[$0] ?? 0) before it was applied." },
+                                                 event: { "Revision \($1) was superseded by revision \(newNumbers[$0] ?? 0) before it was applied." },
+                                                 org: org, ids: ids, now: now, on: sql)
         try await mappingUniqueViolation({ _ in AppError(.conflict, "Another deploy of this deployment was made at the same moment; try again.") }) {
-            try await sql.raw("""
-                INSERT INTO revisions (id, org_id, deployment_id, number, spec, sealed_secret_env, status, rollback_of, created_by, created_at)
-                VALUES (\(bind: revision.id), \(bind: caller.organizationID), \(bind: deployment.id), \(bind: number), \(bind: spec.canonicalJSON),
-                    \(bind: sealedSecrets), 'queued', \(bind: request.rollbackTo), \(bind: caller.email), \(bind: now))
-                """).run()
+            var insert = sql.insert(into: "revisions")
+                .columns("id", "org_id", "deployment_id", "number", "spec", "sealed_secret_env", "status", "rollback_of", "created_by", "created_at")
+            for (revision, sealedSecrets, _) in made {
+                insert = insert.values(SQLBind(revision.id), SQLBind(org), SQLBind(revision.deploymentID), SQLBind(revision.number),
+                                       SQLBind(revision.spec.canonicalJSON), SQLBind(sealedSecrets), SQLBind("queued"), SQLBind(revision.rollbackOf),
+                                       SQLBind(caller.email), SQLBind(now))
+            }
+            try await insert.run()
         }
-        try await DeployQueue.enqueue(kind: "apply", deploymentID: deployment.id, revisionID: revision.id, org: caller.organizationID,
-                                      ids: ids, now: now, on: sql)
-        let verb = request.rollbackTo == nil ? "queued" : "queued as a rollback to revision \(request.rollbackTo!)"
-        try await DeployQueue.recordEvent(deployment.id, org: caller.organizationID, reason: "RevisionQueued",
-                                          message: "Revision \(number) \(verb) by \(caller.email).", object: "Revision/\(number)",
-                                          warning: false, ids: ids, now: now, on: sql)
-        var changes = Changes.diff(deployment.auditFields, updated.auditFields)
-        if updated.secretEnvVersion != deployment.secretEnvVersion { changes["secretEnv"] = Changes.replacedSecret }
-        changes["revision"] = .object(["from": JSONValue(deployment.currentRevision), "to": .int(number)])
-        if let rollbackOf = request.rollbackTo { changes["rollbackOf"] = .object(["from": .null, "to": .int(rollbackOf)]) }
-        try await record(SQLDeploymentRepository.event(request.rollbackTo == nil ? "deployed" : "rolled_back", updated, changes: changes),
-                         by: caller, on: sql)
-        return revision
+        try await DeployQueue.enqueue(made.map { .init(kind: "apply", deploymentID: $0.revision.deploymentID, revisionID: $0.revision.id) },
+                                      org: org, ids: ids, now: now, on: sql)
+        try await DeployQueue.recordEvents(made.map { made in
+            let verb = made.revision.rollbackOf.map { "queued as a rollback to revision \($0)" } ?? "queued"
+            return .init(deploymentID: made.revision.deploymentID, reason: "RevisionQueued",
+                         message: "Revision \(made.revision.number) \(verb) by \(caller.email).", object: "Revision/\(made.revision.number)")
+        }, org: org, ids: ids, now: now, on: sql)
+        try await AuditTrail.record(made.map(\.event), by: caller, ids: ids, on: sql)
+        return made.map(\.revision)
     }
 
     public func list(_ deploymentID: String, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Revision> {
