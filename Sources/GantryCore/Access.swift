@@ -34,6 +34,17 @@ public enum Target: Sendable, Equatable {
     case environment(String, project: String)
 }
 
+extension Target {
+    /// The scope an assignment would need to name to grant something on exactly this target.
+    public var scope: Scope {
+        switch self {
+        case .organization: .organization
+        case .project(let id): .project(id)
+        case .environment(let id, _): .environment(id)
+        }
+    }
+}
+
 /// One assignment as the access check needs it: its scope, the project above an environment
 /// scope, and the role's policies.
 public struct Grant: Sendable, Equatable {
@@ -120,7 +131,7 @@ public struct Permissions: Sendable, Equatable {
         if allows(policy, on: target) { return }
         if policy == "projects:read", case .project = target { return }
         if policy == "environments:read", case .environment = target { return }
-        throw AppError(.forbidden, "Your role does not grant \(policy) on this \(resource); ask an organization admin for access.")
+        throw AppError.forbidden(policy, on: target, "Your role does not grant \(policy) on this \(resource); ask an organization admin for access.")
     }
 
     /// The projects a list or the stats may show: those `sees` allows.

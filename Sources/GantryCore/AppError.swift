@@ -91,6 +91,11 @@ public struct AppError: Error, Sendable, Equatable {
         AppError(.notFound, "No such \(resource) in your organization.")
     }
 
+    /// A refusal that says what was checked where (docs/api.md §9 "Why can't I?"): `details.policy` and `details.scope`.
+    public static func forbidden(_ policy: String, on target: Target, _ message: String) -> AppError {
+        AppError(.forbidden, message, details: ["policy": .string(policy), "scope": .string(target.scope.description)])
+    }
+
     public static func conflict(field: String, _ message: String) -> AppError {
         AppError(.conflict, message, details: ["field": .string(field)])
     }

@@ -39,6 +39,7 @@ enum OperationTable {
         "createToken": .caller,
         "revokeToken": .caller,
         "listPolicies": .caller,
+        "explainAccess": .caller,
 
         "listProjects": .resource("projects:read"),
         "getProjectStats": .resource("projects:read"),

@@ -55,6 +55,22 @@ struct AccessMatrixTests {
             return w
         }
 
+        /// The resource an explanation asks about for a call on `on` (`GET /access/explain?resource=`).
+        func resource(_ on: On) -> String {
+            switch on {
+            case .organization: "org"
+            case .project: project
+            case .deletedProject: deletedProject
+            case .environment: environment
+            }
+        }
+
+        /// The scope a refusal of a call on `on` names in `details.scope`.
+        func refusalScope(_ on: On, requirement: Requirement) -> String {
+            if case .organization = requirement { return "org" }
+            return on == .environment ? "environment:\(environment)" : "project:\(resource(on))"
+        }
+
         func scope(_ kind: ScopeKind) -> String {
             switch kind {
             case .org: "org"
@@ -74,6 +90,7 @@ struct AccessMatrixTests {
             "createToken": Call(method: "POST", path: "/api/tokens", body: ["name": "ci"], on: .organization),
             "revokeToken": Call(method: "DELETE", path: "/api/tokens/\(spareToken)", on: .organization),
             "listPolicies": Call(method: "GET", path: "/api/policies", on: .organization),
+            "explainAccess": Call(method: "GET", path: "/api/access/explain?action=projects:read&resource=\(w.project)", on: .organization),
             "listProjects": Call(method: "GET", path: "/api/projects", on: .organization),
             "getProjectStats": Call(method: "GET", path: "/api/projects/stats", on: .organization),
             "createProject": Call(method: "POST", path: "/api/projects", body: ["name": unique("p")], on: .organization),
@@ -230,6 +247,7 @@ struct AccessMatrixTests {
     ) async throws -> (Int, Int) {
         var allowedAnswers = 0, refusals = 0
         let calls = Self.calls(world, spareToken: spareToken)
+        try await Self.checkExplanations(caller, world: world, calls: calls, policies: policies, scope: scope, label: label)
         for operation in Self.order {
             guard let call = calls[operation] else { continue }   // `tableCoversDocument` names any operation without a call
             let reply = try await caller.request(.init(call.method)!, call.path, json: call.body)
@@ -248,10 +266,41 @@ struct AccessMatrixTests {
             case .status(let status):
                 #expect(reply.status == status, "\(context), expected \(status)")
                 #expect(reply.errorCode == (status == 403 ? "forbidden" : "not_found"), "\(context)")
+                if status == 403, let requirement = OperationTable.requirements[operation] {
+                    let details = (reply.json["error"] as? [String: Any])?["details"] as? [String: Any]
+                    #expect(details?["policy"] as? String == requirement.policy, "\(context): details.policy")
+                    #expect(details?["scope"] as? String == world.refusalScope(call.on, requirement: requirement), "\(context): details.scope")
+                }
                 refusals += 1
             }
         }
         return (allowedAnswers, refusals)
+    }
+
+    /// `GET /access/explain` agrees with the answer each operation gets: asked, before any call changes the world, about
+    /// every (policy, resource) an operation checks, it says allowed exactly when the oracle does, and not visible exactly
+    /// when the answer is 404. Lists (filtered, never refused) and the restore of a deleted project (a row no read shows)
+    /// are not explained.
+    static func checkExplanations(_ caller: TestApp, world: World, calls: [String: Call], policies: Set<String>, scope: ScopeKind,
+                                  label: String) async throws {
+        let unexplained: Set<String> = ["listProjects", "getProjectStats", "listEnvironments", "restoreProject"]
+        var asked: [String: (policy: String, resource: String, expected: Expect)] = [:]
+        for operation in Self.order where !unexplained.contains(operation) {
+            guard let call = calls[operation], let policy = OperationTable.requirements[operation]?.policy else { continue }
+            let resource = world.resource(call.on)
+            let key = "\(policy) \(resource)"
+            if asked[key] == nil { asked[key] = (policy, resource, Self.expect(operation, on: call.on, policies: policies, scope: scope)) }
+        }
+        for (policy, resource, expected) in asked.values {
+            let reply = try await caller.get("/api/access/explain?action=\(policy)&resource=\(resource)")
+            let context = "\(label) at \(scope.rawValue): explain \(policy) on \(resource) → \(reply.text.prefix(300))"
+            try #require(reply.status == 200, "\(context)")
+            #expect(reply["allowed"] as? Bool == (expected == .allowed), "\(context), expected \(expected)")
+            #expect(reply["visible"] as? Bool == (expected != .status(404)), "\(context), expected \(expected)")
+            let grants = reply["grants"] as? [[String: Any]] ?? []
+            #expect(grants.allSatisfy { $0["policy"] as? String == policy }, "\(context)")
+            if expected != .allowed { #expect(reply["reason"] as? String != nil, "\(context): a refusal says why") }
+        }
     }
 
     @Test("Every operation in the document has an access rule and a matrix call, and nothing else does")

@@ -62,6 +62,26 @@ extension APIImplementation {
         .ok(.init(body: .json(.init(data: Policies.all, nextCursor: nil, additionalProperties: .nulls(["nextCursor": true])))))
     }
 
+    func explainAccess(_ input: Operations.ExplainAccess.Input) async throws -> Operations.ExplainAccess.Output {
+        var validator = Validator()
+        if !Policies.all.contains(input.query.action) {
+            validator.fail("action", "must be one of the policies GET /policies lists, e.g. deployments:deploy")
+        }
+        let resource = input.query.resource
+        if resource != "org", ![.project, .environment, .deployment].contains(where: { IDGenerator.isValid(resource, prefix: $0) }) {
+            validator.fail("resource", "must be org, or a project (prj_…), environment (env_…) or deployment (dep_…) ID")
+        }
+        if let userID = input.query.userId, !IDGenerator.isValid(userID, prefix: .user) { validator.fail("userId", "must be a member ID (usr_…)") }
+        try validator.check()
+        let explanation = try await repositories.access.explain(input.query.action, resource: resource, userID: input.query.userId,
+                                                                for: try RequestScope.caller())
+        return .ok(.init(body: .json(.init(data: .init(
+            allowed: explanation.allowed, visible: explanation.visible,
+            grants: explanation.grants.map { .init(assignmentId: $0.assignmentID, roleId: $0.roleID, scope: $0.scope, policy: $0.policy) },
+            reason: explanation.reason, additionalProperties: .nulls(["reason": explanation.reason == nil])
+        )))))
+    }
+
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
         let page = try await repositories.access.listRoles(
             try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()

@@ -16,7 +16,7 @@ struct AuthorizationMiddleware: ServerMiddleware {
             throw AppError(.forbidden, "This operation has no access rule; it is refused.")
         }
         if case .organization(let policy) = requirement, !caller.permissions.allows(policy, on: .organization) {
-            throw AppError(.forbidden, "This needs \(policy) at organization scope; ask an organization admin for access.")
+            throw AppError.forbidden(policy, on: .organization, "This needs \(policy) at organization scope; ask an organization admin for access.")
         }
         return try await next(request, body, metadata)
     }

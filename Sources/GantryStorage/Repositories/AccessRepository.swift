@@ -19,6 +19,10 @@ public protocol AccessRepository: Sendable {
     func listAssignments(_ page: PageRequest, for caller: Caller) async throws -> Page<Assignment>
     func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment
     func deleteAssignment(_ id: String, by caller: Caller) async throws
+
+    /// Whether `userID` (the caller when nil) may do `action` on `resource` (`org` or a project, environment or
+    /// deployment ID), and which assignments say so. Asking about someone else needs members:read at `org`.
+    func explain(_ action: String, resource: String, userID: String?, for caller: Caller) async throws -> AccessExplanation
 }
 
 /// A `users` row as stored: an organization member.
@@ -336,5 +340,57 @@ public struct SQLAccessRepository: AccessRepository {
             WHERE a.org_id = \(bind: org) AND a.role_id = \(bind: BuiltInRole.admin) AND a.scope = 'org'
                 AND a.deleted_at IS NULL AND u.deleted_at IS NULL\(RowLocking(.update, of: AssignmentRow.alias))
             """).all(AssignmentRow.self).map(\.assignment)
+    }
+
+    // MARK: - Why can't I?
+
+    public func explain(_ action: String, resource: String, userID: String?, for caller: Caller) async throws -> AccessExplanation {
+        let org = caller.organizationID
+        let subject = userID ?? caller.userID
+        if subject != caller.userID, !caller.permissions.allows("members:read", on: .organization) {
+            throw AppError.forbidden("members:read", on: .organization,
+                                     "Asking about another member needs members:read at organization scope; ask about yourself instead.")
+        }
+        struct Held: Decodable { var id: String; var roleId: String; var scope: String; var scopeProjectId: String?; var policies: String }
+        struct RoleGrant: Decodable { var name: String; var policies: String }
+        return try await database.read { sql in
+            _ = try await UserRow.fetchLive(subject, org: org, lock: nil, on: sql)
+            let target = try await Self.target(of: resource, org: org, on: sql)
+            let held = try await sql.raw("""
+                SELECT a.id, a.role_id, a.scope, a.scope_project_id, r.policies FROM assignments a JOIN roles r ON r.id = a.role_id
+                WHERE a.user_id = \(bind: subject) AND a.org_id = \(bind: org) AND a.deleted_at IS NULL AND r.deleted_at IS NULL
+                ORDER BY a.id
+                """).all(Held.self).compactMap { row -> HeldAssignment? in
+                guard let scope = Scope(parsing: row.scope) else { return nil }
+                return HeldAssignment(assignmentID: row.id, roleID: row.roleId,
+                                      grant: Grant(scope: scope, projectID: row.scopeProjectId,
+                                                   policies: Set(try JSONColumn.decode([String].self, from: row.policies))))
+            }
+            let granting = try await sql.raw("""
+                SELECT name, policies FROM roles WHERE \(RoleRow.ofOrganization(org)) AND deleted_at IS NULL ORDER BY name
+                """).all(RoleGrant.self).filter { try JSONColumn.decode([String].self, from: $0.policies).contains(action) }.map(\.name)
+            return AccessExplanation.explain(action, on: target, resource: Self.resourceName(resource), assignments: held, rolesGranting: granting)
+        }
+    }
+
+    /// What `resource` names in the hierarchy, or nil when no live row of the organization has that ID.
+    static func target(of resource: String, org: String, on sql: any SQLDatabase) async throws -> Target? {
+        struct Place: Decodable { var environmentId: String?; var projectId: String }
+        if resource == "org" { return .organization }
+        if IDGenerator.isValid(resource, prefix: .project) {
+            return try await sql.raw("""
+                SELECT NULL AS environment_id, id AS project_id FROM projects WHERE id = \(bind: resource) AND org_id = \(bind: org) AND deleted_at IS NULL
+                """).first(Place.self).map { .project($0.projectId) }
+        }
+        let table: SQLQueryString = IDGenerator.isValid(resource, prefix: .environment)
+            ? "SELECT id AS environment_id, project_id FROM environments" : "SELECT environment_id, project_id FROM deployments"
+        return try await sql.raw(table + " WHERE id = \(bind: resource) AND org_id = \(bind: org) AND deleted_at IS NULL")
+            .first(Place.self).flatMap { place in place.environmentId.map { .environment($0, project: place.projectId) } }
+    }
+
+    static func resourceName(_ resource: String) -> String {
+        if resource == "org" { return "organization" }
+        if IDGenerator.isValid(resource, prefix: .project) { return "project" }
+        return IDGenerator.isValid(resource, prefix: .environment) ? "environment" : "deployment"
     }
 }
