@@ -81,28 +81,29 @@ run_swift_tests() {
   swift test --skip-build --filter GantryCLITests
 }
 
-run_python_tests() {
-  local dir="$REPO_ROOT/tests/python"
-  if [ ! -d "$dir" ] || [ -z "$(find "$dir" -name 'test_*.py' -o -name '*_test.py' | head -n 1)" ]; then
-    return 0
-  fi
-  section "Running Python tests (tests/python)"
+# The Python virtualenv (tests/python/requirements.txt): the Python suites use it, and so do the Swift sign-on tests,
+# which run the test OpenID provider (tests/python/oidc_provider, Authlib) from it.
+VENV="$REPO_ROOT/.build-venv"
+ensure_python_venv() {
   ensure_python3
-  local venv="$REPO_ROOT/.build-venv"
-  if [ ! -x "$venv/bin/python" ]; then
-    if ! python3 -m venv "$venv" 2>/dev/null; then
-      rm -rf "$venv"
+  if [ ! -x "$VENV/bin/python" ]; then
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
       # Debian ships venv/ensurepip separately.
       apt_install python3-venv
-      python3 -m venv "$venv"
+      python3 -m venv "$VENV"
     fi
   fi
-  if [ -f "$dir/requirements.txt" ]; then
-    "$venv/bin/pip" install -q -r "$dir/requirements.txt"
-  fi
-  "$venv/bin/python" -c 'import pytest' 2>/dev/null || "$venv/bin/pip" install -q pytest
+  "$VENV/bin/pip" install -q -r "$REPO_ROOT/tests/python/requirements.txt"
+  "$VENV/bin/python" -c 'import pytest' 2>/dev/null || "$VENV/bin/pip" install -q pytest
+  export GANTRY_TEST_PYTHON="$VENV/bin/python"
+}
+
+run_python_tests() {
+  local dir="$REPO_ROOT/tests/python"
+  section "Running Python tests (tests/python)"
   local rc=0
-  "$venv/bin/python" -m pytest "$dir" || rc=$?
+  "$VENV/bin/python" -m pytest "$dir" || rc=$?
   if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests; treating as success"
     rc=0
@@ -124,6 +125,8 @@ fi
 
 ensure_tools
 ensure_browser
+section "Preparing the Python virtualenv (tests/python/requirements.txt)"
+ensure_python_venv
 run_swift_tests "$@"
 run_python_tests
 

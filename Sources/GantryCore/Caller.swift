@@ -8,10 +8,13 @@ public struct Caller: Sendable, Equatable {
     public var permissions: Permissions
     /// The request's id, written into the audit entry of any change it makes.
     public var requestID: String
+    /// Set when the caller signed in through the console (a session cookie, docs/api.md §9): changes must send it
+    /// back in `X-Gantry-CSRF`. Nil for a bearer token, which a browser never sends on its own.
+    public var csrfToken: String?
 
     public init(
         organizationID: String, userID: String, email: String, tokenID: String,
-        permissions: Permissions = Permissions(grants: []), requestID: String = ""
+        permissions: Permissions = Permissions(grants: []), requestID: String = "", csrfToken: String? = nil
     ) {
         self.organizationID = organizationID
         self.userID = userID
@@ -19,5 +22,6 @@ public struct Caller: Sendable, Equatable {
         self.tokenID = tokenID
         self.permissions = permissions
         self.requestID = requestID
+        self.csrfToken = csrfToken
     }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import HTTPTypes
 import Configuration
 import Foundation
@@ -48,8 +49,16 @@ public func buildApplication(
                                        rolloutFailureAfter: settings.rolloutFailureAfter, ready: migrated, logger: logger))
         }
     }
+    // Single sign-on talks to the identity provider from either role: its own client, shut down with the app.
+    var signOn: SignOnRoutes?
+    if let signOnSettings = settings.signOn {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        services.append(HTTPClientService(client: http))
+        signOn = SignOnRoutes(settings: signOnSettings, provider: OpenIDProvider(settings: signOnSettings, http: http, clock: clock, logger: logger),
+                              signOn: repositories.signOn, clock: clock)
+    }
     let router = try buildRouter(
-        repositories: repositories, database: opened.database, sealer: sealer, deployer: deployer, rateLimit: settings.rateLimit,
+        repositories: repositories, database: opened.database, sealer: sealer, deployer: deployer, signOn: signOn, rateLimit: settings.rateLimit,
         metrics: metrics, logger: logger
     )
 
@@ -72,7 +81,7 @@ public func buildApplication(
 }
 
 func buildRouter(
-    repositories: Repositories, database: any Database, sealer: CredentialSealer, deployer: Deployer?, rateLimit: Int,
+    repositories: Repositories, database: any Database, sealer: CredentialSealer, deployer: Deployer?, signOn: SignOnRoutes?, rateLimit: Int,
     metrics: PrometheusCollectorRegistry?, logger: Logger
 ) throws -> Router<AppRequestContext> {
     let document = try OpenAPIDocuments(yaml: try APIDocument.yaml(), basePath: APIImplementation.basePath)
@@ -84,6 +93,7 @@ func buildRouter(
     let documentYAML = document.yaml, documentJSON = document.json
     var routes = document.routes
     for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/openapi.yaml"] + Console.routePaths { routes.add(path, [.get]) }
+    if signOn != nil { for (path, methods) in SignOnRoutes.paths { routes.add(path, methods) } }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -121,6 +131,8 @@ func buildRouter(
     router.get("/api/openapi.json") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: documentJSON)))
     }
+
+    signOn?.register(on: router)
 
     var api = router.group("api")
         .add(middleware: BodyMiddleware())

@@ -35,6 +35,8 @@ public struct Settings: Sendable {
     /// Where the deployer reaches AWS, Google Cloud and Azure: the public clouds unless overridden for a
     /// sovereign cloud (AWS China, Azure Government), a private endpoint, or a test's fake cloud.
     public var cloudEndpoints: CloudEndpoints
+    /// Single sign-on, when `--oidc-issuer` is set.
+    public var signOn: SignOnSettings?
 
     public static let keys = (
         host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
@@ -71,6 +73,7 @@ public struct Settings: Sendable {
             $0 > 0 && $0 <= 60
         }
         cloudEndpoints = try Self.cloudEndpoints(reader)
+        signOn = try SignOnSettings.read(reader)
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)
         if let token = bootstrapToken, !AccessToken.isWellFormed(token) {
             throw ConfigurationError("GANTRY_BOOTSTRAP_TOKEN must look like gnt_ followed by 40 letters and digits")

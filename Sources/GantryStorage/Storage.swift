@@ -21,6 +21,7 @@ public struct Repositories: Sendable {
     public let revisions: any RevisionRepository
     public let deployQueue: any DeployQueueRepository
     public let pullSecretRenewals: any PullSecretRenewalRepository
+    public let signOn: any SignOnRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -38,6 +39,7 @@ public struct Repositories: Sendable {
         revisions = SQLRevisionRepository(database: database, ids: ids)
         deployQueue = DeployQueue(database: database, ids: ids)
         pullSecretRenewals = SQLPullSecretRenewalRepository(database: database)
+        signOn = SQLSignOnRepository(database: database, ids: ids)
     }
 }
 

@@ -52,6 +52,14 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds between status-sync passes in the deployer role; 0 turns it off (GANTRY_SYNC_INTERVAL, default 30).") var syncInterval: String?
     @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
     @Option(help: "Seconds a new pod may wait in an image-pull or crash loop before its revision fails (GANTRY_ROLLOUT_FAILURE_AFTER, default 120).") var rolloutFailureAfter: String?
+    @Option(help: "OpenID Connect issuer URL; turns single sign-on on (GANTRY_OIDC_ISSUER).") var oidcIssuer: String?
+    @Option(help: "The console's OpenID client ID (GANTRY_OIDC_CLIENT_ID).") var oidcClientId: String?
+    @Option(help: "File holding the client secret (GANTRY_OIDC_CLIENT_SECRET_FILE).") var oidcClientSecretFile: String?
+    @Option(help: "The browser-facing base URL; the redirect URI is <public-url>/auth/callback (GANTRY_PUBLIC_URL).") var publicUrl: String?
+    @Option(help: "Organization ID new users join (GANTRY_OIDC_ORGANIZATION, default the only one).") var oidcOrganization: String?
+    @Option(help: "The ID token claim listing the user's groups (GANTRY_OIDC_GROUPS_CLAIM, default groups).") var oidcGroupsClaim: String?
+    @Option(help: "GROUP=ROLE_ID@SCOPE, repeatable (GANTRY_OIDC_GROUP_ROLE, comma-separated).") var oidcGroupRole: [String] = []
+    @Option(help: "The public client the CLI uses for the device flow (GANTRY_OIDC_CLI_CLIENT_ID, default --oidc-client-id).") var oidcCliClientId: String?
 
     /// Flags first, then `GANTRY_*` variables (`--cluster-timeout` / `GANTRY_CLUSTER_TIMEOUT`) through swift-configuration's
     /// environment provider. Flags are the values ArgumentParser parsed (the last of a repeated flag wins, as users expect).
@@ -67,6 +75,11 @@ struct ServerOptions: ParsableArguments {
             (Settings.keys.secretKeyFile, secretKeyFile), (Settings.keys.rateLimit, rateLimit), (Settings.keys.logFormat, logFormat),
             (Settings.keys.syncInterval, syncInterval), (Settings.keys.clusterTimeout, clusterTimeout),
             (Settings.keys.rolloutFailureAfter, rolloutFailureAfter),
+            (SignOnSettings.keys.issuer, oidcIssuer), (SignOnSettings.keys.clientID, oidcClientId),
+            (SignOnSettings.keys.clientSecretFile, oidcClientSecretFile), (SignOnSettings.keys.publicURL, publicUrl),
+            (SignOnSettings.keys.organization, oidcOrganization), (SignOnSettings.keys.groupsClaim, oidcGroupsClaim),
+            (SignOnSettings.keys.groupRole, oidcGroupRole.isEmpty ? nil : oidcGroupRole.joined(separator: ",")),
+            (SignOnSettings.keys.cliClientID, oidcCliClientId),
         ]
         let flags = InMemoryProvider(values: Dictionary(uniqueKeysWithValues: given.compactMap { key, value in
             value.map { (AbsoluteConfigKey(ConfigKey(key)), ConfigValue(.string($0), isSecret: false)) }

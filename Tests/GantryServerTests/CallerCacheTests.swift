@@ -15,10 +15,10 @@ struct CallerCacheTests {
             let repositories = Repositories(database: database)
             let (_, secret) = try await repositories.identity.createOrganization(name: "acme", adminEmail: "a@example.com", tokenSecret: nil)
             let caller = try await authenticateUntilCached(secret, repositories.identity, database.callers)
-            #expect(try await repositories.identity.authenticate(secret: secret) == caller)
+            #expect(try await repositories.identity.authenticate(secret: secret, session: false) == caller)
             try await repositories.identity.revokeToken(caller.tokenID, by: caller)
             #expect(database.callers.count == 0)
-            #expect(try await repositories.identity.authenticate(secret: secret) == nil)
+            #expect(try await repositories.identity.authenticate(secret: secret, session: false) == nil)
             #expect(database.callers.count == 0, "refusals are never cached")
         }
     }
@@ -38,7 +38,7 @@ struct CallerCacheTests {
             let start = ContinuousClock.now
             while database.callers.count > 0, ContinuousClock.now - start < .seconds(2) { try await Task.sleep(for: .milliseconds(20)) }
             #expect(database.callers.count == 0)
-            #expect(try await repositories.identity.authenticate(secret: secret) == nil)
+            #expect(try await repositories.identity.authenticate(secret: secret, session: false) == nil)
         }
     }
 
@@ -48,7 +48,7 @@ struct CallerCacheTests {
         try await withMigratedDatabase(url: url) { database in
             let repositories = Repositories(database: database)
             let (_, secret) = try await repositories.identity.createOrganization(name: "acme", adminEmail: "a@example.com", tokenSecret: nil)
-            let caller = try #require(try await repositories.identity.authenticate(secret: secret))
+            let caller = try #require(try await repositories.identity.authenticate(secret: secret, session: false))
             let tokens = try await repositories.identity.listTokens(PageRequest(limit: 10), for: caller)
             #expect(tokens.items.first?.lastUsedAt != nil)
         }
@@ -59,7 +59,7 @@ struct CallerCacheTests {
     func authenticateUntilCached(_ secret: String, _ identity: any IdentityRepository, _ cache: CallerCache) async throws -> Caller {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < .seconds(10) {
-            let caller = try #require(try await identity.authenticate(secret: secret))
+            let caller = try #require(try await identity.authenticate(secret: secret, session: false))
             try await Task.sleep(for: .milliseconds(100))
             if cache.count == 1 { return caller }
         }

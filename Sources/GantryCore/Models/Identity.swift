@@ -18,8 +18,10 @@ public struct Assignment: Sendable, Equatable {
     public var userID: String
     public var roleID: String
     public var scope: String
-    public init(id: String, userID: String, roleID: String, scope: String) {
-        self.id = id; self.userID = userID; self.roleID = roleID; self.scope = scope
+    /// `oidc` when single sign-on made it from the identity provider's groups; nil when made by hand.
+    public var source: String?
+    public init(id: String, userID: String, roleID: String, scope: String, source: String? = nil) {
+        self.id = id; self.userID = userID; self.roleID = roleID; self.scope = scope; self.source = source
     }
 }
 

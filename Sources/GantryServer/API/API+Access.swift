@@ -176,6 +176,7 @@ extension Components.Schemas.Role {
 
 extension Components.Schemas.Assignment {
     init(_ assignment: Assignment) {
-        self.init(id: assignment.id, userId: assignment.userID, roleId: assignment.roleID, scope: assignment.scope)
+        self.init(id: assignment.id, userId: assignment.userID, roleId: assignment.roleID, scope: assignment.scope, source: assignment.source,
+                  additionalProperties: .nulls(["source": assignment.source == nil]))
     }
 }

@@ -4,10 +4,12 @@ import GantryCore
 
 extension APIImplementation {
     func getMe(_ input: Operations.GetMe.Input) async throws -> Operations.GetMe.Output {
-        let (user, organization, assignments) = try await repositories.identity.me(try RequestScope.caller())
+        let caller = try RequestScope.caller()
+        let (user, organization, assignments) = try await repositories.identity.me(caller)
         return .ok(.init(body: .json(.init(data: .init(
             user: .init(id: user.id, email: user.email, name: user.name),
             organization: .init(id: organization.id, name: organization.name),
+            csrfToken: caller.csrfToken,
             assignments: assignments.map(Components.Schemas.Assignment.init)
         )))))
     }

@@ -14,13 +14,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if publicPaths.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
+            if let secret = SignOnRoutes.sessionSecret(request) { return try await withSession(secret, request, context: context, next: next) }
             throw AppError(.unauthenticated, "Send a personal access token as Authorization: Bearer <token>.")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AppError(.unauthenticated, "The Authorization header must be Bearer <token>.")
         }
-        guard var caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard var caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces), session: false) else {
             throw AppError(.unauthenticated, "The token is malformed, unknown, expired or revoked.")
         }
         caller.requestID = context.requestID
@@ -29,4 +30,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.logger[metadataKey: "token_id"] = .string(caller.tokenID)
         return try await next(request, context)
     }
+
+    /// A console session (docs/api.md §9): a change must carry the session's CSRF value in `X-Gantry-CSRF`, which a
+    /// page of another site cannot read, so a forged form or fetch riding on the cookie is refused.
+    func withSession(_ secret: String, _ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard var caller = try await identity.authenticate(secret: secret, session: true) else {
+            throw AppError(.unauthenticated, "Your session has ended (signed out, idle for 12 hours, or older than 7 days); sign in again.")
+        }
+        if ![.get, .head, .options].contains(request.method) {
+            guard let sent = request.headers[Self.csrfHeader], sent == caller.csrfToken else {
+                throw AppError(.forbidden, "A change made with the session cookie needs the X-Gantry-CSRF header with this session's value "
+                               + "(GET /api/me gives it as data.csrfToken).")
+            }
+        }
+        caller.requestID = context.requestID
+        var context = context
+        context.caller = caller
+        context.logger[metadataKey: "token_id"] = .string(caller.tokenID)
+        return try await next(request, context)
+    }
+
+    static let csrfHeader = HTTPField.Name("X-Gantry-CSRF")!
 }

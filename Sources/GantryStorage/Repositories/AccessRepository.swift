@@ -66,15 +66,16 @@ struct AssignmentRow: LiveRow {
     static let resource = "assignment"
     static let table = "assignments"
     static let alias = "a"
-    static let columns = "a.id, a.user_id, a.role_id, a.scope, a.scope_project_id"
+    static let columns = "a.id, a.user_id, a.role_id, a.scope, a.scope_project_id, a.source"
 
     var id: String
     var userId: String
     var roleId: String
     var scope: String
     var scopeProjectId: String?
+    var source: String?
 
-    var assignment: Assignment { Assignment(id: id, userID: userId, roleID: roleId, scope: scope) }
+    var assignment: Assignment { Assignment(id: id, userID: userId, roleID: roleId, scope: scope, source: source) }
 }
 
 public struct SQLAccessRepository: AccessRepository {

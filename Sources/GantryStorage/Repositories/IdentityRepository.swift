@@ -5,7 +5,9 @@ import SQLKit
 /// Organizations, users, tokens and the bootstrap of a new tenant.
 public protocol IdentityRepository: Sendable {
     /// The caller behind a token secret, or nil when it is unknown, expired or revoked.
-    func authenticate(secret: String) async throws -> Caller?
+    /// The caller a personal access token (`session: false`) or a console session's cookie (`session: true`) stands
+    /// for, or nil when it is unknown, revoked, expired, idle too long (sessions), or of the other kind.
+    func authenticate(secret: String, session: Bool) async throws -> Caller?
     func me(_ caller: Caller) async throws -> (User, Organization, [Assignment])
     func createToken(name: String, expiresAt: Date?, for userID: String, by caller: Caller) async throws -> (TokenInfo, secret: String)
     func listTokens(_ page: PageRequest, for caller: Caller) async throws -> Page<TokenInfo>
@@ -46,7 +48,10 @@ public struct SQLIdentityRepository: IdentityRepository {
 
     /// The caller a token stands for: from `database.callers` when it was resolved a moment ago and access
     /// has not changed since, else from one indexed query.
-    public func authenticate(secret: String) async throws -> Caller? {
+    /// A session unused this long is over (docs/api.md §9: 12 h idle, 7 d absolute).
+    public static let sessionIdleLimit: Int64 = 12 * 3600 * 1_000_000
+
+    public func authenticate(secret: String, session: Bool) async throws -> Caller? {
         guard AccessToken.isWellFormed(secret) else { return nil }
         let hash = AccessToken.hash(secret)
         let now = Timestamp.now()
@@ -60,6 +65,8 @@ public struct SQLIdentityRepository: IdentityRepository {
             entry = loaded
             cache.store(hash, entry, readAt: generation)
         }
+        guard (entry.caller.csrfToken != nil) == session else { return nil }
+        if session, entry.lastUsedAt < now - Self.sessionIdleLimit { return nil }
         if entry.lastUsedAt < now - Self.lastUsedResolution {
             try await database.transaction { [tokenID = entry.caller.tokenID] sql in
                 try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now) WHERE id = \(bind: tokenID)").run()
@@ -86,10 +93,11 @@ public struct SQLIdentityRepository: IdentityRepository {
             var scopeProjectId: String?
             var roleId: String?
             var policies: String?
+            var csrfToken: String?
         }
         let rows = try await database.read { sql in
             try await sql.raw("""
-                SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, u.email,
+                SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, t.csrf_token, u.email,
                     a.scope, a.scope_project_id, a.role_id, r.policies
                 FROM tokens t
                 JOIN users u ON u.id = t.user_id
@@ -106,7 +114,8 @@ public struct SQLIdentityRepository: IdentityRepository {
             let policies = try Self.builtInPolicies[roleID] ?? Set(JSONColumn.decode([String].self, from: stored))
             return Grant(scope: scope, projectID: row.scopeProjectId, policies: policies)
         }
-        let caller = Caller(organizationID: row.orgId, userID: row.userId, email: row.email, tokenID: row.id, permissions: Permissions(grants: grants))
+        let caller = Caller(organizationID: row.orgId, userID: row.userId, email: row.email, tokenID: row.id, permissions: Permissions(grants: grants),
+                            csrfToken: row.csrfToken)
         return CallerCache.Entry(caller: caller, tokenExpiresAt: row.expiresAt, loadedAt: now, lastUsedAt: row.lastUsedAt ?? 0)
     }
 
@@ -150,7 +159,7 @@ public struct SQLIdentityRepository: IdentityRepository {
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: TokenRow.columns) FROM tokens
-                WHERE user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
+                WHERE user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID) AND kind = 'personal'
                 """ + fragments.filter + fragments.tail).all(TokenRow.self)
         }
         return Page(rows: rows.map(\.token), limit: page.limit, key: \.id)
@@ -160,6 +169,7 @@ public struct SQLIdentityRepository: IdentityRepository {
         try await database.accessTransaction { [ids] sql in
             guard let revokedAt = try await sql.raw("""
                 SELECT revoked_at FROM tokens WHERE id = \(bind: id) AND user_id = \(bind: caller.userID) AND org_id = \(bind: caller.organizationID)
+                    AND kind = 'personal'
                 """).first(decodingColumn: "revoked_at", as: Int64?.self) else { throw AppError.notFound("token") }
             if revokedAt == nil {
                 let now = Timestamp.now()

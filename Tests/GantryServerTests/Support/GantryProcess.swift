@@ -5,10 +5,15 @@ import Testing
 final class GantryProcess: @unchecked Sendable {
     static var binary: URL { built("gantry") }
 
+    /// The package's root directory.
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
     /// A product of this package's debug build.
     static func built(_ name: String) -> URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/\(name)")
+        repositoryRoot.appendingPathComponent(".build/debug/\(name)")
     }
 
     let process = Process()
