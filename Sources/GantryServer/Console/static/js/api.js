@@ -1,16 +1,32 @@
-// The one way the console talks to the Gantry API: bearer token, JSON in and out, and the error
-// envelope ({"error": {code, message, details, requestId}}) turned into an ApiError with a message for a person.
+// The one way the console talks to the Gantry API: a bearer token or the single sign-on session cookie, JSON in
+// and out, and the error envelope ({"error": {code, message, details, requestId}}) turned into an ApiError with a
+// message for a person.
+
+import { rememberNames } from './names.js';
 
 const TOKEN_KEY = 'gantry.token';
 export const TOKEN_PATTERN = /^gnt_[A-Za-z0-9]{40}$/;
+const CHANGES = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
-/** The token lives in sessionStorage: gone when the tab closes, never in a cookie or localStorage. */
+let csrfToken = null;
+
+/**
+ * How the console is signed in. A token lives in sessionStorage: gone when the tab closes, never in a cookie or
+ * localStorage. A single sign-on session is the server's HttpOnly cookie (sent by the browser, never read here)
+ * plus its CSRF value from GET /me, kept in memory only and sent as X-Gantry-CSRF with every change.
+ */
 export const session = {
   get token() {
     try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
   },
-  set(token) { sessionStorage.setItem(TOKEN_KEY, token); },
-  clear() { try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage unavailable */ } },
+  set(token) { csrfToken = null; sessionStorage.setItem(TOKEN_KEY, token); },
+  /** True when signed in with the session cookie (no token). */
+  get cookie() { return !this.token && csrfToken !== null; },
+  useCookie(csrf) { csrfToken = csrf || ''; },
+  clear() {
+    csrfToken = null;
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage unavailable */ }
+  },
 };
 
 /** A failed request: HTTP status, the API's code and message, its details and the request id. */
@@ -59,6 +75,17 @@ let unauthenticatedHandler = null;
 /** Called (once per failing request) when the API answers 401: the app shows the sign-in page. */
 export function onUnauthenticated(handler) { unauthenticatedHandler = handler; }
 
+let forbiddenHandler = null;
+/** Called with the ApiError of a 403 that names its policy, before it is thrown; it may reword the message. */
+export function onForbidden(handler) { forbiddenHandler = handler; }
+
+/** The headers that authenticate a request: the token, or the CSRF value for a change made with the cookie. */
+function authHeaders(method, token) {
+  if (token) return { Authorization: `Bearer ${token}` };
+  if (csrfToken && CHANGES.has(method)) return { 'X-Gantry-CSRF': csrfToken };
+  return {};
+}
+
 function buildURL(path, query) {
   const url = new URL(`/api${path}`, window.location.origin);
   if (query) {
@@ -82,9 +109,8 @@ function newRequestId() {
  * Options: query, body (JSON), ifMatch (a version number or ETag), signal, token (override), quiet401.
  */
 export async function request(method, path, options = {}) {
-  const { query, body, ifMatch, signal, token = session.token, quiet401 = false } = options;
-  const headers = { Accept: 'application/json', 'X-Request-Id': newRequestId() };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const { query, body, ifMatch, signal, token = session.token, quiet401 = false, explain = true } = options;
+  const headers = { Accept: 'application/json', 'X-Request-Id': newRequestId(), ...authHeaders(method, token) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (ifMatch !== undefined && ifMatch !== null) {
     headers['If-Match'] = typeof ifMatch === 'number' ? `"${ifMatch}"` : String(ifMatch);
@@ -93,6 +119,7 @@ export async function request(method, path, options = {}) {
   try {
     response = await fetch(buildURL(path, query), {
       method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+      credentials: 'same-origin',
     });
   } catch (error) {
     if (error && error.name === 'AbortError') throw error;
@@ -117,8 +144,12 @@ export async function request(method, path, options = {}) {
       retryAfter: response.headers.get('Retry-After'),
     });
     if (response.status === 401 && !quiet401 && unauthenticatedHandler) unauthenticatedHandler(error);
+    if (response.status === 403 && explain && forbiddenHandler && error.details && error.details.policy) {
+      try { await forbiddenHandler(error); } catch { /* the API's own message stays */ }
+    }
     throw error;
   }
+  if (payload && payload.data) rememberNames(payload.data);
   return {
     status: response.status,
     data: payload ? payload.data : null,
@@ -158,9 +189,9 @@ export const api = {
   patch: (path, body, options = {}) => request('PATCH', path, { ...options, body }),
   put: (path, body, options = {}) => request('PUT', path, { ...options, body }),
   del: (path, options) => request('DELETE', path, options),
-  /** Raw fetch with the token, for streamed answers (audit export). */
+  /** Raw fetch with the token or the session cookie, for streamed answers (audit export). */
   async fetchRaw(path, query) {
-    const response = await fetch(buildURL(path, query), { headers: { Authorization: `Bearer ${session.token}` } });
+    const response = await fetch(buildURL(path, query), { headers: authHeaders('GET', session.token), credentials: 'same-origin' });
     if (!response.ok) {
       let envelope = {};
       try { envelope = (await response.json()).error || {}; } catch { /* not JSON */ }

@@ -1,7 +1,8 @@
 // The console's entry point: session, shell and the hash router (#/projects/…), so the server serves only files.
 
-import { api, onUnauthenticated, session } from './api.js';
-import { h, loading, errorAlert, replace } from './dom.js';
+import { api, onForbidden, onUnauthenticated, session } from './api.js';
+import { explainRefusal } from './access.js';
+import { h, loading, errorAlert, replace, toast } from './dom.js';
 import { renderSignIn } from './pages/signin.js';
 import { renderDashboard } from './pages/dashboard.js';
 import { renderProject } from './pages/project.js';
@@ -63,6 +64,19 @@ const main = () => document.getElementById('main');
 let cleanups = [];
 let renderSeq = 0;
 let signInMessage = null;
+/** This page load's one GET /me with the session cookie alone (single sign-on): a 200 means a session. */
+let cookieCheck = null;
+
+async function checkCookieSession() {
+  try {
+    const me = (await api.get('/me', { quiet401: true })).data;
+    if (session.token) return;
+    session.useCookie(me.csrfToken);
+    state.me = me;
+  } catch (error) {
+    if (error.status !== 401) console.info('No single sign-on session:', error.message);
+  }
+}
 
 function runCleanups() {
   for (const fn of cleanups.splice(0)) {
@@ -101,7 +115,13 @@ function showSignIn(message) {
 export async function route() {
   const seq = ++renderSeq;
   runCleanups();
-  if (!session.token) { showSignIn(signInMessage); return; }
+  if (!session.token && !session.cookie) {
+    if (!cookieCheck) cookieCheck = checkCookieSession();
+    replace(main(), loading('Signing in…'));
+    await cookieCheck;
+    if (seq !== renderSeq) return;
+    if (!session.cookie) { showSignIn(signInMessage); return; }
+  }
   if (!state.me) {
     replace(main(), loading('Signing in…'));
     try {
@@ -109,8 +129,9 @@ export async function route() {
     } catch (error) {
       if (seq !== renderSeq) return;
       if (error.status === 401) {
+        const cookie = session.cookie;
         session.clear();
-        showSignIn('Your session ended: the token was revoked, has expired, or is unknown. Paste a valid token to sign in again.');
+        showSignIn(cookie ? SESSION_ENDED : TOKEN_ENDED);
       } else {
         replace(main(), errorAlert(error, { title: 'Could not load your account.', onRetry: () => route() }));
       }
@@ -157,8 +178,11 @@ export async function route() {
   }
 }
 
-/** Forgets the token. After an explicit sign-out the next sign-in starts at the dashboard; after a 401 it
- * returns to the page the user was on. */
+const TOKEN_ENDED = 'Your session ended: the token was revoked, has expired, or is unknown. Paste a valid token to sign in again.';
+const SESSION_ENDED = 'Your single sign-on session ended (signed out, expired or revoked). Sign in again.';
+
+/** Forgets the token or the single sign-on session. After an explicit sign-out the next sign-in starts at the
+ * dashboard; after a 401 it returns to the page the user was on. */
 function signOut(message, { keepLocation = false } = {}) {
   session.clear();
   state.me = null;
@@ -168,12 +192,32 @@ function signOut(message, { keepLocation = false } = {}) {
 }
 
 onUnauthenticated(() => {
-  if (!session.token) return;
-  signOut('Your session ended: the token was revoked, has expired, or is unknown. Paste a valid token to sign in again.', { keepLocation: true });
+  if (session.token) signOut(TOKEN_ENDED, { keepLocation: true });
+  else if (session.cookie) signOut(SESSION_ENDED, { keepLocation: true });
 });
 
+onForbidden(explainRefusal);
+
+/** The header's Sign out: a single sign-on session is ended on the server (POST /auth/logout) first. */
+async function signOutClicked() {
+  const button = document.getElementById('signout');
+  if (session.cookie) {
+    button.disabled = true;
+    try {
+      const response = await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+      if (!response.ok && response.status !== 404) throw new Error(`HTTP ${response.status}`);
+    } catch (error) {
+      button.disabled = false;
+      toast(`Sign-out failed (${error.message}); try again.`, { kind: 'error' });
+      return;
+    }
+    button.disabled = false;
+  }
+  signOut('You are signed out.');
+}
+
 function start() {
-  document.getElementById('signout').addEventListener('click', () => signOut('You are signed out.'));
+  document.getElementById('signout').addEventListener('click', () => signOutClicked());
   document.getElementById('skip-link').addEventListener('click', () => {
     const target = document.querySelector('#main h1') || main();
     if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');

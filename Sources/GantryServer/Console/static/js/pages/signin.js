@@ -1,4 +1,5 @@
-// Sign in by pasting a personal access token; it is kept in sessionStorage for this tab only.
+// Sign in by pasting a personal access token (kept in sessionStorage for this tab only), or, when the server has
+// single sign-on configured (GET /auth/config answers 200), with the identity provider through /auth/login.
 
 import { api, session, TOKEN_PATTERN } from '../api.js';
 import { h, errorAlert, field, clear } from '../dom.js';
@@ -45,9 +46,23 @@ export function renderSignIn(container, { message, onSignedIn }) {
     }
   });
 
+  const sso = h('div', { class: 'signin-sso', id: 'signin-sso-panel', hidden: true },
+    h('button', { type: 'button', class: 'btn btn-primary', id: 'signin-sso', onclick: () => window.location.assign('/auth/login') },
+      'Sign in with SSO'),
+    h('p', { class: 'signin-or muted' }, 'or'));
   container.append(h('section', { class: 'signin', 'aria-labelledby': 'signin-title' },
     h('div', { class: 'logo' }, h('img', { src: '/console/favicon.svg', alt: '', width: 40, height: 40 }), h('h1', { id: 'signin-title' }, 'Sign in to Gantry')),
+    sso,
     h('p', { class: 'muted' }, 'Paste a personal access token. An administrator can create one for you under Settings → Members, and you can create more under Settings → Tokens.'),
     form));
   input.focus();
+  showSingleSignOn(sso);
+}
+
+/** Shows the SSO button when the server offers single sign-on (GET /auth/config → 200; 404 when it does not). */
+async function showSingleSignOn(panel) {
+  try {
+    const response = await fetch('/auth/config', { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+    if (response.ok && panel.isConnected) panel.hidden = false;
+  } catch { /* no SSO offered or the server is unreachable: token sign-in stays */ }
 }

@@ -1,0 +1,262 @@
+"""The web console's single sign-on and "why can't I?" explanations, driven in a real browser.
+
+Starts the test OpenID provider (tests/python/oidc_provider/server.py, Authlib) and the real `gantry serve`
+with --oidc-* flags (group platform → role_admin@org, developers → role_viewer@org), then drives headless
+Chromium from Debian over WebDriver: the sign-in screen offers "Sign in with SSO" beside the token field; the
+button goes through the provider's real login page and back to the dashboard on the session cookie (alice's
+email in the header); a change made with the cookie carries the CSRF header and succeeds; Sign out ends the
+session on the server. As bob (viewer), refused changes show the explanation from GET /access/explain with the
+policy, the scope by name and the roles that grant it. Without SSO configured (test_console.py's stack) the
+button stays hidden, which test_sign_in_without_sso checks on its own server.
+"""
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+os.environ["SE_AVOID_STATS"] = "true"  # selenium-manager must not phone home (and is never used: paths are fixed)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+from gantry_process import GANTRY, REPO, free_port, new_token  # noqa: E402
+from test_console import (API, CHROMEDRIVER, CHROMIUM, assert_no_console_errors, css, drain_log, shot,  # noqa: E402
+                          visible, wait, wait_for)
+
+PROVIDER = os.path.join(REPO, "tests", "python", "oidc_provider", "server.py")
+# Chromium logs every HTTP error answer as SEVERE; the console expects some (401 from GET /api/me without a
+# session, 403 refusals). assert_no_console_errors already lets exactly those through.
+
+
+def start_provider(workdir):
+    """The test identity provider on a free port; returns (process, issuer URL)."""
+    log = open(os.path.join(workdir, "oidc-provider.log"), "w")
+    process = subprocess.Popen([sys.executable, PROVIDER, "--port", "0", "--quiet", "--exit-with-stdin"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + 30
+    line = ""
+    while not line and time.monotonic() < deadline and process.poll() is None:
+        if selector.select(timeout=0.2):
+            line = process.stdout.readline()
+    selector.close()
+    assert line.startswith("listening on http://127.0.0.1:"), f"provider did not start (exit {process.poll()}, {line!r})"
+    return process, line.split()[-1]
+
+
+def start_gantry(workdir, extra=()):
+    """`gantry serve` on SQLite with a bootstrap token; returns (process, base URL, token) once ready."""
+    token = new_token()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = os.path.join(workdir, f"gantry-{port}.log")
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [GANTRY, "serve", "--port", str(port), "--database", f"sqlite:{workdir}/g-{port}.db", "--rate-limit", "0",
+         "--sync-interval", "0", "--log-format", "text", *[arg.replace("{base}", base) for arg in extra]],
+        env=dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token), stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+
+    def ready():
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                return r.status == 200
+        except Exception:
+            if process.poll() is not None:
+                raise AssertionError(f"gantry serve exited: {open(log_path).read()}")
+            return False
+    wait_for(ready, timeout=60, interval=0.2, message="gantry serve to be ready")
+    return process, base, token
+
+
+def stop(process):
+    if process.stdin:
+        process.stdin.close()
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def sso():
+    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
+        if not os.path.exists(path):
+            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
+    if not os.path.exists(GANTRY):
+        pytest.fail(f"{GANTRY} is missing: run `swift build --build-tests` first")
+    workdir = tempfile.mkdtemp(prefix="gantry-console-sso-")
+    processes = []
+    try:
+        provider, issuer = start_provider(workdir)
+        processes.append(provider)
+        secret_file = os.path.join(workdir, "client-secret")
+        with open(secret_file, "w") as f:
+            f.write("gantry-secret\n")
+        server, base, token = start_gantry(workdir, (
+            "--oidc-issuer", issuer, "--oidc-client-id", "gantry", "--oidc-client-secret-file", secret_file,
+            "--public-url", "{base}", "--oidc-group-role", "platform=role_admin@org",
+            "--oidc-group-role", "developers=role_viewer@org"))
+        processes.append(server)
+        api = API(base, token)
+        shop = api.ok("POST", "/projects", {"name": "Shop", "description": "The web shop"})
+        yield {"base": base, "issuer": issuer, "api": api, "token": token, "shop": shop, "workdir": workdir}
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def browser():
+    """A fresh Chromium per test: no cookie of one user's session reaches the next test."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,800",
+                     "--disable-extensions", "--no-first-run", "--lang=en-US"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_window_size(1280, 800)
+    driver.console_log = []
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sso_sign_in(driver, stack, email, password):
+    """From the sign-in screen through the SSO button and the provider's login page, back to the dashboard."""
+    driver.get(stack["base"] + "/")
+    visible(driver, "#signin-form")
+    visible(driver, "#signin-sso", timeout=20).click()
+    wait(driver, 30).until(lambda d: d.current_url.startswith(stack["issuer"]))
+    visible(driver, "#username", timeout=30).send_keys(email)
+    css(driver, "#password").send_keys(password)
+    css(driver, "#login").click()
+    wait(driver, 30).until(lambda d: d.current_url.startswith(stack["base"]))
+    visible(driver, "#topbar", timeout=30)
+    wait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#whoami-user").text == email)
+
+
+def cookie(driver):
+    return next((c for c in driver.get_cookies() if c["name"] == "gantry_session"), None)
+
+
+def test_sign_in_with_sso_make_a_change_and_sign_out(sso, browser):
+    driver = browser
+    driver.get(sso["base"] + "/")
+    visible(driver, "#signin-form input[name=token]")
+    button = visible(driver, "#signin-sso", timeout=20)
+    assert button.text == "Sign in with SSO"
+    shot(driver, "sso-01-sign-in")
+
+    sso_sign_in(driver, sso, "alice@example.com", "alice-pw")
+    session = cookie(driver)
+    assert session and session["httpOnly"]
+    # Signed in on the cookie alone: no token in storage, and the page cannot read the cookie.
+    assert driver.execute_script("return sessionStorage.getItem('gantry.token')") is None
+    assert "gantry_session" not in driver.execute_script("return document.cookie")
+    wait(driver, 20).until(lambda d: "Shop" in d.find_element(By.CSS_SELECTOR, "#project-cards").text)
+    shot(driver, "sso-02-dashboard")
+
+    # A change with the cookie: the console sends X-Gantry-CSRF, so the API accepts it.
+    css(driver, "#new-project").click()
+    visible(driver, "#create-project-form input[name=name]").send_keys("Payments")
+    css(driver, "#create-project-form button[type=submit]").click()
+    wait(driver, 20).until(lambda d: "Payments" in d.find_element(By.CSS_SELECTOR, "#project-cards").text)
+    projects = {p["name"]: p for p in sso["api"].all("/projects")}
+    assert "Payments" in projects
+
+    # A reload keeps the session (GET /api/me with the cookie).
+    driver.refresh()
+    wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#whoami-user").text == "alice@example.com")
+
+    # Sign out ends the session on the server and shows the sign-in screen.
+    css(driver, "#signout").click()
+    visible(driver, "#signin-form", timeout=20)
+    assert "signed out" in visible(driver, "#signin-message").text
+    wait(driver, 20).until(lambda d: cookie(d) is None)
+    request = urllib.request.Request(sso["base"] + "/api/me", headers={"Cookie": f"gantry_session={session['value']}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    driver.refresh()
+    visible(driver, "#signin-form", timeout=20)
+    assert css(driver, "#topbar").get_attribute("hidden") is not None
+    shot(driver, "sso-03-signed-out")
+    assert_no_console_errors(driver)
+
+
+def test_refusals_are_explained(sso, browser):
+    driver = browser
+    sso_sign_in(driver, sso, "bob@example.com", "bob-pw")
+    wait(driver, 20).until(lambda d: "Shop" in d.find_element(By.CSS_SELECTOR, "#project-cards").text)
+
+    # Creating a project needs projects:write on the organization; bob is a viewer.
+    css(driver, "#new-project").click()
+    visible(driver, "#create-project-form input[name=name]").send_keys("Bob's project")
+    css(driver, "#create-project-form button[type=submit]").click()
+    alert = visible(driver, "#create-project-form .alert-error", timeout=20)
+    assert alert.get_attribute("data-error-code") == "forbidden", alert.get_attribute("outerHTML")
+    message = alert.find_element(By.CSS_SELECTOR, ".alert-message").text
+    assert message == "You need projects:write on the organization; roles that grant it: admin.", message
+    shot(driver, "sso-04-refused-create")
+    assert "Bob's project" not in {p["name"] for p in sso["api"].all("/projects")}
+
+    # Renaming Shop needs projects:write on it: the message names the project, not its ID.
+    driver.get(f"{sso['base']}/#/projects/{sso['shop']['id']}")
+    visible(driver, "#edit-project", timeout=20).click()
+    name = visible(driver, "#edit-project-form input[name=name]")
+    name.clear()
+    name.send_keys("Bob's shop")
+    css(driver, "#edit-project-form button[type=submit]").click()
+    alert = visible(driver, "#edit-project-form .alert-error", timeout=20)
+    message = alert.find_element(By.CSS_SELECTOR, ".alert-message").text
+    assert message.startswith("You need projects:write on project Shop; roles that grant it: admin"), message
+    assert sso["shop"]["id"] not in message
+    shot(driver, "sso-05-refused-rename")
+    assert sso["api"].ok("GET", f"/projects/{sso['shop']['id']}")["name"] == "Shop"
+    assert_no_console_errors(driver)
+
+
+def test_token_sign_in_still_works_beside_sso(sso, browser):
+    driver = browser
+    driver.get(sso["base"] + "/")
+    visible(driver, "#signin-sso", timeout=20)
+    field = visible(driver, "#signin-form input[name=token]")
+    field.send_keys(sso["token"])
+    css(driver, "#signin-form button[type=submit]").click()
+    wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#whoami-user").text == "admin@localhost")
+    assert cookie(driver) is None
+    css(driver, "#signout").click()
+    visible(driver, "#signin-form", timeout=20)
+    assert driver.execute_script("return sessionStorage.getItem('gantry.token')") is None
+    drain_log(driver)
+    assert_no_console_errors(driver)
+
+
+def test_sign_in_without_sso(browser, tmp_path):
+    """Without --oidc-issuer, GET /auth/config is 404 and the console offers the token field only."""
+    process, base, _ = start_gantry(str(tmp_path))
+    try:
+        driver = browser
+        driver.get(base + "/")
+        visible(driver, "#signin-form input[name=token]")
+        panel = css(driver, "#signin-sso-panel")
+        wait(driver, 20).until(lambda d: d.execute_script(
+            "return performance.getEntriesByType('resource').some((e) => e.name.endsWith('/auth/config'))"))
+        assert not panel.is_displayed()
+        assert_no_console_errors(driver)
+    finally:
+        stop(process)
