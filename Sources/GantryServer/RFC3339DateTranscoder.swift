@@ -35,6 +35,9 @@ struct RFC3339DateTranscoder: DateTranscoder {
     }
 
     func decode(_ string: String) throws -> Date {
+        guard Self.fieldsInRange(string) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: Self.invalidPrefix + string + Self.invalidSuffix))
+        }
         if let date = try? Date(string, strategy: Self.withFraction) { return date }
         if let date = try? Date(string, strategy: Self.withoutFraction) { return date }
         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: Self.invalidPrefix + string + Self.invalidSuffix))
@@ -50,6 +53,34 @@ struct RFC3339DateTranscoder: DateTranscoder {
         guard description.hasPrefix(invalidPrefix), description.hasSuffix(invalidSuffix),
               description.count >= invalidPrefix.count + invalidSuffix.count else { return nil }
         return String(description.dropFirst(invalidPrefix.count).dropLast(invalidSuffix.count))
+    }
+
+    /// Foundation's parser rolls `25:61:99` or February 30 over into a later time instead of refusing them: each field
+    /// is checked against its range first (RFC 3339 §5.7; a leap second's `60` is allowed).
+    static func fieldsInRange(_ string: String) -> Bool {
+        let bytes = Array(string.utf8)
+        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: ":"),
+              bytes[16] == UInt8(ascii: ":") else { return false }
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for byte in bytes[from..<from + count] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+              let minute = number(14, 2), let second = number(17, 2) else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour <= 23, minute <= 59, second <= 60 else { return false }
+        // A numeric offset's hours and minutes too.
+        if let sign = bytes.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }), sign > 18, bytes.count == sign + 6 {
+            guard let offsetHours = number(sign + 1, 2), let offsetMinutes = number(sign + 4, 2), offsetHours <= 23, offsetMinutes <= 59 else {
+                return false
+            }
+        }
+        return true
     }
 
     static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
