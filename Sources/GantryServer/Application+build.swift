@@ -150,7 +150,8 @@ func buildRouter(
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
         configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-        middlewares: [AuthorizationMiddleware(), IdempotencyMiddleware(store: repositories.idempotency)]
+        middlewares: [AuthorizationMiddleware(), NullFieldsMiddleware(nonNullable: document.nonNullableBodyFields),
+                      IdempotencyMiddleware(store: repositories.idempotency)]
     )
     return router
 }

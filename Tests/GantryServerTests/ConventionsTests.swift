@@ -51,6 +51,22 @@ struct ConventionsTests {
         }
     }
 
+    @Test("An explicit null for a field that cannot be null is 400 naming it, and nothing is made", arguments: TestDatabase.all)
+    func explicitNull(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { app in
+            let reply = try await app.post("/api/projects", ["name": "nullable", "description": NSNull()])
+            #expect(reply.status == 400, "\(reply.text)")
+            #expect(reply.errorCode == "validation_failed")
+            #expect(reply.text.contains("\"description\""), "\(reply.text)")
+            #expect(try await app.get("/api/projects").items.isEmpty)
+            // A field the schema lets a PATCH clear still takes null.
+            let project = try await app.createProject()
+            let environment = try await app.createEnvironment(project: project, space: try await app.createSpace())
+            let cleared = try await app.patch("/api/projects/\(project)/environments/\(environment)", ["registryUrl": NSNull()])
+            #expect(cleared.status == 200, "\(cleared.text)")
+        }
+    }
+
     @Test("A missing or mistyped field is 400 validation_failed naming it", arguments: TestDatabase.all)
     func missingField(_ db: TestDatabase) async throws {
         try await TestApp.run(db) { app in
