@@ -10,7 +10,7 @@ public enum GantryCLI {
             Login.self, Logout.self, Whoami.self, Profiles.self,
             Projects.self, Envs.self, Spaces.self, Deployments.self, Deploy.self, Connections.self,
             Integrations.self, CloudAccounts.self,
-            Tokens.self, Users.self, Roles.self, Assignments.self, Audit.self,
+            Tokens.self, Users.self, Roles.self, Assignments.self, Access.self, Audit.self,
             Completion.self,
         ]
     }

@@ -7,8 +7,9 @@ struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign in to a Gantry server and save the token in a profile.",
         discussion: """
-            The token comes from --token-stdin, the GANTRY_TOKEN variable, or a prompt that does not echo. \
-            It is checked with GET /api/me before it is saved in the config file \
+            The token comes from --token-stdin, the GANTRY_TOKEN variable, or a prompt that does not echo; \
+            with --sso, from the server's single sign-on (the device flow, or a browser redirect to a loopback port), \
+            as a 12-hour token. It is checked with GET /api/me before it is saved in the config file \
             (GANTRY_CONFIG, or $XDG_CONFIG_HOME/gantry/config.json, or ~/.config/gantry/config.json), written with mode 0600.
             """
     )
@@ -18,6 +19,9 @@ struct Login: AsyncParsableCommand {
 
     @Flag(help: "Read the token from stdin (e.g. `gantry login --server URL --token-stdin < token.txt`).")
     var tokenStdin = false
+
+    @Flag(help: "Sign in with the server's single sign-on (OpenID Connect) and save a 12-hour token.")
+    var sso = false
 
     @Option(help: ArgumentHelp("Profile to save (default: the current profile, or 'default').", valueName: "name"))
     var profile: String?
@@ -33,6 +37,7 @@ struct Login: AsyncParsableCommand {
         if refusedToken != nil {
             throw ValidationError("--token is not accepted: a token on the command line ends up in shell history and process lists; use --token-stdin, GANTRY_TOKEN or the prompt")
         }
+        if sso, tokenStdin { throw ValidationError("--sso and --token-stdin cannot be combined") }
     }
 
     struct Result: Encodable {
@@ -53,12 +58,12 @@ struct Login: AsyncParsableCommand {
                 throw CLIError.usage("which server? pass --server URL (or set GANTRY_SERVER)")
             }
             let server = try ServerAddress.normalise(rawServer)
-            let token = try readToken(environment)
-            guard AccessToken.isWellFormed(token) else {
-                throw CLIError.usage("that is not a Gantry token (expected gnt_ followed by 40 letters and digits)")
-            }
             if !server.lowercased().hasPrefix("https://"), !ServerAddress.isLoopback(server) {
                 Terminal.warn("\(server) is not HTTPS: the token travels in clear")
+            }
+            let token = sso ? try await SignOn.signIn(server: server) : try readToken(environment)
+            guard AccessToken.isWellFormed(token) else {
+                throw CLIError.usage(sso ? "the server's sign-in answer is not a Gantry token" : "that is not a Gantry token (expected gnt_ followed by 40 letters and digits)")
             }
             let client = try Session.makeClient(server: server, token: token)
             let me = try await client.getMe().ok.body.json.data
