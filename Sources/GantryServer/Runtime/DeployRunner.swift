@@ -32,6 +32,7 @@ final class DeployRunner: Service, Sendable {
     /// The pull secret's login, with the logins minted from cloud accounts cached for the life of the process.
     let registryLogins: RegistryLogins
     let kicked = Atomic<Bool>(false)
+    let nextRenewalCheck = Mutex(Date.distantPast)
     let active = Atomic<Int>(0)
 
     init(queue: any DeployQueueRepository, renewals: any PullSecretRenewalRepository, connector: ClusterConnector, sealer: CredentialSealer, callBudget: TimeAmount,
@@ -220,8 +221,18 @@ final class DeployRunner: Service, Sendable {
 
     // MARK: - Pull secret renewal
 
+    /// Renewals are due 10 minutes before a login expires: looking twice a minute is plenty, and spares SQLite's one
+    /// writer a transaction on every idle turn of a busy runner.
+    static let renewalCheckInterval: TimeInterval = 30
+
     /// Writes a freshly minted login into every pull secret whose login is about to expire, one environment at a time.
     func renewDuePullSecrets() async {
+        let now = clock()
+        guard nextRenewalCheck.withLock({ next in
+            guard now >= next else { return false }
+            next = now.addingTimeInterval(Self.renewalCheckInterval)
+            return true
+        }) else { return }
         while !Task.isCancelled {
             let environmentID: String?
             do {
