@@ -81,6 +81,50 @@ struct SignOnCLITests {
         #expect(result.stderr == "gantry: single sign-on is not configured on \(plain.url); sign in with a token instead\n", "\(result.stderr)")
     }
 
+    @Test("login --sso --browser: the loopback redirect with PKCE; a redirect with the wrong state is refused")
+    func loopback() async throws {
+        try await TestIdentityProvider.run { provider in
+            let server = try await SignOnGantryServer(provider: provider)
+            defer { server.stop() }
+            let profile = try CLIProfile()
+            let login = try Background(binary("gantry"), ["login", "--server", server.url, "--sso", "--browser"], environment: profile.environment)
+            defer { login.stop() }
+            let line = try await login.waitFor("To sign in, open")
+            let authorize = String(try #require(line.firstMatch(of: #/open (\S+) in a browser/#), "\(line)").1)
+            let query = try #require(URLComponents(string: authorize)?.queryItems)
+            func item(_ name: String) -> String? { query.first { $0.name == name }?.value }
+            #expect(authorize.hasPrefix(provider.issuer + "/authorize?"))
+            #expect(item("code_challenge_method") == "S256" && item("client_id") == "gantry-cli")
+            #expect(item("redirect_uri")?.hasPrefix("http://127.0.0.1:") == true)
+            // A stray request (a favicon) is answered 404 and the listener keeps waiting.
+            let redirect = try #require(item("redirect_uri"))
+            let stray = try await TestIdentityProvider.get(redirect.replacingOccurrences(of: "/callback", with: "/favicon.ico"))
+            #expect(stray.status == 404)
+
+            let landed = try await provider.logIn(at: authorize, email: "bob@example.com", password: "bob-pw")
+            #expect(landed.status == 200 && landed.text.contains("Signed in to Gantry"), "\(landed)")
+            let status = try await login.exitStatus(within: 60)
+            try await login.waitFor("Logged in to \(server.url) as bob@example.com", timeout: 10)
+            #expect(status == 0, "\(login.output)")
+            #expect(!login.output.contains("eyJ"))
+            let whoami = try await profile.run(["whoami"])
+            #expect(whoami.status == 0 && whoami.stdout.contains("bob@example.com"), "\(whoami.output)")
+
+            // A redirect whose state is not the one sent: refused, nothing saved.
+            let other = try CLIProfile()
+            let second = try Background(binary("gantry"), ["login", "--server", server.url, "--sso", "--browser"], environment: other.environment)
+            defer { second.stop() }
+            let secondLine = try await second.waitFor("To sign in, open")
+            let secondURL = String(try #require(secondLine.firstMatch(of: #/open (\S+) in a browser/#)).1)
+            let secondRedirect = try #require(URLComponents(string: secondURL)?.queryItems?.first { $0.name == "redirect_uri" }?.value)
+            _ = try await TestIdentityProvider.get(secondRedirect + "?code=forged&state=not-the-state")
+            #expect(try await second.exitStatus(within: 30) == 1)
+            try await second.waitFor("gantry: ", timeout: 10)
+            #expect(second.output.contains("wrong state"), "\(second.output)")
+            #expect(!FileManager.default.fileExists(atPath: other.configPath))
+        }
+    }
+
     @Test("access explain: allowed with the granting assignment, refused with a reason, names resolved, --user by email")
     func explain() async throws {
         let server = try await GantryServer()

@@ -23,6 +23,9 @@ struct Login: AsyncParsableCommand {
     @Flag(help: "Sign in with the server's single sign-on (OpenID Connect) and save a 12-hour token.")
     var sso = false
 
+    @Flag(help: "With --sso: sign in through a browser redirected to a loopback port, even when the issuer offers the device flow.")
+    var browser = false
+
     @Option(help: ArgumentHelp("Profile to save (default: the current profile, or 'default').", valueName: "name"))
     var profile: String?
 
@@ -38,6 +41,7 @@ struct Login: AsyncParsableCommand {
             throw ValidationError("--token is not accepted: a token on the command line ends up in shell history and process lists; use --token-stdin, GANTRY_TOKEN or the prompt")
         }
         if sso, tokenStdin { throw ValidationError("--sso and --token-stdin cannot be combined") }
+        if browser, !sso { throw ValidationError("--browser goes with --sso") }
     }
 
     struct Result: Encodable {
@@ -61,7 +65,7 @@ struct Login: AsyncParsableCommand {
             if !server.lowercased().hasPrefix("https://"), !ServerAddress.isLoopback(server) {
                 Terminal.warn("\(server) is not HTTPS: the token travels in clear")
             }
-            let token = sso ? try await SignOn.signIn(server: server) : try readToken(environment)
+            let token = sso ? try await SignOn.signIn(server: server, browser: browser) : try readToken(environment)
             guard AccessToken.isWellFormed(token) else {
                 throw CLIError.usage(sso ? "the server's sign-in answer is not a Gantry token" : "that is not a Gantry token (expected gnt_ followed by 40 letters and digits)")
             }

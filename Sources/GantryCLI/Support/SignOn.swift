@@ -34,12 +34,13 @@ enum SignOn {
     }
 
     /// Signs in and returns a Gantry token (`gnt_…`) for `server`.
-    static func signIn(server: String) async throws -> String {
+    /// `browser`: the loopback redirect even when the issuer offers the device flow.
+    static func signIn(server: String, browser: Bool = false) async throws -> String {
         let config = try await serverConfig(server)
         let issuer = config.issuer.hasSuffix("/") ? String(config.issuer.dropLast()) : config.issuer
         let discovery = try await fetchJSON(Discovery.self, issuer + "/.well-known/openid-configuration", what: "the issuer's discovery document")
         let idToken: String
-        if let device = discovery.device_authorization_endpoint {
+        if let device = discovery.device_authorization_endpoint, !browser || discovery.authorization_endpoint == nil {
             idToken = try await deviceFlow(endpoint: device, tokenEndpoint: discovery.token_endpoint, clientID: config.clientId)
         } else if let authorize = discovery.authorization_endpoint {
             idToken = try await loopbackFlow(authorize: authorize, tokenEndpoint: discovery.token_endpoint, clientID: config.clientId)

@@ -64,6 +64,26 @@ final class TestIdentityProvider: @unchecked Sendable {
         return text
     }
 
+    /// Signs in at the provider's login form for `authorizeURL`, as a browser would, and follows the redirect back
+    /// (to the CLI's loopback listener); returns the status and text of the page the redirect lands on.
+    func logIn(at authorizeURL: String, email: String, password: String) async throws -> (status: Int, text: String) {
+        let form = "username=\(Self.formEncode(email))&password=\(Self.formEncode(password))&action=login"
+        var request = URLRequest(url: URL(string: authorizeURL)!)
+        request.httpMethod = "POST"
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(form.utf8)
+        request.timeoutInterval = 30
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, text: String) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 30
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
     /// The settings that point a Gantry at this provider: confidential client `gantry` for the console, public
     /// client `gantry-cli` for the CLI.
     func serveArguments(publicURL: String, groupRoles: [String]) throws -> [String] {
