@@ -8,9 +8,32 @@ import time
 import urllib.error
 import urllib.request
 import json
+import selectors
+import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GANTRY = os.path.join(REPO, ".build", "debug", "gantry")
+IDENTITY_PROVIDER = os.path.join(REPO, "tests", "python", "oidc_provider", "server.py")
+
+
+def start_identity_provider(log_path, *flags):
+    """The test OpenID provider (tests/python/oidc_provider) on a free port; returns (process, issuer URL).
+
+    It exits when its stdin closes, so a test that dies cannot leave it running: close `process.stdin` to stop it."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, IDENTITY_PROVIDER, "--port", "0", "--exit-with-stdin", *flags],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + 30
+    line = ""
+    while not line and time.monotonic() < deadline and process.poll() is None:
+        if selector.select(timeout=0.2):
+            line = process.stdout.readline()
+    selector.close()
+    assert line.startswith("listening on http://127.0.0.1:"), \
+        f"provider did not start (exit {process.poll()}, stdout {line!r}):\n{open(log_path).read()}"
+    return process, line.split()[-1]
 
 
 def free_port():

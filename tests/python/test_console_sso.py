@@ -10,7 +10,6 @@ policy, the scope by name and the roles that grant it. Without SSO configured (t
 button stays hidden, which test_sign_in_without_sso checks on its own server.
 """
 import os
-import selectors
 import shutil
 import subprocess
 import sys
@@ -27,30 +26,17 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from gantry_process import GANTRY, REPO, free_port, new_token  # noqa: E402
+from gantry_process import GANTRY, REPO, free_port, new_token, start_identity_provider  # noqa: E402
 from test_console import (API, CHROMEDRIVER, CHROMIUM, assert_no_console_errors, css, drain_log, shot,  # noqa: E402
                           visible, wait, wait_for)
 
-PROVIDER = os.path.join(REPO, "tests", "python", "oidc_provider", "server.py")
 # Chromium logs every HTTP error answer as SEVERE; the console expects some (401 from GET /api/me without a
 # session, 403 refusals). assert_no_console_errors already lets exactly those through.
 
 
 def start_provider(workdir):
     """The test identity provider on a free port; returns (process, issuer URL)."""
-    log = open(os.path.join(workdir, "oidc-provider.log"), "w")
-    process = subprocess.Popen([sys.executable, PROVIDER, "--port", "0", "--quiet", "--exit-with-stdin"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + 30
-    line = ""
-    while not line and time.monotonic() < deadline and process.poll() is None:
-        if selector.select(timeout=0.2):
-            line = process.stdout.readline()
-    selector.close()
-    assert line.startswith("listening on http://127.0.0.1:"), f"provider did not start (exit {process.poll()}, {line!r})"
-    return process, line.split()[-1]
+    return start_identity_provider(os.path.join(workdir, "oidc-provider.log"), "--quiet")
 
 
 def start_gantry(workdir, extra=()):

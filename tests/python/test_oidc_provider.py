@@ -10,7 +10,6 @@ import hashlib
 import http.server
 import os
 import secrets
-import selectors
 import subprocess
 import sys
 import threading
@@ -30,7 +29,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc_provider", "server.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gantry_process import start_identity_provider  # noqa: E402
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REDIRECT_URI = "http://127.0.0.1:9/callback"   # nothing listens there: redirects are read, not followed
 SCOPE = "openid email profile groups"
@@ -69,21 +69,9 @@ class Provider:
 @pytest.fixture
 def provider(tmp_path):
     log_path = tmp_path / "oidc-provider.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, SERVER, "--port", "0", "--exit-with-stdin"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    process, issuer = start_identity_provider(log_path)
     try:
-        selector = selectors.DefaultSelector()
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        line = ""
-        while not line and time.monotonic() < deadline and process.poll() is None:
-            if selector.select(timeout=0.2):
-                line = process.stdout.readline()
-        selector.close()
-        assert line.startswith("listening on http://127.0.0.1:"), \
-            f"provider did not start (exit {process.poll()}, stdout {line!r}):\n{open(log_path).read()}"
-        yield Provider(process, line.split()[-1], log_path)
+        yield Provider(process, issuer, log_path)
     finally:
         process.stdin.close()
         process.terminate()
