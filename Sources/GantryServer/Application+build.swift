@@ -150,7 +150,7 @@ func buildRouter(
     try handlers.registerHandlers(
         on: api, serverURL: URL(string: "/")!,
         configuration: .init(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]),
-        middlewares: [AuthorizationMiddleware(), NullFieldsMiddleware(nonNullable: document.nonNullableBodyFields),
+        middlewares: [AuthorizationMiddleware(), DocumentRulesMiddleware(nonNullable: document.nonNullableBodyFields, queryEnums: document.queryEnums),
                       IdempotencyMiddleware(store: repositories.idempotency)]
     )
     return router

@@ -14,6 +14,8 @@ struct OpenAPIDocuments {
     /// Operation ID → the top-level request-body properties whose schema does not allow `null`: an explicit `null`
     /// there is refused (the generated decoder would read it as "absent").
     let nonNullableBodyFields: [String: Set<String>]
+    /// Operation ID → query parameter → the values its `enum` allows.
+    let queryEnums: [String: [String: Set<String>]]
 
     init(yaml: Data, basePath: String) throws {
         let root = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] ?? [:]
@@ -22,6 +24,7 @@ struct OpenAPIDocuments {
         var routes = RouteTable()
         var operations: [String: String] = [:]
         var nonNullable: [String: Set<String>] = [:]
+        var queryEnums: [String: [String: Set<String>]] = [:]
         let schemas = (root["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
         for (path, item) in root["paths"] as? [String: Any] ?? [:] {
             // A path item also holds `parameters`, `summary`, `servers`, `$ref`…: only its operation keys are methods.
@@ -31,6 +34,11 @@ struct OpenAPIDocuments {
                 guard let operation = operation as? [String: Any], let id = operation["operationId"] as? String else { continue }
                 operations["\(method.uppercased()) \(basePath)\(path)"] = id
                 let content = (operation["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+                for parameter in operation["parameters"] as? [[String: Any]] ?? [] where parameter["in"] as? String == "query" {
+                    if let name = parameter["name"] as? String, let values = (parameter["schema"] as? [String: Any])?["enum"] as? [String] {
+                        queryEnums[id, default: [:]][name] = Set(values)
+                    }
+                }
                 if let schema = (content?["application/json"] as? [String: Any])?["schema"] as? [String: Any],
                    let properties = Self.resolve(schema, in: schemas)["properties"] as? [String: Any] {
                     nonNullable[id] = Set(properties.filter { !Self.allowsNull($0.value, in: schemas) }.keys)
@@ -40,6 +48,7 @@ struct OpenAPIDocuments {
         self.routes = routes
         self.operations = operations
         nonNullableBodyFields = nonNullable
+        self.queryEnums = queryEnums
     }
 
     static func resolve(_ schema: [String: Any], in schemas: [String: Any]) -> [String: Any] {

@@ -110,4 +110,15 @@ struct AccessExplainTests {
             }
         }
     }
+
+    @Test("The document lists exactly the policies the server knows as explain's actions")
+    func documentedActions() async throws {
+        try await TestApp.run(.sqlite) { app in
+            let document = try await app.request(.get, "/api/openapi.json", token: .some(nil)).json
+            let paths = try #require(document["paths"] as? [String: Any])
+            let get = try #require((paths["/access/explain"] as? [String: Any])?["get"] as? [String: Any])
+            let action = try #require((get["parameters"] as? [[String: Any]])?.first { $0["name"] as? String == "action" })
+            #expect((action["schema"] as? [String: Any])?["enum"] as? [String] == Policies.all)
+        }
+    }
 }

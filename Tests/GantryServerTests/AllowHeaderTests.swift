@@ -31,4 +31,16 @@ struct AllowHeaderTests {
             #expect(try await app.request(.get, "/api/tokens/tok_x").header("Allow") == "DELETE")
         }
     }
+
+    @Test("A concrete path is matched before its templated sibling: PATCH /projects/stats is 405, not a project named stats")
+    func literalBeforeTemplate() async throws {
+        try await TestApp.run(.sqlite) { app in
+            let patch = try await app.request(.patch, "/api/projects/stats", json: ["name": "x"])
+            #expect(patch.status == 405, "\(patch.text)")
+            #expect(patch.header("Allow") == "GET")
+            let delete = try await app.request(.delete, "/api/projects/stats")
+            #expect(delete.status == 405)
+            #expect(try await app.get("/api/projects/stats").status == 200)
+        }
+    }
 }

@@ -55,7 +55,10 @@ struct Access: AsyncParsableCommand {
             try await CLI.run(global) { session in
                 let resourceID = try await session.accessResource(resource)
                 let userID = try await user.asyncMap { try await session.userID($0) }
-                let answer = try await session.client.explainAccess(query: .init(action: action, resource: resourceID, userId: userID))
+                guard let policy = Operations.ExplainAccess.Input.Query.ActionPayload(rawValue: action) else {
+                    throw ValidationError("'\(action)' is not a policy; `gantry roles policies` lists them (e.g. deployments:deploy).")
+                }
+                let answer = try await session.client.explainAccess(query: .init(action: policy, resource: resourceID, userId: userID))
                     .ok.body.json.data
                 let result = Result(
                     action: action, resource: resourceID, userId: userID, allowed: answer.allowed, visible: answer.visible,

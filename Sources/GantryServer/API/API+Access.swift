@@ -64,7 +64,10 @@ extension APIImplementation {
 
     func explainAccess(_ input: Operations.ExplainAccess.Input) async throws -> Operations.ExplainAccess.Output {
         var validator = Validator()
-        if !Policies.all.contains(input.query.action) {
+        // The document lists the policies as an enum, so the runtime refuses an unknown one before this; the check
+        // stays for a document and a server that drift apart.
+        let action = input.query.action.rawValue
+        if !Policies.all.contains(action) {
             validator.fail("action", "must be one of the policies GET /policies lists, e.g. deployments:deploy")
         }
         let resource = input.query.resource
@@ -73,7 +76,7 @@ extension APIImplementation {
         }
         if let userID = input.query.userId, !IDGenerator.isValid(userID, prefix: .user) { validator.fail("userId", "must be a member ID (usr_…)") }
         try validator.check()
-        let explanation = try await repositories.access.explain(input.query.action, resource: resource, userID: input.query.userId,
+        let explanation = try await repositories.access.explain(action, resource: resource, userID: input.query.userId,
                                                                 for: try RequestScope.caller())
         return .ok(.init(body: .json(.init(data: .init(
             allowed: explanation.allowed, visible: explanation.visible,

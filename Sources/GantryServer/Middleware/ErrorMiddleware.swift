@@ -14,6 +14,12 @@ struct ErrorMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
+            if let allowed = routes.wrongMethodOnLiteral(request.uri.path, request.method) {
+                let list = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                return ErrorRendering.response(
+                    AppError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(list)."),
+                    requestID: context.requestID, extraHeaders: [.allow: list])
+            }
             return try await next(request, context)
         } catch {
             let (appError, headers) = classify(error, request: request, context: context)
