@@ -74,12 +74,15 @@ struct RFC3339DateTranscoder: DateTranscoder {
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour <= 23, minute <= 59, second <= 60 else { return false }
-        // A numeric offset's hours and minutes too.
+        // A numeric offset's hours and minutes too; and a leap second only at 23:59:60 UTC.
+        var offset = 0
         if let sign = bytes.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }), sign > 18, bytes.count == sign + 6 {
             guard let offsetHours = number(sign + 1, 2), let offsetMinutes = number(sign + 4, 2), offsetHours <= 23, offsetMinutes <= 59 else {
                 return false
             }
+            offset = (bytes[sign] == UInt8(ascii: "+") ? 1 : -1) * (offsetHours * 60 + offsetMinutes)
         }
+        if second == 60 { return ((hour * 60 + minute - offset) % 1440 + 1440) % 1440 == 1439 }
         return true
     }
 

@@ -355,3 +355,10 @@ if os.environ.get("GANTRY_FUZZ_FIXTURES") and os.environ.get("SCHEMATHESIS_HOOKS
             elif scope.startswith("environment:"):
                 body["scope"] = "environment:" + FIXTURES["environment"]
         return case
+
+    @st.hook
+    def before_call(ctx, case, **kwargs):
+        # The stateful phase fills fields from earlier answers after map_case ran (a new project's ID into a space's
+        # config, an account of another provider into a space): the stored-state rules are applied again right before
+        # the call, to positive cases only, as map_case applies them.
+        map_case(ctx, case)
