@@ -47,9 +47,12 @@ def new_token():
 
 
 class Gantry:
+    """`gantry serve` on a free port; `{base}` in an extra flag becomes its own base URL (e.g. --public-url {base})."""
+
     def __init__(self, database, token, workdir, extra=()):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        extra = [arg.replace("{base}", self.base) for arg in extra]
         self.token = token
         self.log = open(os.path.join(workdir, f"gantry-{self.port}.log"), "w")
         self.process = subprocess.Popen(

@@ -26,7 +26,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from gantry_process import GANTRY, REPO, free_port, new_token, start_identity_provider  # noqa: E402
+from gantry_process import GANTRY, Gantry, free_port, new_token, start_identity_provider  # noqa: E402
 from test_console import (API, CHROMEDRIVER, CHROMIUM, assert_no_console_errors, css, drain_log, shot,  # noqa: E402
                           visible, wait, wait_for)
 
@@ -42,25 +42,8 @@ def start_provider(workdir):
 def start_gantry(workdir, extra=()):
     """`gantry serve` on SQLite with a bootstrap token; returns (process, base URL, token) once ready."""
     token = new_token()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = os.path.join(workdir, f"gantry-{port}.log")
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [GANTRY, "serve", "--port", str(port), "--database", f"sqlite:{workdir}/g-{port}.db", "--rate-limit", "0",
-         "--sync-interval", "0", "--log-format", "text", *[arg.replace("{base}", base) for arg in extra]],
-        env=dict(os.environ, GANTRY_BOOTSTRAP_TOKEN=token), stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-
-    def ready():
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                return r.status == 200
-        except Exception:
-            if process.poll() is not None:
-                raise AssertionError(f"gantry serve exited: {open(log_path).read()}")
-            return False
-    wait_for(ready, timeout=60, interval=0.2, message="gantry serve to be ready")
-    return process, base, token
+    server = Gantry(f"sqlite:{workdir}/g-{free_port()}.db", token, workdir, extra).wait_ready(timeout=60)
+    return server.process, server.base, token
 
 
 def stop(process):
