@@ -1,6 +1,8 @@
 import Foundation
 import GantryCore
 import GantryServer
+import GantryStorage
+import SQLKit
 import Testing
 
 /// docs/api.md §9 against a real OpenID provider (`IdentityProvider`): the console's sign-in through the provider's
@@ -122,6 +124,39 @@ struct SignOnTests {
             let ended = try await app.request(.get, "/api/me", headers: ["Cookie": first], token: .some(nil))
             #expect(ended.status == 401, "a session used after logout: \(ended.text)")
             #expect(try await app.request(.get, "/api/me", headers: ["Cookie": second], token: .some(nil)).status == 200)
+        }
+    }
+
+    @Test("A session idle for 12 hours, or older than 7 days, is over", arguments: TestDatabase.all)
+    func sessionLifetimes(_ db: TestDatabase) async throws {
+        try await IdentityProvider.run { provider in
+            let settings = try provider.settings()
+            let url = try await db.makeURL()
+            let (idle, old) = try await TestApp.run(url: url, settings: settings) { app in
+                (try Self.cookie(try await Self.signIn(app, provider)), try Self.cookie(try await Self.signIn(app, provider)))
+            }
+            // Another replica of the same database (its caller cache is empty), after the sessions aged.
+            let hour: Int64 = 3_600_000_000
+            try await withDirectDatabase(url: url) { database in
+                try await database.transaction { sql in
+                    let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                    try await sql.raw("UPDATE tokens SET last_used_at = \(bind: now - 13 * hour) WHERE kind = 'session'").run()
+                    let oldest = try await sql.raw("SELECT id FROM tokens WHERE kind = 'session' ORDER BY id DESC LIMIT 1")
+                        .first(decodingColumn: "id", as: String.self) ?? ""
+                    try await sql.raw("""
+                        UPDATE tokens SET last_used_at = \(bind: now), expires_at = \(bind: now - hour) WHERE id = \(bind: oldest)
+                        """).run()
+                }
+            }
+            try await TestApp.run(url: url, settings: settings) { replica in
+                for cookie in [idle, old] {
+                    let me = try await replica.request(.get, "/api/me", headers: ["Cookie": cookie], token: .some(nil))
+                    #expect(me.status == 401, "\(me.text)")
+                    #expect(me.text.contains("sign in again"), "\(me.text)")
+                }
+                let fresh = try Self.cookie(try await Self.signIn(replica, provider))
+                #expect(try await replica.request(.get, "/api/me", headers: ["Cookie": fresh], token: .some(nil)).status == 200)
+            }
         }
     }
 
