@@ -6,31 +6,35 @@ extension APIImplementation {
     // MARK: - Members
 
     func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output {
+        let policy = try OperationTable.policy(Operations.ListUsers.id)
         let page = try await repositories.access.listUsers(
-            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
+            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.User.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createUser(_ input: Operations.CreateUser.Input) async throws -> Operations.CreateUser.Output {
+        let policy = try OperationTable.policy(Operations.CreateUser.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
         let email = body.email.trimmingCharacters(in: .whitespaces)
         validator.email(email)
         let name = validator.name(body.name)
         try validator.check()
-        let user = try await repositories.access.createUser(email: email, name: name, by: try RequestScope.caller())
+        let user = try await repositories.access.createUser(email: email, name: name, by: try RequestScope.caller(), requiring: policy)
         return .created(.init(headers: .init(location: HTTPSupport.location("/users/\(user.id)")), body: .json(.init(data: .init(user)))))
     }
 
     func getUser(_ input: Operations.GetUser.Input) async throws -> Operations.GetUser.Output {
+        let policy = try OperationTable.policy(Operations.GetUser.id)
         let id = try HTTPSupport.pathID(input.path.userID, .user, resource: "member")
-        return .ok(.init(body: .json(.init(data: .init(try await repositories.access.getUser(id, for: try RequestScope.caller()))))))
+        return .ok(.init(body: .json(.init(data: .init(try await repositories.access.getUser(id, for: try RequestScope.caller(), requiring: policy))))))
     }
 
     func deleteUser(_ input: Operations.DeleteUser.Input) async throws -> Operations.DeleteUser.Output {
+        let policy = try OperationTable.policy(Operations.DeleteUser.id)
         let id = try HTTPSupport.pathID(input.path.userID, .user, resource: "member")
-        try await repositories.access.deleteUser(id, by: try RequestScope.caller())
+        try await repositories.access.deleteUser(id, by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 
@@ -86,15 +90,17 @@ extension APIImplementation {
     }
 
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
+        let policy = try OperationTable.policy(Operations.ListRoles.id)
         let page = try await repositories.access.listRoles(
-            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
+            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Role.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createRole(_ input: Operations.CreateRole.Input) async throws -> Operations.CreateRole.Output {
+        let policy = try OperationTable.policy(Operations.CreateRole.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
-        let role = try await repositories.access.createRole(try Self.roleDraft(body), by: try RequestScope.caller())
+        let role = try await repositories.access.createRole(try Self.roleDraft(body), by: try RequestScope.caller(), requiring: policy)
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/roles/\(role.id)"), eTag: HTTPSupport.eTag(role.version)),
             body: .json(.init(data: .init(role)))
@@ -102,22 +108,25 @@ extension APIImplementation {
     }
 
     func getRole(_ input: Operations.GetRole.Input) async throws -> Operations.GetRole.Output {
-        let role = try await repositories.access.getRole(try Self.roleID(input.path.roleID), for: try RequestScope.caller())
+        let policy = try OperationTable.policy(Operations.GetRole.id)
+        let role = try await repositories.access.getRole(try Self.roleID(input.path.roleID), for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(role.version)), body: .json(.init(data: .init(role)))))
     }
 
     func replaceRole(_ input: Operations.ReplaceRole.Input) async throws -> Operations.ReplaceRole.Output {
+        let policy = try OperationTable.policy(Operations.ReplaceRole.id)
         let id = try Self.roleID(input.path.roleID)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let role = try await repositories.access.replaceRole(
-            id, try Self.roleDraft(body), ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller()
+            id, try Self.roleDraft(body), ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(role.version)), body: .json(.init(data: .init(role)))))
     }
 
     func deleteRole(_ input: Operations.DeleteRole.Input) async throws -> Operations.DeleteRole.Output {
+        let policy = try OperationTable.policy(Operations.DeleteRole.id)
         let id = try Self.roleID(input.path.roleID)
-        try await repositories.access.deleteRole(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller())
+        try await repositories.access.deleteRole(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 
@@ -141,28 +150,31 @@ extension APIImplementation {
     // MARK: - Assignments
 
     func listAssignments(_ input: Operations.ListAssignments.Input) async throws -> Operations.ListAssignments.Output {
+        let policy = try OperationTable.policy(Operations.ListAssignments.id)
         let page = try await repositories.access.listAssignments(
-            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller()
+            try PageRequest.parse(limit: input.query.limit, cursor: input.query.cursor), for: try RequestScope.caller(), requiring: policy
         )
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Assignment.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createAssignment(_ input: Operations.CreateAssignment.Input) async throws -> Operations.CreateAssignment.Output {
+        let policy = try OperationTable.policy(Operations.CreateAssignment.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
         validator.id(body.userId, prefix: .user, field: "userId")
         if (try? Self.roleID(body.roleId)) == nil { validator.fail("roleId", "No such role; GET /roles lists them.") }
         let scope = validator.scope(body.scope)
         try validator.check()
-        let assignment = try await repositories.access.createAssignment(userID: body.userId, roleID: body.roleId, scope: scope!, by: try RequestScope.caller())
+        let assignment = try await repositories.access.createAssignment(userID: body.userId, roleID: body.roleId, scope: scope!, by: try RequestScope.caller(), requiring: policy)
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/assignments/\(assignment.id)")), body: .json(.init(data: .init(assignment)))
         ))
     }
 
     func deleteAssignment(_ input: Operations.DeleteAssignment.Input) async throws -> Operations.DeleteAssignment.Output {
+        let policy = try OperationTable.policy(Operations.DeleteAssignment.id)
         let id = try HTTPSupport.pathID(input.path.assignmentID, .assignment, resource: "assignment")
-        try await repositories.access.deleteAssignment(id, by: try RequestScope.caller())
+        try await repositories.access.deleteAssignment(id, by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 }

@@ -6,22 +6,24 @@ import OpenAPIRuntime
 
 extension APIImplementation {
     func listAuditLogs(_ input: Operations.ListAuditLogs.Input) async throws -> Operations.ListAuditLogs.Output {
+        let policy = try OperationTable.policy(Operations.ListAuditLogs.id)
         let q = input.query
         let filter = try Self.auditFilter(
             projectId: q.projectId, environmentId: q.environmentId, deploymentId: q.deploymentId, actor: q.actor, action: q.action,
             resourceType: q.resourceType, resourceId: q.resourceId, from: q.from, to: q.to
         )
-        let page = try await repositories.audit.list(filter, try PageRequest.parse(limit: q.limit, cursor: q.cursor), for: try RequestScope.caller())
+        let page = try await repositories.audit.list(filter, try PageRequest.parse(limit: q.limit, cursor: q.cursor), for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.AuditLogEntry.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func exportAuditLogs(_ input: Operations.ExportAuditLogs.Input) async throws -> Operations.ExportAuditLogs.Output {
+        let policy = try OperationTable.policy(Operations.ExportAuditLogs.id)
         let q = input.query
         let filter = try Self.auditFilter(
             projectId: q.projectId, environmentId: q.environmentId, deploymentId: q.deploymentId, actor: q.actor, action: q.action,
             resourceType: q.resourceType, resourceId: q.resourceId, from: q.from, to: q.to
         )
-        let entries = repositories.audit.export(filter, for: try RequestScope.caller())
+        let entries = try repositories.audit.export(filter, for: try RequestScope.caller(), requiring: policy)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         let transcoder = RFC3339DateTranscoder()
@@ -39,7 +41,8 @@ extension APIImplementation {
     }
 
     func verifyAuditLog(_ input: Operations.VerifyAuditLog.Input) async throws -> Operations.VerifyAuditLog.Output {
-        let result = try await repositories.audit.verify(for: try RequestScope.caller())
+        let policy = try OperationTable.policy(Operations.VerifyAuditLog.id)
+        let result = try await repositories.audit.verify(for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: .init(
             ok: result.ok, entries: result.entries, firstBadId: result.firstBadID, additionalProperties: .nulls(["firstBadId": result.firstBadID == nil])
         )))))

@@ -5,12 +5,14 @@ import GantryStorage
 
 extension APIImplementation {
     func listCloudAccounts(_ input: Operations.ListCloudAccounts.Input) async throws -> Operations.ListCloudAccounts.Output {
+        let policy = try OperationTable.policy(Operations.ListCloudAccounts.id)
         let query = try HTTPSupport.listQuery(q: nil, limit: input.query.limit, cursor: input.query.cursor)
-        let page = try await repositories.cloudAccounts.list(query, for: try RequestScope.caller())
+        let page = try await repositories.cloudAccounts.list(query, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.CloudAccount.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createCloudAccount(_ input: Operations.CreateCloudAccount.Input) async throws -> Operations.CreateCloudAccount.Output {
+        let policy = try OperationTable.policy(Operations.CreateCloudAccount.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         var validator = Validator()
         let name = validator.name(body.name)
@@ -21,7 +23,7 @@ extension APIImplementation {
         let id = repositories.cloudAccounts.makeID()
         let sealed = try sealer.seal(try JSONEncoder().encode(credentials), context: id)
         let account = try await repositories.cloudAccounts.create(
-            id: id, name: name, provider: provider, sealedCredentials: sealed, by: try RequestScope.caller()
+            id: id, name: name, provider: provider, sealedCredentials: sealed, by: try RequestScope.caller(), requiring: policy
         )
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/cloud-accounts/\(account.id)"), eTag: HTTPSupport.eTag(account.version)),
@@ -30,12 +32,14 @@ extension APIImplementation {
     }
 
     func getCloudAccount(_ input: Operations.GetCloudAccount.Input) async throws -> Operations.GetCloudAccount.Output {
+        let policy = try OperationTable.policy(Operations.GetCloudAccount.id)
         let id = try HTTPSupport.pathID(input.path.cloudAccountID, .cloudAccount, resource: "cloud account")
-        let account = try await repositories.cloudAccounts.get(id, for: try RequestScope.caller())
+        let account = try await repositories.cloudAccounts.get(id, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(account.version)), body: .json(.init(data: .init(account)))))
     }
 
     func updateCloudAccount(_ input: Operations.UpdateCloudAccount.Input) async throws -> Operations.UpdateCloudAccount.Output {
+        let policy = try OperationTable.policy(Operations.UpdateCloudAccount.id)
         let id = try HTTPSupport.pathID(input.path.cloudAccountID, .cloudAccount, resource: "cloud account")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
@@ -44,7 +48,7 @@ extension APIImplementation {
         let name = body.name.map { validator.name($0) }
         var sealed: String?
         if let credentials = body.credentials {
-            let current = try await repositories.cloudAccounts.get(id, for: caller)
+            let current = try await repositories.cloudAccounts.get(id, for: caller, requiring: policy)
             let fields = Self.credentialFields(credentials)
             CloudCredentialRules.validate(fields, provider: current.provider, into: &validator)
             try validator.check()
@@ -52,14 +56,15 @@ extension APIImplementation {
         }
         try validator.check()
         let account = try await repositories.cloudAccounts.update(
-            id, name: name, sealedCredentials: sealed, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller
+            id, name: name, sealedCredentials: sealed, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller, requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(account.version)), body: .json(.init(data: .init(account)))))
     }
 
     func deleteCloudAccount(_ input: Operations.DeleteCloudAccount.Input) async throws -> Operations.DeleteCloudAccount.Output {
+        let policy = try OperationTable.policy(Operations.DeleteCloudAccount.id)
         let id = try HTTPSupport.pathID(input.path.cloudAccountID, .cloudAccount, resource: "cloud account")
-        try await repositories.cloudAccounts.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller())
+        try await repositories.cloudAccounts.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 
@@ -75,9 +80,9 @@ extension APIImplementation {
     }
 
     /// A cloud account referenced from a request body: unknown or deleted is a 400 on that field, not a 404.
-    static func liveCloudAccount(_ id: String, repositories: Repositories, caller: Caller) async throws -> GantryCore.CloudAccount {
+    static func liveCloudAccount(_ id: String, repositories: Repositories, caller: Caller, policy: String) async throws -> GantryCore.CloudAccount {
         do {
-            return try await repositories.cloudAccounts.get(id, for: caller)
+            return try await repositories.cloudAccounts.get(id, for: caller, requiring: policy)
         } catch let error as AppError where error.code == .notFound {
             throw AppError.validation("cloudAccountId", "no live cloud account \(id) exists in this organization")
         }

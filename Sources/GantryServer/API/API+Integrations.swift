@@ -4,12 +4,14 @@ import GantryCore
 
 extension APIImplementation {
     func listIntegrations(_ input: Operations.ListIntegrations.Input) async throws -> Operations.ListIntegrations.Output {
+        let policy = try OperationTable.policy(Operations.ListIntegrations.id)
         let query = try HTTPSupport.listQuery(q: nil, limit: input.query.limit, cursor: input.query.cursor)
-        let page = try await repositories.integrations.list(query, for: try RequestScope.caller())
+        let page = try await repositories.integrations.list(query, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Integration.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createIntegration(_ input: Operations.CreateIntegration.Input) async throws -> Operations.CreateIntegration.Output {
+        let policy = try OperationTable.policy(Operations.CreateIntegration.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
         var validator = Validator()
@@ -27,7 +29,7 @@ extension APIImplementation {
         let id = repositories.integrations.makeID()
         let sealed = try body.credentials.map { try sealer.seal(try JSONEncoder().encode(["username": $0.username, "password": $0.password]), context: id) }
         let integration = try await repositories.integrations.create(
-            id: id, name: name, kind: kind, registry: body.registry, cloudAccountID: body.cloudAccountId, sealedCredentials: sealed, by: caller
+            id: id, name: name, kind: kind, registry: body.registry, cloudAccountID: body.cloudAccountId, sealedCredentials: sealed, by: caller, requiring: policy
         )
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/integrations/\(integration.id)"), eTag: HTTPSupport.eTag(integration.version)),
@@ -36,12 +38,14 @@ extension APIImplementation {
     }
 
     func getIntegration(_ input: Operations.GetIntegration.Input) async throws -> Operations.GetIntegration.Output {
+        let policy = try OperationTable.policy(Operations.GetIntegration.id)
         let id = try HTTPSupport.pathID(input.path.integrationID, .integration, resource: "registry integration")
-        let integration = try await repositories.integrations.get(id, for: try RequestScope.caller())
+        let integration = try await repositories.integrations.get(id, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(integration.version)), body: .json(.init(data: .init(integration)))))
     }
 
     func updateIntegration(_ input: Operations.UpdateIntegration.Input) async throws -> Operations.UpdateIntegration.Output {
+        let policy = try OperationTable.policy(Operations.UpdateIntegration.id)
         let id = try HTTPSupport.pathID(input.path.integrationID, .integration, resource: "registry integration")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
@@ -52,7 +56,7 @@ extension APIImplementation {
         if let credentials = body.credentials { Self.validate(credentials, into: &validator) }
         let cloudAccount = HTTPSupport.patchField("cloudAccountId", body.cloudAccountId)
         if case .set(let accountID) = cloudAccount {
-            let current = try await repositories.integrations.get(id, for: caller)
+            let current = try await repositories.integrations.get(id, for: caller, requiring: policy)
             if !current.kind.acceptsCloudAccount {
                 validator.fail("cloudAccountId", "only ecr, gar and acr integrations can authenticate through a cloud account")
             }
@@ -62,14 +66,15 @@ extension APIImplementation {
         let sealed = try body.credentials.map { try sealer.seal(try JSONEncoder().encode(["username": $0.username, "password": $0.password]), context: id) }
         let integration = try await repositories.integrations.update(
             id, IntegrationPatch(name: name, registry: body.registry, cloudAccountID: cloudAccount, sealedCredentials: sealed),
-            ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller
+            ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller, requiring: policy
         )
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(integration.version)), body: .json(.init(data: .init(integration)))))
     }
 
     func deleteIntegration(_ input: Operations.DeleteIntegration.Input) async throws -> Operations.DeleteIntegration.Output {
+        let policy = try OperationTable.policy(Operations.DeleteIntegration.id)
         let id = try HTTPSupport.pathID(input.path.integrationID, .integration, resource: "registry integration")
-        try await repositories.integrations.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller())
+        try await repositories.integrations.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 

@@ -5,12 +5,14 @@ import KubeClient
 
 extension APIImplementation {
     func listSpaces(_ input: Operations.ListSpaces.Input) async throws -> Operations.ListSpaces.Output {
+        let policy = try OperationTable.policy(Operations.ListSpaces.id)
         let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
-        let page = try await repositories.spaces.list(query, for: try RequestScope.caller())
+        let page = try await repositories.spaces.list(query, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Space.init), nextCursor: page.nextCursor, additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
     }
 
     func createSpace(_ input: Operations.CreateSpace.Input) async throws -> Operations.CreateSpace.Output {
+        let policy = try OperationTable.policy(Operations.CreateSpace.id)
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
         var validator = Validator()
@@ -39,7 +41,7 @@ extension APIImplementation {
             if let accountID = body.cloudAccountId {
                 validator.id(accountID, prefix: .cloudAccount, field: "cloudAccountId")
                 try validator.check()
-                let account = try await Self.liveCloudAccount(accountID, repositories: repositories, caller: caller)
+                let account = try await Self.liveCloudAccount(accountID, repositories: repositories, caller: caller, policy: policy)
                 if account.provider.rawValue != provider.rawValue {
                     validator.fail("cloudAccountId", "is a \(account.provider.rawValue) account; a \(provider.rawValue) space needs a \(provider.rawValue) account")
                 }
@@ -49,7 +51,7 @@ extension APIImplementation {
             }
         }
         try validator.check()
-        let space = try await repositories.spaces.create(new, id: id, by: caller)
+        let space = try await repositories.spaces.create(new, id: id, by: caller, requiring: policy)
         return .created(.init(
             headers: .init(location: HTTPSupport.location("/spaces/\(space.id)"), eTag: HTTPSupport.eTag(space.version)),
             body: .json(.init(data: .init(space)))
@@ -57,16 +59,18 @@ extension APIImplementation {
     }
 
     func getSpace(_ input: Operations.GetSpace.Input) async throws -> Operations.GetSpace.Output {
+        let policy = try OperationTable.policy(Operations.GetSpace.id)
         let id = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
-        let space = try await repositories.spaces.get(id, for: try RequestScope.caller())
+        let space = try await repositories.spaces.get(id, for: try RequestScope.caller(), requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(space.version)), body: .json(.init(data: .init(space)))))
     }
 
     func updateSpace(_ input: Operations.UpdateSpace.Input) async throws -> Operations.UpdateSpace.Output {
+        let policy = try OperationTable.policy(Operations.UpdateSpace.id)
         let id = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
         guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
         let caller = try RequestScope.caller()
-        let current = try await repositories.spaces.get(id, for: caller)
+        let current = try await repositories.spaces.get(id, for: caller, requiring: policy)
         var validator = Validator()
         HTTPSupport.rejectNulls(["name", "kubeconfig", "context", "config"], into: &validator)
         var patch = SpacePatch(name: body.name.map { validator.name($0) })
@@ -89,13 +93,14 @@ extension APIImplementation {
             }
         }
         try validator.check()
-        let space = try await repositories.spaces.update(id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller)
+        let space = try await repositories.spaces.update(id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller, requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(space.version)), body: .json(.init(data: .init(space)))))
     }
 
     func deleteSpace(_ input: Operations.DeleteSpace.Input) async throws -> Operations.DeleteSpace.Output {
+        let policy = try OperationTable.policy(Operations.DeleteSpace.id)
         let id = try HTTPSupport.pathID(input.path.spaceID, .space, resource: "deployment space")
-        try await repositories.spaces.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller())
+        try await repositories.spaces.delete(id, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy)
         return .noContent(.init())
     }
 

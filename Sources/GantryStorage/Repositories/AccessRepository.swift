@@ -4,21 +4,21 @@ import SQLKit
 
 /// Organization members, roles and assignments (docs/api.md §3). Every change is audited.
 public protocol AccessRepository: Sendable {
-    func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User>
-    func createUser(email: String, name: String, by caller: Caller) async throws -> User
-    func getUser(_ id: String, for caller: Caller) async throws -> User
+    func listUsers(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<User>
+    func createUser(email: String, name: String, by caller: Caller, requiring policy: String) async throws -> User
+    func getUser(_ id: String, for caller: Caller, requiring policy: String) async throws -> User
     /// Soft-deletes a member: their tokens stop working and their assignments end.
-    func deleteUser(_ id: String, by caller: Caller) async throws
+    func deleteUser(_ id: String, by caller: Caller, requiring policy: String) async throws
 
-    func listRoles(_ page: PageRequest, for caller: Caller) async throws -> Page<Role>
-    func createRole(_ draft: RoleDraft, by caller: Caller) async throws -> Role
-    func getRole(_ id: String, for caller: Caller) async throws -> Role
-    func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role
-    func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+    func listRoles(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Role>
+    func createRole(_ draft: RoleDraft, by caller: Caller, requiring policy: String) async throws -> Role
+    func getRole(_ id: String, for caller: Caller, requiring policy: String) async throws -> Role
+    func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Role
+    func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws
 
-    func listAssignments(_ page: PageRequest, for caller: Caller) async throws -> Page<Assignment>
-    func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment
-    func deleteAssignment(_ id: String, by caller: Caller) async throws
+    func listAssignments(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Assignment>
+    func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller, requiring policy: String) async throws -> Assignment
+    func deleteAssignment(_ id: String, by caller: Caller, requiring policy: String) async throws
 
     /// Whether `userID` (the caller when nil) may do `action` on `resource` (`org` or a project, environment or
     /// deployment ID), and which assignments say so. Asking about someone else needs members:read at `org`.
@@ -93,7 +93,8 @@ public struct SQLAccessRepository: AccessRepository {
         .conflict(field: "email", "A member with email '\(email)' already exists in this organization.")
     }
 
-    public func listUsers(_ page: PageRequest, for caller: Caller) async throws -> Page<User> {
+    public func listUsers(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<User> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "member")
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: UserRow.columns) FROM users WHERE org_id = \(bind: caller.organizationID) AND deleted_at IS NULL"
@@ -102,7 +103,8 @@ public struct SQLAccessRepository: AccessRepository {
         return Page(rows: rows.map(\.user), limit: page.limit, key: \.id)
     }
 
-    public func createUser(email: String, name: String, by caller: Caller) async throws -> User {
+    public func createUser(email: String, name: String, by caller: Caller, requiring policy: String) async throws -> User {
+        try caller.permissions.authorize(policy, on: .organization, resource: "member")
         let user = User(id: ids.make(.user), email: email, name: name)
         return try await database.transaction { [ids] sql in
             let existing = try await sql.raw("""
@@ -123,11 +125,13 @@ public struct SQLAccessRepository: AccessRepository {
         }
     }
 
-    public func getUser(_ id: String, for caller: Caller) async throws -> User {
-        try await database.read { sql in try await UserRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).user }
+    public func getUser(_ id: String, for caller: Caller, requiring policy: String) async throws -> User {
+        try caller.permissions.authorize(policy, on: .organization, resource: "member")
+        return try await database.read { sql in try await UserRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).user }
     }
 
-    public func deleteUser(_ id: String, by caller: Caller) async throws {
+    public func deleteUser(_ id: String, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "member")
         try await database.accessTransaction { [ids] sql in
             let user = try await UserRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: UserRow.alias), on: sql).user
             let adminGrants = try await Self.lockOrgAdminGrants(org: caller.organizationID, on: sql)
@@ -153,7 +157,8 @@ public struct SQLAccessRepository: AccessRepository {
 
     static let builtInUnchangeable = AppError(.forbidden, "Built-in roles cannot be changed or deleted; create a custom role instead.")
 
-    public func listRoles(_ page: PageRequest, for caller: Caller) async throws -> Page<Role> {
+    public func listRoles(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Role> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "role")
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("""
@@ -163,7 +168,8 @@ public struct SQLAccessRepository: AccessRepository {
         return Page(rows: try rows.map { try $0.role }, limit: page.limit, key: \.id)
     }
 
-    public func createRole(_ draft: RoleDraft, by caller: Caller) async throws -> Role {
+    public func createRole(_ draft: RoleDraft, by caller: Caller, requiring policy: String) async throws -> Role {
+        try caller.permissions.authorize(policy, on: .organization, resource: "role")
         let role = Role(id: ids.make(.role), name: draft.name, description: draft.description, policies: draft.policies, builtIn: false, version: 1)
         return try await database.transaction { [ids] sql in
             try await Self.ensureRoleNameFree(draft.name, excluding: nil, org: caller.organizationID, on: sql)
@@ -182,12 +188,14 @@ public struct SQLAccessRepository: AccessRepository {
         }
     }
 
-    public func getRole(_ id: String, for caller: Caller) async throws -> Role {
-        try await database.read { sql in try await RoleRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).role }
+    public func getRole(_ id: String, for caller: Caller, requiring policy: String) async throws -> Role {
+        try caller.permissions.authorize(policy, on: .organization, resource: "role")
+        return try await database.read { sql in try await RoleRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).role }
     }
 
-    public func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller) async throws -> Role {
-        try await database.accessTransaction { [ids] sql in
+    public func replaceRole(_ id: String, _ draft: RoleDraft, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Role {
+        try caller.permissions.authorize(policy, on: .organization, resource: "role")
+        return try await database.accessTransaction { [ids] sql in
             let before = try await RoleRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: RoleRow.alias), on: sql).role
             guard !before.builtIn else { throw Self.builtInUnchangeable }
             try checkVersion(ifMatch, current: before.version)
@@ -208,7 +216,8 @@ public struct SQLAccessRepository: AccessRepository {
         }
     }
 
-    public func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+    public func deleteRole(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "role")
         try await database.accessTransaction { [ids] sql in
             let role = try await RoleRow.fetchLive(id, org: caller.organizationID, lock: RowLocking(.update, of: RoleRow.alias), on: sql).role
             guard !role.builtIn else { throw Self.builtInUnchangeable }
@@ -242,7 +251,8 @@ public struct SQLAccessRepository: AccessRepository {
         details: ["field": .string("roleId")]
     )
 
-    public func listAssignments(_ page: PageRequest, for caller: Caller) async throws -> Page<Assignment> {
+    public func listAssignments(_ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<Assignment> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "assignment")
         let fragments = SQLFragments.page(page)
         let rows = try await database.read { sql in
             try await sql.raw("""
@@ -252,7 +262,8 @@ public struct SQLAccessRepository: AccessRepository {
         return Page(rows: rows.map(\.assignment), limit: page.limit, key: \.id)
     }
 
-    public func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller) async throws -> Assignment {
+    public func createAssignment(userID: String, roleID: String, scope: Scope, by caller: Caller, requiring policy: String) async throws -> Assignment {
+        try caller.permissions.authorize(policy, on: .organization, resource: "assignment")
         let assignment = Assignment(id: ids.make(.assignment), userID: userID, roleID: roleID, scope: scope.description)
         let org = caller.organizationID
         return try await database.accessTransaction { [ids] sql in
@@ -304,7 +315,8 @@ public struct SQLAccessRepository: AccessRepository {
         }
     }
 
-    public func deleteAssignment(_ id: String, by caller: Caller) async throws {
+    public func deleteAssignment(_ id: String, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "assignment")
         let org = caller.organizationID
         try await database.accessTransaction { [ids] sql in
             let row = try await AssignmentRow.fetchLive(id, org: org, lock: RowLocking(.update, of: AssignmentRow.alias), on: sql)

@@ -59,11 +59,11 @@ public struct AuditVerification: Sendable, Equatable {
 
 public protocol AuditRepository: Sendable {
     /// Newest first.
-    func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry>
+    func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<AuditEntry>
     /// Every matching entry, oldest first, read in pages so memory stays flat however long the log.
-    func export(_ filter: AuditFilter, for caller: Caller) -> AuditExport
+    func export(_ filter: AuditFilter, for caller: Caller, requiring policy: String) throws -> AuditExport
     /// Walks the organization's chain in order and recomputes every hash.
-    func verify(for caller: Caller) async throws -> AuditVerification
+    func verify(for caller: Caller, requiring policy: String) async throws -> AuditVerification
 }
 
 /// An `audit_logs` row as stored: the entry and its place in the organization's chain.
@@ -111,7 +111,8 @@ public struct SQLAuditRepository: AuditRepository {
 
     public init(database: any Database) { self.database = database }
 
-    public func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller) async throws -> Page<AuditEntry> {
+    public func list(_ filter: AuditFilter, _ page: PageRequest, for caller: Caller, requiring policy: String) async throws -> Page<AuditEntry> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "audit log")
         let after: SQLQueryString = page.after.map { " AND id < \(bind: $0)" } ?? ""
         let rows = try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: AuditRow.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
@@ -120,8 +121,9 @@ public struct SQLAuditRepository: AuditRepository {
         return Page(rows: try rows.map { try $0.entry }, limit: page.limit, key: \.id)
     }
 
-    public func export(_ filter: AuditFilter, for caller: Caller) -> AuditExport {
-        AuditExport { [database] after in
+    public func export(_ filter: AuditFilter, for caller: Caller, requiring policy: String) throws -> AuditExport {
+        try caller.permissions.authorize(policy, on: .organization, resource: "audit log")
+        return AuditExport { [database] after in
             try await database.read { sql in
                 try await sql.raw("SELECT \(unsafeRaw: AuditRow.columns) FROM audit_logs WHERE org_id = \(bind: caller.organizationID)"
                     + Self.conditions(filter) + " AND id > \(bind: after) ORDER BY id LIMIT \(literal: Self.exportBatch)").all(AuditRow.self)
@@ -130,7 +132,8 @@ public struct SQLAuditRepository: AuditRepository {
         }
     }
 
-    public func verify(for caller: Caller) async throws -> AuditVerification {
+    public func verify(for caller: Caller, requiring policy: String) async throws -> AuditVerification {
+        try caller.permissions.authorize(policy, on: .organization, resource: "audit log")
         var previousHash: String?
         var previousSeq = 0
         var count = 0

@@ -4,11 +4,11 @@ import SQLKit
 
 public protocol CloudAccountRepository: Sendable {
     func makeID() -> String
-    func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller) async throws -> CloudAccount
-    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<CloudAccount>
-    func get(_ id: String, for caller: Caller) async throws -> CloudAccount
-    func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller) async throws -> CloudAccount
-    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+    func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller, requiring policy: String) async throws -> CloudAccount
+    func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<CloudAccount>
+    func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> CloudAccount
+    func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> CloudAccount
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws
 }
 
 /// A `cloud_accounts` row as stored, without its sealed credentials (only the deployer reads those).
@@ -46,7 +46,8 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
 
     public func makeID() -> String { ids.make(.cloudAccount) }
 
-    public func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller) async throws -> CloudAccount {
+    public func create(id: String, name: String, provider: CloudProvider, sealedCredentials: String, by caller: Caller, requiring policy: String) async throws -> CloudAccount {
+        try caller.permissions.authorize(policy, on: .organization, resource: "cloud account")
         let now = Timestamp.now()
         let org = caller.organizationID
         return try await database.transaction { sql in
@@ -66,7 +67,8 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
         }
     }
 
-    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<CloudAccount> {
+    public func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<CloudAccount> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "cloud account")
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
@@ -76,11 +78,13 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
         return Page(rows: rows.map(\.account), limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, for caller: Caller) async throws -> CloudAccount {
-        try await database.read { sql in try await CloudAccountRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).account }
+    public func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> CloudAccount {
+        try caller.permissions.authorize(policy, on: .organization, resource: "cloud account")
+        return try await database.read { sql in try await CloudAccountRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).account }
     }
 
-    public func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller) async throws -> CloudAccount {
+    public func update(_ id: String, name: String?, sealedCredentials: String?, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> CloudAccount {
+        try caller.permissions.authorize(policy, on: .organization, resource: "cloud account")
         let org = caller.organizationID
         return try await database.transaction { sql in
             var account = try await CloudAccountRow.fetchLive(id, org: org, lock: RowLocking(.update, of: CloudAccountRow.alias), on: sql).account
@@ -107,7 +111,8 @@ public struct SQLCloudAccountRepository: CloudAccountRepository, AuditedReposito
         }
     }
 
-    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "cloud account")
         try await softDelete(
             CloudAccountRow.self, id, ifMatch: ifMatch, auditAs: "cloud_account", by: caller,
             unlessUsedBy: [LiveReferences(detail: "spaceCount", table: "spaces", column: "cloud_account_id"),

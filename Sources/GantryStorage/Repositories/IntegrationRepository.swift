@@ -5,11 +5,11 @@ import SQLKit
 public protocol IntegrationRepository: Sendable {
     func makeID() -> String
     func create(id: String, name: String, kind: IntegrationKind, registry: String, cloudAccountID: String?, sealedCredentials: String?,
-                by caller: Caller) async throws -> Integration
-    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Integration>
-    func get(_ id: String, for caller: Caller) async throws -> Integration
-    func update(_ id: String, _ patch: IntegrationPatch, ifMatch: Int?, by caller: Caller) async throws -> Integration
-    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+                by caller: Caller, requiring policy: String) async throws -> Integration
+    func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Integration>
+    func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Integration
+    func update(_ id: String, _ patch: IntegrationPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Integration
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws
 }
 
 /// An `integrations` row as stored; of its sealed credentials only whether there are any.
@@ -56,7 +56,8 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
     public func makeID() -> String { ids.make(.integration) }
 
     public func create(id: String, name: String, kind: IntegrationKind, registry: String, cloudAccountID: String?, sealedCredentials: String?,
-                       by caller: Caller) async throws -> Integration {
+                       by caller: Caller, requiring policy: String) async throws -> Integration {
+                           try caller.permissions.authorize(policy, on: .organization, resource: "integration")
         let now = Timestamp.now()
         let org = caller.organizationID
         return try await database.transaction { sql in
@@ -81,7 +82,8 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
         }
     }
 
-    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Integration> {
+    public func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Integration> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "integration")
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
@@ -91,11 +93,13 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
         return Page(rows: rows.map(\.integration), limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, for caller: Caller) async throws -> Integration {
-        try await database.read { sql in try await IntegrationRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).integration }
+    public func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Integration {
+        try caller.permissions.authorize(policy, on: .organization, resource: "integration")
+        return try await database.read { sql in try await IntegrationRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).integration }
     }
 
-    public func update(_ id: String, _ patch: IntegrationPatch, ifMatch: Int?, by caller: Caller) async throws -> Integration {
+    public func update(_ id: String, _ patch: IntegrationPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Integration {
+        try caller.permissions.authorize(policy, on: .organization, resource: "integration")
         let org = caller.organizationID
         return try await database.transaction { sql in
             var integration = try await IntegrationRow.fetchLive(id, org: org, lock: RowLocking(.update, of: IntegrationRow.alias), on: sql).integration
@@ -129,7 +133,8 @@ public struct SQLIntegrationRepository: IntegrationRepository, AuditedRepository
         }
     }
 
-    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "integration")
         try await softDelete(
             IntegrationRow.self, id, ifMatch: ifMatch, auditAs: "integration", by: caller,
             unlessUsedBy: [LiveReferences(detail: "environmentCount", table: "environments", column: "registry_integration_id")]

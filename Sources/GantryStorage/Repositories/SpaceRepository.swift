@@ -5,11 +5,11 @@ import SQLKit
 public protocol SpaceRepository: Sendable {
     /// Reserves an ID before sealing, so a sealed kubeconfig is bound to the row it belongs to.
     func makeID() -> String
-    func create(_ new: NewSpace, id: String, by caller: Caller) async throws -> Space
-    func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Space>
-    func get(_ id: String, for caller: Caller) async throws -> Space
-    func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space
-    func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws
+    func create(_ new: NewSpace, id: String, by caller: Caller, requiring policy: String) async throws -> Space
+    func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Space>
+    func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Space
+    func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Space
+    func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws
 }
 
 /// A `spaces` row as stored, without its sealed kubeconfig (only the deployer reads that, through `RuntimeRepository`).
@@ -56,7 +56,8 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
 
     public func makeID() -> String { ids.make(.space) }
 
-    public func create(_ new: NewSpace, id: String, by caller: Caller) async throws -> Space {
+    public func create(_ new: NewSpace, id: String, by caller: Caller, requiring policy: String) async throws -> Space {
+        try caller.permissions.authorize(policy, on: .organization, resource: "space")
         let now = Timestamp.now()
         let space = Space(
             id: id, name: new.name, provider: new.provider, cloudAccountID: new.cloudAccountID, config: new.config,
@@ -82,7 +83,8 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
         }
     }
 
-    public func list(_ query: ListQuery, for caller: Caller) async throws -> Page<Space> {
+    public func list(_ query: ListQuery, for caller: Caller, requiring policy: String) async throws -> Page<Space> {
+        try caller.permissions.authorize(policy, on: .organization, resource: "space")
         let page = SQLFragments.page(query.page)
         let rows = try await database.read { sql in
             try await sql.raw("""
@@ -92,11 +94,13 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
         return Page(rows: try rows.map { try $0.space }, limit: query.page.limit, key: \.id)
     }
 
-    public func get(_ id: String, for caller: Caller) async throws -> Space {
-        try await database.read { sql in try await SpaceRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).space }
+    public func get(_ id: String, for caller: Caller, requiring policy: String) async throws -> Space {
+        try caller.permissions.authorize(policy, on: .organization, resource: "space")
+        return try await database.read { sql in try await SpaceRow.fetchLive(id, org: caller.organizationID, lock: nil, on: sql).space }
     }
 
-    public func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller) async throws -> Space {
+    public func update(_ id: String, _ patch: SpacePatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Space {
+        try caller.permissions.authorize(policy, on: .organization, resource: "space")
         let org = caller.organizationID
         return try await database.transaction { sql in
             var space = try await SpaceRow.fetchLive(id, org: org, lock: RowLocking(.update, of: SpaceRow.alias), on: sql).space
@@ -126,7 +130,8 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
         }
     }
 
-    public func delete(_ id: String, ifMatch: Int?, by caller: Caller) async throws {
+    public func delete(_ id: String, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws {
+        try caller.permissions.authorize(policy, on: .organization, resource: "space")
         try await softDelete(
             SpaceRow.self, id, ifMatch: ifMatch, auditAs: "space", by: caller,
             unlessUsedBy: [LiveReferences(detail: "environmentCount", table: "environments", column: "space_id")]
