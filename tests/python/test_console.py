@@ -22,22 +22,18 @@ import urllib.request
 
 import pytest
 
-os.environ["SE_AVOID_STATS"] = "true"  # selenium-manager must not phone home (and is never used: paths are fixed)
 
-from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+from browser import new_chromium, require_chromium  # noqa: E402
 from gantry_process import GANTRY, REPO, free_port, new_token  # noqa: E402
 
 KUBE_TEST_SERVER = os.path.join(REPO, ".build", "debug", "kube-test-server")
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = os.environ.get("GANTRY_CONSOLE_SCREENSHOTS", os.path.join(REPO, ".build", "console-screenshots"))
 # Chrome logs every HTTP error answer as SEVERE "Failed to load resource"; the console expects and shows
 # those (401 after a revoke, 409 conflicts, 502 from an unreachable cluster). Everything else counts.
@@ -109,9 +105,7 @@ def wait_for(predicate, timeout=10, interval=0.1, message="condition"):
 def run_stack(prefix, extra_env=None, serve_flags=()):
     """A fake cluster and a fresh Gantry beside it, for one module's browser tests; yields what the tests use.
     `extra_env` sets GANTRY_* variables (a flag would win over them)."""
-    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
-        if not os.path.exists(path):
-            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
+    require_chromium()
     for binary in (GANTRY, KUBE_TEST_SERVER):
         if not os.path.exists(binary):
             pytest.fail(f"{binary} is missing: run `swift build --build-tests` first")
@@ -191,15 +185,7 @@ def seed(stack):
 
 @pytest.fixture(scope="module")
 def browser(stack):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,800",
-                     "--disable-extensions", "--no-first-run", "--lang=en-US"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(1280, 800)
-    driver.console_log = []
+    driver = new_chromium()
     os.makedirs(SHOTS, exist_ok=True)
     yield driver
     driver.quit()

@@ -20,14 +20,12 @@ import urllib.request
 
 import pytest
 
-os.environ["SE_AVOID_STATS"] = "true"  # selenium-manager must not phone home (and is never used: paths are fixed)
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
+from browser import new_chromium, require_chromium  # noqa: E402
 from gantry_process import GANTRY, Gantry, free_port, new_token, start_identity_provider  # noqa: E402
-from test_console import (API, CHROMEDRIVER, CHROMIUM, assert_no_console_errors, css, drain_log, shot,  # noqa: E402
+from test_console import (API, assert_no_console_errors, css, drain_log, shot,  # noqa: E402
                           visible, wait, wait_for)
 
 # Chromium logs every HTTP error answer as SEVERE; the console expects some (401 from GET /api/me without a
@@ -59,9 +57,7 @@ def stop(process):
 
 @pytest.fixture(scope="module")
 def sso():
-    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
-        if not os.path.exists(path):
-            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
+    require_chromium()
     if not os.path.exists(GANTRY):
         pytest.fail(f"{GANTRY} is missing: run `swift build --build-tests` first")
     workdir = tempfile.mkdtemp(prefix="gantry-console-sso-")
@@ -89,15 +85,7 @@ def sso():
 @pytest.fixture
 def browser():
     """A fresh Chromium per test: no cookie of one user's session reaches the next test."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,800",
-                     "--disable-extensions", "--no-first-run", "--lang=en-US"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(1280, 800)
-    driver.console_log = []
+    driver = new_chromium()
     try:
         yield driver
     finally:

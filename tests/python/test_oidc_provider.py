@@ -23,20 +23,17 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser import new_chromium, require_chromium  # noqa: E402
 from gantry_process import start_identity_provider  # noqa: E402
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REDIRECT_URI = "http://127.0.0.1:9/callback"   # nothing listens there: redirects are read, not followed
 SCOPE = "openid email profile groups"
 TIMEOUT = 10
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 class Provider:
@@ -353,16 +350,10 @@ class Callback(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_browser_fills_in_the_login_form_and_the_device_page(provider):
-    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
-        if not os.path.exists(path):
-            pytest.fail(f"{path} is missing: scripts/test.sh installs {what} from Debian (apt-get install chromium chromium-driver)")
+    require_chromium()
     callback = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Callback,), {"received": []}))
     threading.Thread(target=callback.serve_forever, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = new_chromium(log_console=False)
     try:
         wait = WebDriverWait(driver, 20)
         redirect_uri = f"http://127.0.0.1:{callback.server_port}/callback"
