@@ -21,20 +21,26 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AppError(.unauthenticated, "The Authorization header must be Bearer <token>.")
         }
-        guard var caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces), session: false) else {
+        guard let caller = try await identity.authenticate(secret: String(parts[1]).trimmingCharacters(in: .whitespaces), session: false) else {
             throw AppError(.unauthenticated, "The token is malformed, unknown, expired or revoked.")
         }
+        return try await next(request, Self.context(context, as: caller))
+    }
+
+    /// The request's context with its caller (carrying the request id for audit entries) and the token in its log lines.
+    static func context(_ context: Context, as caller: Caller) -> Context {
+        var caller = caller
         caller.requestID = context.requestID
         var context = context
         context.caller = caller
         context.logger[metadataKey: "token_id"] = .string(caller.tokenID)
-        return try await next(request, context)
+        return context
     }
 
     /// A console session (docs/api.md §9): a change must carry the session's CSRF value in `X-Gantry-CSRF`, which a
     /// page of another site cannot read, so a forged form or fetch riding on the cookie is refused.
     func withSession(_ secret: String, _ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard var caller = try await identity.authenticate(secret: secret, session: true) else {
+        guard let caller = try await identity.authenticate(secret: secret, session: true) else {
             throw AppError(.unauthenticated, "Your session has ended (signed out, idle for 12 hours, or older than 7 days); sign in again.")
         }
         if ![.get, .head, .options].contains(request.method) {
@@ -43,11 +49,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                                + "(GET /api/me gives it as data.csrfToken).")
             }
         }
-        caller.requestID = context.requestID
-        var context = context
-        context.caller = caller
-        context.logger[metadataKey: "token_id"] = .string(caller.tokenID)
-        return try await next(request, context)
+        return try await next(request, Self.context(context, as: caller))
     }
 
     static let csrfHeader = HTTPField.Name("X-Gantry-CSRF")!

@@ -56,17 +56,17 @@ struct SignOnRoutes {
         let idToken = try await provider.exchange(code: code, codeVerifier: login.codeVerifier)
         let identity = try await provider.verify(idToken: idToken, nonce: login.nonce, audiences: [settings.clientID])
         let session = try await signOn.signIn(identity, organization: settings.organization, mappings: settings.mappings, issuing: .session, now: clock())
-        var cookie = "\(Self.cookieName)=\(session.secret); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(SQLSignOnRepository.sessionLifetime))"
-        if settings.secureCookie { cookie += "; Secure" }
-        return Response(status: .found, headers: [.location: "/", .setCookie: cookie, .cacheControl: "no-store"])
+        var response = Response(status: .found, headers: [.location: "/", .cacheControl: "no-store"])
+        response.setCookie(try sessionCookie(session.secret, maxAge: Int(SQLSignOnRepository.sessionLifetime)))
+        return response
     }
 
     /// Ends this session only (the user's other sessions and tokens go on).
     func logout(_ request: Request) async throws -> Response {
         if let secret = Self.sessionSecret(request) { try await signOn.endSession(secret: secret, now: clock()) }
-        var cookie = "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-        if settings.secureCookie { cookie += "; Secure" }
-        return Response(status: .noContent, headers: [.setCookie: cookie])
+        var response = Response(status: .noContent)
+        response.setCookie(try sessionCookie("", maxAge: 0))
+        return response
     }
 
     /// The CLI's sign-in: an ID token from the device flow (or a loopback redirect) for a `cli-sso` token.
@@ -84,13 +84,14 @@ struct SignOnRoutes {
         ]])
     }
 
+    /// `gantry_session` as docs/api.md §9 sets it (`Secure` when the public URL is https); empty with `maxAge: 0` to end it.
+    func sessionCookie(_ secret: String, maxAge: Int) throws -> Cookie {
+        try Cookie.validated(name: Self.cookieName, value: secret, maxAge: maxAge, path: "/", secure: settings.secureCookie, httpOnly: true,
+                             sameSite: .lax)
+    }
+
     static func sessionSecret(_ request: Request) -> String? {
-        guard let header = request.headers[.cookie] else { return nil }
-        for part in header.split(separator: ";") {
-            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if pair.count == 2, pair[0] == cookieName, !pair[1].isEmpty { return String(pair[1]) }
-        }
-        return nil
+        request.cookies[cookieName].map(\.value).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func json(_ status: HTTPResponse.Status, _ object: [String: Any]) throws -> Response {
