@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
+import GantryCore
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -116,16 +116,16 @@ enum SignOn {
         let listener = try LoopbackListener()
         defer { listener.close() }
         let redirectURI = "http://127.0.0.1:\(listener.port)/callback"
-        let verifier = randomURLSafe(32)
-        let challenge = base64URL(Data(SHA256.hash(data: Data(verifier.utf8))))
-        let state = randomURLSafe(16), nonce = randomURLSafe(16)
+        let verifier = OAuthText.random()
+        let challenge = OAuthText.codeChallenge(for: verifier)
+        let state = OAuthText.random(bytes: 16), nonce = OAuthText.random(bytes: 16)
         guard var components = URLComponents(string: authorize) else {
             throw CLIError.failure("the issuer's authorization endpoint '\(authorize)' is not a URL")
         }
         components.percentEncodedQueryItems = (components.percentEncodedQueryItems ?? []) + [
             ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirectURI), ("scope", scope),
             ("state", state), ("nonce", nonce), ("code_challenge", challenge), ("code_challenge_method", "S256"),
-        ].map { URLQueryItem(name: $0.0, value: formEncode($0.1)) }
+        ].map { URLQueryItem(name: $0.0, value: OAuthText.formEncode($0.1)) }
         guard let url = components.string else { throw CLIError.failure("cannot build the authorization URL") }
         Terminal.line("To sign in, open \(url) in a browser on this machine")
         let query = try await listener.waitForRedirect(path: "/callback", deadline: Date().addingTimeInterval(timeout))
@@ -141,7 +141,7 @@ enum SignOn {
             throw CLIError.failure("the issuer refused the authorization code: \(describeOAuthError(status, body))")
         }
         // The server verifies the signature; the nonce ties the token to this request.
-        guard claims(of: idToken)?["nonce"] as? String == nonce else {
+        guard OAuthText.jwtSegment(idToken, 1)?["nonce"] as? String == nonce else {
             throw CLIError.failure("the ID token's nonce does not match this sign-in; try again")
         }
         return idToken
@@ -195,7 +195,7 @@ enum SignOn {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        let form = fields.keys.sorted().map { "\($0)=\(formEncode(fields[$0]!))" }.joined(separator: "&")
+        let form = fields.keys.sorted().map { "\($0)=\(OAuthText.formEncode(fields[$0]!))" }.joined(separator: "&")
         request.body = .bytes(ByteBuffer(string: form))
         return try await send(request, what: what)
     }
@@ -204,30 +204,6 @@ enum SignOn {
     static func describeOAuthError(_ status: Int, _ body: Data) -> String {
         guard let answer = try? JSONDecoder().decode(TokenAnswer.self, from: body), let error = answer.error else { return "HTTP \(status)" }
         return error + (answer.error_description.map { " (\($0))" } ?? "")
-    }
-
-    static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func randomURLSafe(_ bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return base64URL(Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }))
-    }
-
-    /// The payload of a JWT, unverified (the server verifies it).
-    static func claims(of jwt: String) -> [String: Any]? {
-        let parts = jwt.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return nil }
-        var text = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while text.count % 4 != 0 { text += "=" }
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 }
 

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import GantryCore
 import JWTKit
@@ -98,7 +97,7 @@ actor OpenIDProvider {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         if let secret = settings.clientSecret {
-            let pair = "\(Self.formEncode(settings.clientID)):\(Self.formEncode(secret))"
+            let pair = "\(OAuthText.formEncode(settings.clientID)):\(OAuthText.formEncode(secret))"
             request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
         }
         // `+` in a form body is a space: percent-encode it, which URLComponents leaves alone.
@@ -142,7 +141,7 @@ actor OpenIDProvider {
     /// provider's keys again (at most every 10 s, so forged kids cannot make it hammer the provider); a token
     /// without a `kid`, or naming a key the provider does not publish, is refused.
     private func verified(_ idToken: String) async throws -> IDTokenClaims {
-        guard let kid = Self.header(of: idToken)?["kid"] as? String else {
+        guard let kid = OAuthText.jwtSegment(idToken, 0)?["kid"] as? String else {
             throw AppError(.unauthenticated, "The ID token was refused: its header names no signing key (kid).")
         }
         var keys = try await signingKeys()
@@ -179,22 +178,9 @@ actor OpenIDProvider {
         return collection
     }
 
-    static func header(of token: String) -> [String: Any]? {
-        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
-        return decodeSegment(first)
-    }
-
-    static func decodeSegment(_ segment: Substring) -> [String: Any]? {
-        var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    }
-
     /// The groups claim, read from the (already verified) payload: its name is configured, so it is not a field.
     static func groups(in idToken: String, claim: String) -> Set<String> {
-        let segments = idToken.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count >= 2, let payload = decodeSegment(segments[1]) else { return [] }
+        guard let payload = OAuthText.jwtSegment(idToken, 1) else { return [] }
         if let list = payload[claim] as? [String] { return Set(list) }
         if let one = payload[claim] as? String { return [one] }
         return []
@@ -215,16 +201,5 @@ actor OpenIDProvider {
         } catch {
             throw Self.unreachable(what)
         }
-    }
-
-    /// `application/x-www-form-urlencoded` for the client's ID and secret in HTTP Basic (RFC 6749 §2.3.1).
-    static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
-    }
-
-    /// PKCE S256: the challenge sent with the login for the verifier kept in the database.
-    static func codeChallenge(for verifier: String) -> String {
-        Data(SHA256.hash(data: Data(verifier.utf8))).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

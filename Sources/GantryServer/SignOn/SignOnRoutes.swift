@@ -32,8 +32,8 @@ struct SignOnRoutes {
     }
 
     func login() async throws -> Response {
-        let state = Self.randomString(), nonce = Self.randomString(), verifier = Self.randomString(length: 64)
-        let location = try await provider.authorizationURL(state: state, nonce: nonce, codeChallenge: OpenIDProvider.codeChallenge(for: verifier))
+        let state = OAuthText.random(), nonce = OAuthText.random(), verifier = OAuthText.random(bytes: 48)
+        let location = try await provider.authorizationURL(state: state, nonce: nonce, codeChallenge: OAuthText.codeChallenge(for: verifier))
         try await signOn.begin(state: state, nonce: nonce, codeVerifier: verifier, now: clock())
         return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
     }
@@ -97,12 +97,5 @@ struct SignOnRoutes {
     static func json(_ status: HTTPResponse.Status, _ object: [String: Any]) throws -> Response {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// URL-safe random text for `state`, `nonce` and the PKCE verifier (43–128 characters for PKCE).
-    static func randomString(length: Int = 43) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 }
