@@ -1,8 +1,25 @@
-// Projects dashboard: one card per project, all from a single GET /projects/stats.
+// Projects dashboard: one card per project, all from a single GET /projects/stats, and an "Expiring soon" strip
+// of the preview environments due within a day (one GET /environments?expiringWithinHours=24).
 
-import { api } from '../api.js';
+import { api, seg } from '../api.js';
 import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, str, timeEl, plural, STATUSES, debounce, toast } from '../dom.js';
 import { replaceQuery } from '../app.js';
+import { previewBadge } from '../previews.js';
+
+const EXPIRING_WITHIN_HOURS = 24;
+const EXPIRING_SHOWN = 50;
+
+/** The strip's list: each environment with its project and its badge (Extend keeps it a day longer). */
+function expiringStrip(envs, more, projectName) {
+  return h('section', { class: 'panel expiring', id: 'expiring-soon', 'aria-labelledby': 'expiring-title' },
+    h('h2', { id: 'expiring-title' }, 'Expiring soon'),
+    h('p', { class: 'meta' }, `Preview environments deleted within ${EXPIRING_WITHIN_HOURS} hours, with their deployments. Extend keeps one for another day.`),
+    h('ul', { class: 'expiring-list' }, envs.map((env) => h('li', { dataset: { environmentId: env.id } },
+      h('a', { href: `#/projects/${seg(env.projectId)}/environments/${seg(env.id)}` }, env.name),
+      h('span', { class: 'muted' }, ` in ${projectName(env.projectId)} `),
+      previewBadge(env)))),
+    more ? h('p', { class: 'meta' }, `Showing the first ${EXPIRING_SHOWN}.`) : null);
+}
 
 export function statusBar(buckets, total) {
   const bar = h('div', { class: 'stackbar', role: 'img' });
@@ -49,12 +66,15 @@ export async function renderDashboard(ctx) {
   const formHost = h('div');
   const results = h('div', { id: 'project-cards', 'aria-live': 'polite' });
   const summary = h('p', { class: 'meta', id: 'project-summary' });
+  const expiring = h('div');
+  const projectNames = new Map();
 
   ctx.el.append(
     h('div', { class: 'page-header' }, h('div', h('h1', 'Projects'), h('p', { class: 'subtitle' }, 'Each project groups environments and the services deployed to them.')),
       newButton),
     h('div', { class: 'toolbar' }, h('div', { class: 'search' }, search), summary),
     formHost,
+    expiring,
     results);
 
   let seq = 0;
@@ -65,6 +85,7 @@ export async function renderDashboard(ctx) {
     try {
       const { data } = await api.get('/projects/stats', { query: { q } });
       if (mine !== seq || !ctx.alive()) return;
+      for (const stat of data) projectNames.set(stat.projectId, stat.name);
       summary.textContent = q ? `${plural(data.length, 'project')} matching “${q}”` : plural(data.length, 'project');
       if (!data.length) {
         replace(results, q
@@ -122,7 +143,21 @@ export async function renderDashboard(ctx) {
     name.focus();
   }
 
+  /** The strip, once the first cards are in (they name the projects); nothing when none is due or on an error. */
+  async function loadExpiring(cards) {
+    let page;
+    try {
+      page = await api.get('/environments', { query: { expiringWithinHours: EXPIRING_WITHIN_HOURS, limit: EXPIRING_SHOWN } });
+    } catch {
+      return; // a convenience: the cards are the page
+    }
+    await cards;
+    if (!ctx.alive() || !page.data.length) return;
+    replace(expiring, expiringStrip(page.data, Boolean(page.nextCursor), (id) => projectNames.get(id) || id));
+  }
+
   newButton.addEventListener('click', openForm);
   if (ctx.query.new === '1') openForm();
-  await load();
+  const cards = load();
+  await Promise.all([cards, loadExpiring(cards)]);
 }

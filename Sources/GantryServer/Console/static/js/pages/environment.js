@@ -1,6 +1,7 @@
-// Environment page: live stats (refresh, auto-refresh every 15 s), cluster discovery and the deployments table
-// with deploying (Deploy / Redeploy, Deploy all pending, pending and drift badges, each deployment's revisions
-// and events in an expandable row; js/deploying.js) and the create / edit forms (js/deployform.js).
+// Environment page: live stats (refresh, auto-refresh every 15 s), the cost estimate (js/cost.js), cluster discovery
+// and the deployments table with deploying (Deploy / Redeploy, Deploy all pending, pending and drift badges, each
+// deployment's revisions and events in an expandable row; js/deploying.js) and the create / edit forms
+// (js/deployform.js); the preview badge with Extend and the Clone form (js/previews.js).
 
 import { api, seg } from '../api.js';
 import {
@@ -10,6 +11,8 @@ import {
 import { loadReferences, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
 import { clusterDiscovery, deploymentForm, editDeploymentDialog } from '../deployform.js';
 import { deployBadges, deployButton, deployAllButton, deploymentHistory } from '../deploying.js';
+import { previewBadge, cloneEnvironmentDialog } from '../previews.js';
+import { environmentCostPanel } from '../cost.js';
 import { navigate } from '../app.js';
 
 const AUTO_REFRESH_MS = 15000;
@@ -65,13 +68,26 @@ export async function renderEnvironment(ctx) {
   function renderHeader() {
     replace(header,
       h('div',
-        h('h1', { id: 'environment-name' }, env.name),
+        h('div', { class: 'title-line' }, h('h1', { id: 'environment-name' }, env.name),
+          previewBadge(env, { onExtended: (saved) => { env = saved; } })),
         h('p', { class: 'subtitle' }, 'Namespace ', h('code', env.namespace), ' on space ', h('strong', spaceName(refs, env.spaceId)),
           space ? [' ', h('span', { class: `badge ${space.status}` }, space.status)] : null),
         h('p', { class: 'meta' }, `Registry: ${registryLabel(refs, env)} · created by ${env.createdBy} `, timeEl(env.createdAt))),
       h('div', { class: 'btn-group' },
         h('a', { class: 'btn', href: `#/projects/${seg(projectId)}/canvas` }, 'Architecture canvas'),
         h('a', { class: 'btn', href: `#/settings/audit?environmentId=${seg(env.id)}` }, 'Audit log'),
+        h('button', {
+          type: 'button', class: 'btn', id: 'clone-environment', onclick: async (event) => {
+            // The copies are chosen from the current list: read it again first (it also refreshes the table).
+            const button = event.currentTarget;
+            button.disabled = true;
+            try { await reloadDeployments(); } finally { button.disabled = false; }
+            if (!ctx.alive()) return;
+            cloneEnvironmentDialog({
+              env, deployments, refs, onCloned: (created) => navigate(`/projects/${created.projectId}/environments/${created.id}`),
+            });
+          },
+        }, 'Clone'),
         h('button', {
           type: 'button', class: 'btn', onclick: () => editEnvironmentDialog({
             projectId, env, refs, onSaved: (saved) => { env = saved; renderHeader(); refreshStats(); },
@@ -96,6 +112,9 @@ export async function renderEnvironment(ctx) {
       h('div', { class: 'btn-group' }, h('label', { class: 'checkbox', for: 'auto-refresh' }, auto, 'Auto-refresh every 15 s'), refreshButton)),
     statsBanner, statsBody, observed);
 
+  // Cost
+  const cost = environmentCostPanel(env.id, { alive: ctx.alive });
+
   // Cluster discovery
   const discoveryBody = h('div', { id: 'cluster-discovery' }, loading('Discovering the cluster…'));
   const discoveryButton = h('button', { type: 'button', class: 'btn btn-small', id: 'refresh-discovery' }, 'Refresh');
@@ -115,7 +134,7 @@ export async function renderEnvironment(ctx) {
   replace(ctx.el,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'),
       h('a', { href: `#/projects/${seg(projectId)}` }, project.name), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, env.name)),
-    header, statsPanel, deploymentsPanel, discoveryPanel);
+    header, statsPanel, cost.el, deploymentsPanel, discoveryPanel);
 
   // --- stats ---
   let lastStats = null;
@@ -361,5 +380,5 @@ export async function renderEnvironment(ctx) {
   });
 
   schedule();
-  await Promise.all([refreshStats(), refreshDiscovery(), reloadDeployments()]);
+  await Promise.all([refreshStats(), cost.refresh(), refreshDiscovery(), reloadDeployments()]);
 }

@@ -1,9 +1,11 @@
-// Project page: its environments (create, edit, delete with the API's messages inline), rename, delete
-// (dry run first) and restore.
+// Project page: its environments (create, edit, delete with the API's messages inline; preview badges with
+// Extend), the estimated cost from the catalog, rename, delete (dry run first) and restore.
 
 import { api, seg } from '../api.js';
 import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, deleteWithDryRun, toast, plural } from '../dom.js';
 import { loadReferences, environmentForm, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
+import { previewBadge } from '../previews.js';
+import { projectCostLine } from '../cost.js';
 
 export async function renderProject(ctx) {
   const projectId = ctx.params.projectId;
@@ -28,6 +30,7 @@ export async function renderProject(ctx) {
   const title = h('h1', { id: 'project-name' }, project.name);
   const description = h('p', { class: 'subtitle', id: 'project-description' }, project.description || 'No description.');
   const meta = h('p', { class: 'meta' });
+  const cost = projectCostLine(projectId, { alive: ctx.alive });
   const headerStatus = h('div');
   const editHost = h('div');
   const envSection = h('section', { class: 'panel', 'aria-labelledby': 'environments-title' });
@@ -46,7 +49,7 @@ export async function renderProject(ctx) {
   replace(ctx.el,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, project.name)),
     h('div', { class: 'page-header' },
-      h('div', title, description, meta),
+      h('div', title, description, meta, cost.el),
       h('div', { class: 'btn-group' },
         h('a', { class: 'btn btn-primary', href: `#/projects/${seg(projectId)}/canvas` }, 'Architecture canvas'),
         h('a', { class: 'btn', href: `#/settings/audit?projectId=${seg(projectId)}` }, 'Audit log'),
@@ -151,7 +154,12 @@ export async function renderProject(ctx) {
   }
   newEnvButton.addEventListener('click', openEnvForm);
 
-  async function loadEnvironments() {
+  /** The environments table and the cost line (which the environments change). */
+  function loadEnvironments() {
+    return Promise.all([loadEnvironmentList(), cost.refresh()]);
+  }
+
+  async function loadEnvironmentList() {
     replace(envList, loading('Loading environments…'));
     let envs;
     try {
@@ -171,7 +179,7 @@ export async function renderProject(ctx) {
     const rows = envs.map((env) => {
       const envHref = `#/projects/${seg(projectId)}/environments/${seg(env.id)}`;
       return h('tr', { dataset: { environmentId: env.id } },
-        h('td', h('a', { href: envHref }, env.name)),
+        h('td', h('div', { class: 'title-line' }, h('a', { href: envHref }, env.name), previewBadge(env, { onExtended: (saved) => { Object.assign(env, saved); } }))),
         h('td', spaceName(refs, env.spaceId)),
         h('td', h('code', env.namespace)),
         h('td', { class: 'hide-narrow' }, registryLabel(refs, env)),

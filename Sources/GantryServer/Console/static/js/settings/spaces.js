@@ -1,7 +1,8 @@
-// Settings › Spaces: the Kubernetes clusters Gantry deploys to, from a kubeconfig or through a cloud account.
+// Settings › Spaces: the Kubernetes clusters Gantry deploys to, from a kubeconfig or through a cloud account, and
+// what their capacity costs (pricing, for the cost estimates of js/cost.js).
 
 import { api, seg } from '../api.js';
-import { h, replace, loading, errorAlert, field, handleSubmit, str, option, toast, openDialog, formActions } from '../dom.js';
+import { h, replace, loading, errorAlert, field, handleSubmit, str, option, toast, openDialog, formActions, formDialog } from '../dom.js';
 import { listSection, table } from './section.js';
 
 const PROVIDER_LABELS = { kubeconfig: 'Kubeconfig', aws: 'Amazon EKS', gcp: 'Google GKE', azure: 'Azure AKS' };
@@ -38,6 +39,50 @@ function providerFields(provider, accounts) {
   }
 }
 
+/** The row's pricing: "USD 0.04 / core-hour · 0.005 / GiB-hour", or "not set". */
+function pricingText(pricing) {
+  if (!pricing) return h('span', { class: 'muted' }, 'not set');
+  return h('span', { class: 'space-pricing' }, `${pricing.currency} ${pricing.cpuCoreHour} / core-hour · ${pricing.memoryGiBHour} / GiB-hour`);
+}
+
+/**
+ * The space's prices in a dialog: CPU core-hour, memory GiB-hour and currency (USD by default), sent as `pricing`
+ * with If-Match; "Remove prices" sends `pricing: null`. `onSaved()` runs after either.
+ */
+function pricingDialog(space, onSaved) {
+  const current = space.pricing;
+  const price = (name, value) => h('input', { type: 'number', name, required: true, min: 0, max: 1000000, step: 'any', inputmode: 'decimal', value: value == null ? '' : String(value) });
+  const currency = h('input', { type: 'text', name: 'pricing.currency', required: true, pattern: '[A-Z]{3}', maxlength: 3, autocomplete: 'off', spellcheck: 'false', value: current ? current.currency : 'USD' });
+  const remove = current ? h('button', { type: 'button', class: 'btn btn-small btn-danger', id: 'remove-pricing' }, 'Remove prices') : null;
+  const form = h('form', { class: 'pricing-form', id: 'space-pricing-form', 'aria-label': `Prices of ${space.name}` },
+    h('p', { class: 'hint' }, 'What one requested CPU core and one requested GiB of memory cost per hour on this cluster. Cost estimates multiply the pods’ requests by these prices; they are estimates, not bills.'),
+    h('div', { class: 'form-grid' },
+      field('CPU core-hour', price('pricing.cpuCoreHour', current && current.cpuCoreHour), 'Price of one CPU core for an hour, e.g. 0.04.'),
+      field('Memory GiB-hour', price('pricing.memoryGiBHour', current && current.memoryGiBHour), 'Price of one GiB for an hour, e.g. 0.005.'),
+      field('Currency', currency, 'An ISO 4217 code such as USD or EUR.')),
+    remove ? h('p', remove, ' ', h('span', { class: 'hint' }, 'Cost estimates then stop for environments on this space.')) : null);
+  let ref;
+  const save = async (pricing) => {
+    await api.patch(`/spaces/${seg(space.id)}`, { pricing }, { ifMatch: space.version });
+    ref.close();
+    toast(pricing ? `Prices of ${space.name} saved.` : `Prices of ${space.name} removed.`);
+    await onSaved();
+  };
+  const status = handleSubmit(form, (data) => save({
+    cpuCoreHour: Number(str(data, 'pricing.cpuCoreHour')),
+    memoryGiBHour: Number(str(data, 'pricing.memoryGiBHour')),
+    currency: (str(data, 'pricing.currency') || 'USD').toUpperCase(),
+  }));
+  if (remove) {
+    remove.addEventListener('click', async () => {
+      replace(status);
+      remove.disabled = true;
+      try { await save(null); } catch (error) { status.append(errorAlert(error)); remove.disabled = false; }
+    });
+  }
+  ref = formDialog({ title: `Prices of ${space.name}`, form, submitLabel: 'Save prices' });
+}
+
 export async function renderSpaces(ctx, host) {
   let accounts = null;
   const section = listSection({
@@ -51,14 +96,17 @@ export async function renderSpaces(ctx, host) {
       versioned: true, done: (sp) => `Space ${sp.name} deleted.`,
       confirm: () => ({ message: 'The space is removed from the catalog; the cluster is not touched. Environments that use it block the delete.', confirmLabel: 'Delete space' }),
     },
-    render: (spaces, { actions }) => table('spaces-table', ['Name', 'Provider', { text: 'Server', class: 'hide-narrow' }, 'Status', { text: 'Settings', class: 'hide-narrow' }, ''],
+    render: (spaces, { actions, reload }) => table('spaces-table', ['Name', 'Provider', { text: 'Server', class: 'hide-narrow' }, 'Status', 'Pricing', { text: 'Settings', class: 'hide-narrow' }, ''],
       spaces.map((sp) => h('tr', { dataset: { spaceId: sp.id } },
         h('td', h('strong', sp.name), h('div', { class: 'meta mono' }, sp.id)),
         h('td', PROVIDER_LABELS[sp.provider] || sp.provider),
         h('td', { class: 'hide-narrow' }, sp.server ? h('code', sp.server) : h('span', { class: 'muted' }, 'not known yet')),
         h('td', h('span', { class: `badge ${sp.status}` }, sp.status)),
+        h('td', { class: 'pricing-cell' }, pricingText(sp.pricing)),
         h('td', { class: 'hide-narrow' }, Object.entries(sp.config || {}).map(([k, v]) => h('div', h('span', { class: 'muted' }, `${k}: `), v))),
-        actions(sp, h('button', { type: 'button', class: 'btn btn-small', onclick: () => namespacesDialog(sp) }, 'Namespaces'))))),
+        actions(sp,
+          h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'pricing' }, 'aria-label': `Prices of ${sp.name}`, onclick: () => pricingDialog(sp, reload) }, 'Pricing'),
+          h('button', { type: 'button', class: 'btn btn-small', onclick: () => namespacesDialog(sp) }, 'Namespaces'))))),
     form: (done, cancel) => {
       const provider = h('select', { name: 'provider', required: true }, Object.entries(PROVIDER_LABELS).map(([id, label]) => option(id, label)));
       const dynamic = h('div', { class: 'provider-fields' });
