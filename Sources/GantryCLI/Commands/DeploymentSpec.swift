@@ -68,11 +68,7 @@ struct DeploymentSpecOptions: ParsableArguments {
         }
         _ = try resources()
         _ = try position()
-        for entry in env {
-            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
-                throw ValidationError("--env takes NAME=VALUE (got '\(entry)')")
-            }
-        }
+        _ = try envList()
         var seen: Set<String> = []
         for name in secretEnv {
             if let equals = name.firstIndex(of: "=") {
@@ -123,9 +119,9 @@ struct DeploymentSpecOptions: ParsableArguments {
     func envList() throws -> [Schemas.EnvVar]? {
         if clearEnv { return [] }
         guard !env.isEmpty else { return nil }
-        return env.map { entry in
-            let equals = entry.firstIndex(of: "=")!
-            return .init(name: String(entry[..<equals]), value: String(entry[entry.index(after: equals)...]))
+        return try env.map { entry in
+            let (name, value) = try Input.assignment(entry, flag: "--env", shape: "NAME=VALUE")
+            return .init(name: name, value: value)
         }
     }
 

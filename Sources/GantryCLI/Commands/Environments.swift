@@ -6,7 +6,7 @@ struct Envs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "envs",
         abstract: "Environments, addressed as PROJECT/ENV (names or IDs) or by environment ID.",
-        subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Stats.self, Discover.self],
+        subcommands: [List.self, Get.self, Create.self, Update.self, Delete.self, Clone.self, Extend.self, Stats.self, Cost.self, Discover.self],
         aliases: ["env", "environments"]
     )
 
@@ -15,36 +15,43 @@ struct Envs: AsyncParsableCommand {
             abstract: "List a project's environments, or every visible environment when no project is given.", aliases: ["ls"])
         @Argument(help: "Project ID or name (default: every project).") var project: String?
         @Option(name: [.customShort("q"), .long], help: "Only names containing this text (case-insensitive).") var query: String?
+        @Option(help: "Only environments on this deployment space (ID or name).") var space: String?
+        @Option(help: ArgumentHelp("Only environments that expire within this time (e.g. 24h, 3d; whole hours, 1–720).", valueName: "duration"))
+        var expiringWithin: String?
         @OptionGroup var list: ListOptions
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            if let expiringWithin { _ = try Input.hours(expiringWithin, flag: "--expiring-within") }
+        }
+
+        /// One list across projects (GET /environments), its filters combined; without a project, each row names its project.
         func run() async throws {
             try await CLI.run(global) { session in
-                if let project {
-                    let id = try await session.projectID(project)
-                    let items = try await session.pages(list) { limit, cursor in
-                        let page = try await session.client.listEnvironments(path: .init(projectID: id), query: .init(q: query, limit: limit, cursor: cursor))
-                            .ok.body.json
-                        return (page.data, page.nextCursor)
-                    }
+                var projectID: String?, spaceID: String?
+                if let project { projectID = try await session.projectID(project) }
+                if let space { spaceID = try await session.spaceID(space) }
+                let hours = try expiringWithin.map { try Input.hours($0, flag: "--expiring-within") }
+                let items = try await session.pages(list) { limit, cursor in
+                    let page = try await session.client.listAllEnvironments(query: .init(
+                        q: query, limit: limit, cursor: cursor, projectId: projectID, spaceId: spaceID, expiringWithinHours: hours
+                    )).ok.body.json
+                    return (page.data, page.nextCursor)
+                }
+                if project != nil {
                     try session.printer.list(items, noun: "environments")
                     return
                 }
-                let projects = try await session.everything { cursor in
-                    let page = try await session.client.listProjects(query: .init(limit: 200, cursor: cursor)).ok.body.json
-                    return (page.data, page.nextCursor)
-                }
-                var rows: [EnvironmentRow] = []
-                for project in projects {
-                    let environments = try await session.everything { cursor in
-                        let page = try await session.client.listEnvironments(
-                            path: .init(projectID: project.id), query: .init(q: query, limit: 200, cursor: cursor)
-                        ).ok.body.json
+                var projectNames: [String: String] = [:]
+                if session.printer.format == .table, !items.isEmpty {
+                    let projects = try await session.everything { cursor in
+                        let page = try await session.client.listProjects(query: .init(limit: 200, cursor: cursor)).ok.body.json
                         return (page.data, page.nextCursor)
                     }
-                    rows += environments.map { EnvironmentRow(project: project.name, environment: $0) }
+                    for project in projects { projectNames[project.id] = project.name }
                 }
-                try session.printer.list(rows, noun: "environments")
+                try session.printer.list(items.map { EnvironmentRow(project: projectNames[$0.projectId] ?? $0.projectId, environment: $0) },
+                                         noun: "environments")
             }
         }
     }

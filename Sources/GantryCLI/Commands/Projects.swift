@@ -5,8 +5,8 @@ import GantryAPI
 struct Projects: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projects",
-        abstract: "Projects: list, get, create, rename, update, delete, restore, stats.",
-        subcommands: [List.self, Get.self, Create.self, Rename.self, Update.self, Delete.self, Restore.self, Stats.self],
+        abstract: "Projects: list, get, create, rename, update, delete, restore, stats, cost.",
+        subcommands: [List.self, Get.self, Create.self, Rename.self, Update.self, Delete.self, Restore.self, Stats.self, Cost.self],
         aliases: ["project"]
     )
 

@@ -40,6 +40,37 @@ struct Spaces: AsyncParsableCommand {
         }
     }
 
+    /// `--cpu-core-hour`, `--memory-gib-hour` and `--currency`: a space's prices, for cost estimates from requests.
+    struct PricingOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("Price of one requested CPU core for one hour (with --memory-gib-hour).", valueName: "price"))
+        var cpuCoreHour: Double?
+        @Option(help: ArgumentHelp("Price of one requested GiB of memory for one hour (with --cpu-core-hour).", valueName: "price"))
+        var memoryGibHour: Double?
+        @Option(help: ArgumentHelp("ISO 4217 code of the prices (default USD).", valueName: "code")) var currency: String?
+
+        var given: Bool { cpuCoreHour != nil || memoryGibHour != nil || currency != nil }
+
+        func validate() throws { _ = try pricing() }
+
+        /// The pricing to send; nil when no price flag is given. Both prices or neither.
+        func pricing() throws -> Schemas.SpacePricing? {
+            switch (cpuCoreHour, memoryGibHour) {
+            case (nil, nil):
+                if currency != nil { throw ValidationError("--currency goes with --cpu-core-hour and --memory-gib-hour") }
+                return nil
+            case let (cpu?, memory?):
+                guard cpu >= 0, memory >= 0 else { throw ValidationError("prices must not be negative") }
+                let code = (currency ?? "USD").uppercased()
+                guard code.count == 3, code.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+                    throw ValidationError("--currency takes an ISO 4217 code, e.g. USD or EUR (got '\(currency ?? "")')")
+                }
+                return .init(cpuCoreHour: cpu, memoryGiBHour: memory, currency: code)
+            default:
+                throw ValidationError("--cpu-core-hour and --memory-gib-hour go together: give both prices")
+            }
+        }
+    }
+
     enum Provider: String, ExpressibleByArgument, CaseIterable {
         case kubeconfig, aws, gcp, azure
     }
@@ -62,6 +93,7 @@ struct Spaces: AsyncParsableCommand {
         @Option(help: "Resource group (azure).") var resourceGroup: String?
         @Option(help: "Subscription ID (azure).") var subscriptionId: String?
         @Option(help: "GCP project ID (gcp).") var gcpProject: String?
+        @OptionGroup var prices: PricingOptions
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -74,12 +106,13 @@ struct Spaces: AsyncParsableCommand {
                 let body: Schemas.SpaceCreate
                 if provider == .kubeconfig {
                     let document = try Input.text(kubeconfig ?? "-", what: "the kubeconfig")
-                    body = .init(name: name, provider: .kubeconfig, kubeconfig: document, context: context)
+                    body = .init(name: name, provider: .kubeconfig, kubeconfig: document, context: context, pricing: try prices.pricing())
                 } else {
                     let accountID = try await session.cloudAccountID(cloudAccount ?? "")
                     body = .init(
                         name: name, provider: .init(rawValue: provider.rawValue)!, cloudAccountId: accountID,
-                        config: .init(clusterName: clusterName, region: region, resourceGroup: resourceGroup, subscriptionId: subscriptionId, projectId: gcpProject))
+                        config: .init(clusterName: clusterName, region: region, resourceGroup: resourceGroup, subscriptionId: subscriptionId, projectId: gcpProject),
+                        pricing: try prices.pricing())
                 }
                 try session.printer.one(try await session.client.createSpace(body: .json(body)).created.body.json.data)
             }
@@ -87,26 +120,34 @@ struct Spaces: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Rename a space or replace its kubeconfig.")
+        static let configuration = CommandConfiguration(abstract: "Rename a space, replace its kubeconfig, or set or clear its prices.")
         @Argument(help: "Space ID or name.") var space: String
         @Option(help: "New name.") var name: String?
         @Option(help: ArgumentHelp("New kubeconfig file, or - for stdin.", valueName: "file"), completion: .file()) var kubeconfig: String?
         @Option(help: "Context in the kubeconfig.") var context: String?
+        @OptionGroup var prices: PricingOptions
+        @Flag(help: "Remove the space's prices (its environments' costs are then unknown).") var clearPricing = false
         @Option(help: "Only if the space is still at this version (If-Match).") var ifMatch: Int?
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if name == nil, kubeconfig == nil, context == nil { throw ValidationError("nothing to change: pass --name, --kubeconfig or --context") }
+            if name == nil, kubeconfig == nil, context == nil, !prices.given, !clearPricing {
+                throw ValidationError("nothing to change: pass --name, --kubeconfig, --context, --cpu-core-hour and --memory-gib-hour, or --clear-pricing")
+            }
+            if clearPricing, prices.given { throw ValidationError("pass prices or --clear-pricing, not both") }
         }
 
         func run() async throws {
             try await CLI.run(global) { session in
                 let id = try await session.spaceID(space)
                 let document = try kubeconfig.map { try Input.text($0, what: "the kubeconfig") }
-                let updated = try await session.client.updateSpace(
-                    path: .init(spaceID: id), headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
-                    body: .json(.init(name: name, kubeconfig: document, context: context))
-                ).ok.body.json.data
+                // Clearing is an explicit `"pricing": null`; without it the generated body leaves pricing out (kept).
+                let updated = try await ExplicitNulls.$fields.withValue(clearPricing ? ["pricing"] : []) {
+                    try await session.client.updateSpace(
+                        path: .init(spaceID: id), headers: .init(ifMatch: ifMatch.map { "\"\($0)\"" }),
+                        body: .json(.init(name: name, kubeconfig: document, context: context, pricing: try prices.pricing()))
+                    ).ok.body.json.data
+                }
                 try session.printer.one(updated)
             }
         }

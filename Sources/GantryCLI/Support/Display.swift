@@ -32,11 +32,14 @@ extension Schemas.DeletionPreview: Displayable {
 }
 
 extension Schemas.Environment: Displayable {
-    static var columns: [String] { ["ID", "NAME", "SPACE", "NAMESPACE", "REGISTRY", "CREATED"] }
-    var cells: [String] { [id, name, spaceId, namespace, Format.text(registryUrl), Format.date(createdAt)] }
+    static var columns: [String] { ["ID", "NAME", "SPACE", "NAMESPACE", "REGISTRY", "EXPIRES", "CREATED"] }
+    var cells: [String] { [id, name, spaceId, namespace, Format.text(registryUrl), expiry, Format.date(createdAt)] }
+    /// When the deployer deletes it; `preview` for a clone that does not expire; `-` for the others.
+    var expiry: String { expiresAt.map { Format.date($0) } ?? (clonedFromId == nil ? "-" : "preview") }
     var fields: [(String, String)] {
         [("ID", id), ("Name", name), ("Project", projectId), ("Space", spaceId), ("Namespace", namespace),
          ("Registry integration", Format.text(registryIntegrationId)), ("Registry URL", Format.text(registryUrl)),
+         ("Cloned from", Format.text(clonedFromId)), ("Expires", expiresAt.map { Format.date($0) } ?? "never"),
          ("Created by", createdBy), ("Created", Format.date(createdAt)), ("Updated", Format.date(updatedAt)), ("Version", String(version))]
     }
 }
@@ -89,7 +92,54 @@ extension Schemas.Space: Displayable {
         if let value = config.projectId { settings.append("projectId=\(value)") }
         return [("ID", id), ("Name", name), ("Provider", provider.rawValue), ("Cloud account", Format.text(cloudAccountId)),
                 ("Config", settings.isEmpty ? "-" : settings.joined(separator: ", ")), ("Server", Format.text(server)),
-                ("Status", status.rawValue), ("Created", Format.date(createdAt)), ("Updated", Format.date(updatedAt)), ("Version", String(version))]
+                ("Pricing", Format.pricing(pricing)), ("Status", status.rawValue), ("Created", Format.date(createdAt)), ("Updated", Format.date(updatedAt)), ("Version", String(version))]
+    }
+}
+
+extension Format {
+    /// `0.04 USD per core-hour, 0.005 USD per GiB-hour`; `-` for none.
+    static func pricing(_ pricing: Schemas.SpacePricing?) -> String {
+        guard let pricing else { return "-" }
+        return "\(number(pricing.cpuCoreHour)) \(pricing.currency) per core-hour, \(number(pricing.memoryGiBHour)) \(pricing.currency) per GiB-hour"
+    }
+
+    /// `0.075 USD`.
+    static func money(_ amount: Double, _ currency: String) -> String { "\(number(amount)) \(currency)" }
+}
+
+extension Schemas.EnvironmentCost {
+    static let note = "An estimate from the live pods' resource requests, not a bill."
+    var fields: [(String, String)] {
+        [("Hourly", Format.money(hourly, currency)), ("Monthly", Format.money(monthly, currency) + " (730 hours)"),
+         ("CPU requested", Format.number(cpuRequestedCores) + " cores"), ("Memory requested", Format.number(memoryRequestedGiB) + " GiB"),
+         ("Pods without requests", String(podsWithoutRequests)), ("Observed", Format.date(observedAt))]
+    }
+}
+
+/// A row of `envs cost`: pods no Gantry deployment owns are `(not Gantry)`.
+extension Schemas.DeploymentCost: Displayable {
+    static var columns: [String] { ["DEPLOYMENT", "PODS", "CORES", "GIB", "HOURLY"] }
+    var cells: [String] {
+        [name ?? "(not Gantry)", String(pods), Format.number(cpuRequestedCores), Format.number(memoryRequestedGiB), Format.number(hourly)]
+    }
+}
+
+extension Schemas.ProjectCost {
+    static let note = "An estimate from the catalog (replicas × requests × the space's prices), not a bill."
+    var fields: [(String, String)] {
+        guard let currency else {
+            return [("Hourly", "no pricing (no environment's space has prices)"), ("Deployments without requests", String(deploymentsWithoutRequests))]
+        }
+        return [("Hourly", Format.money(hourly, currency)), ("Monthly", Format.money(monthly, currency) + " (730 hours)"),
+                ("Deployments without requests", String(deploymentsWithoutRequests))]
+    }
+}
+
+/// A row of `projects cost`: an environment whose space has no prices says so instead of a number.
+extension Schemas.EnvironmentCatalogCost: Displayable {
+    static var columns: [String] { ["ENVIRONMENT", "ID", "HOURLY", "MONTHLY", "WITHOUT REQUESTS"] }
+    var cells: [String] {
+        [name, environmentId, hourly.map(Format.number) ?? "no pricing", monthly.map(Format.number) ?? "-", String(deploymentsWithoutRequests)]
     }
 }
 

@@ -45,6 +45,19 @@ struct Printer {
         }
     }
 
+    /// An answer with a summary and parts: in table mode the summary's `label: value` lines, the note, then the
+    /// parts as a table (`no NOUN` when there are none); in JSON or YAML, `value` as the server sent it.
+    func summary<T: Encodable, Row: Displayable>(_ value: T, fields: [(String, String)], note: String, rows: [Row], noun: String) throws {
+        switch format {
+        case .table:
+            var out = details(fields) + note + "\n\n"
+            out += rows.isEmpty ? "no \(noun)\n" : table(header: Row.columns, rows: rows.map(\.cells))
+            Terminal.out(out)
+        case .json, .yaml:
+            try encoded(value)
+        }
+    }
+
     /// A confirmation line in table mode (`deleted project prj_…`); `value` in JSON or YAML.
     func done<T: Encodable>(_ message: String, _ value: T) throws {
         switch format {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import GantryAPI
 
@@ -201,6 +202,25 @@ enum Input {
         case "w": return number * 7 * 86400
         default: return nil
         }
+    }
+
+    /// A duration with its unit (`48h`, `2d`, `90m`) as whole hours, rounded up, within 1–720 (30 days): the
+    /// `ttlHours` and `expiringWithinHours` of the API. A bare number is refused rather than guessed at.
+    static func hours(_ text: String, flag: String) throws -> Int {
+        guard let unit = text.last, unit.isLetter, let seconds = duration(text), seconds > 0 else {
+            throw ValidationError("\(flag): '\(text)' is not a duration (e.g. 48h, 2d, 90m)")
+        }
+        let hours = (seconds / 3600).rounded(.up)
+        guard hours <= 720 else { throw ValidationError("\(flag): '\(text)' is more than 720 hours (30 days)") }
+        return Int(hours)
+    }
+
+    /// `KEY=VALUE` split at the first `=`; the key must not be empty, the value may be.
+    static func assignment(_ entry: String, flag: String, shape: String) throws -> (key: String, value: String) {
+        guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+            throw ValidationError("\(flag) takes \(shape) (got '\(entry)')")
+        }
+        return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
     }
 
     /// RFC 3339, or a day `YYYY-MM-DD` (midnight UTC).

@@ -29,6 +29,20 @@ struct APIError: Error {
     var message: String
     var requestId: String?
     var details: JSONValue?
+    /// What to do about it, printed after the details (set by a command that knows).
+    var hint: String?
+
+    /// The API error a call failed with: the middleware's, as thrown or wrapped in the generated client's `ClientError`.
+    static func unwrapped(_ error: any Error) -> APIError? {
+        if let error = error as? APIError { return error }
+        return (error as? ClientError)?.underlyingError as? APIError
+    }
+
+    /// `details.field`, as 409 conflict answers name the field in conflict.
+    var field: String? {
+        guard case .object(let object)? = details, case .string(let field)? = object["field"] else { return nil }
+        return field
+    }
 }
 
 /// Everything a command needs: the typed client for the chosen profile and the printer.
@@ -202,6 +216,7 @@ enum CLI {
         case let error as APIError:
             var lines = ["\(error.message) (\(error.code), HTTP \(error.status))"]
             lines += describe(details: error.details)
+            if let hint = error.hint { lines.append(hint) }
             Terminal.error(lines.joined(separator: "\n"))
             if let id = error.requestId { Terminal.line("request id: \(id)") }
             return ExitCode(1)
