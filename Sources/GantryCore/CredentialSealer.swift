@@ -34,6 +34,11 @@ public struct CredentialSealer: Sendable {
 
     public func open(_ sealed: String, context: String) throws -> Data {
         guard let privateKey else { throw SealingError.noPrivateKey }
+        if sealed.hasPrefix(Self.carriedPrefix) {
+            let carried = sealed.dropFirst(Self.carriedPrefix.count)
+            guard let colon = carried.firstIndex(of: ":") else { throw SealingError.malformed }
+            return try open(String(carried[carried.index(after: colon)...]), context: String(carried[..<colon]))
+        }
         guard sealed.hasPrefix(Self.prefix), let blob = Data(base64Encoded: String(sealed.dropFirst(Self.prefix.count))),
               blob.count > 32 else { throw SealingError.malformed }
         var recipient = try HPKE.Recipient(
@@ -41,6 +46,18 @@ public struct CredentialSealer: Sendable {
         )
         return try recipient.open(blob.dropFirst(32), authenticating: Data(context.utf8))
     }
+
+    /// A copy's sealed value (a cloned deployment's secret variables, docs/api.md §8) bound to the copy: opened and
+    /// sealed again when this process holds the private key. A config-only process cannot open it, so the copy keeps
+    /// the original's blob with the row it was sealed for written in front (`g1@<row>:g1.…`); the deployer opens it
+    /// with that row, and the next write of the copy's secrets seals them to the copy itself.
+    public func rebind(_ sealed: String, from: String, to: String) throws -> String {
+        if canOpen { return try seal(open(sealed, context: from), context: to) }
+        if sealed.hasPrefix(Self.carriedPrefix) { return sealed }
+        return Self.carriedPrefix + from + ":" + sealed
+    }
+
+    static let carriedPrefix = "g1@"
 
     public enum SealingError: Error {
         case noPrivateKey

@@ -43,6 +43,9 @@ public func buildApplication(
         let runner = DeployRunner(queue: repositories.deployQueue, renewals: repositories.pullSecretRenewals, connector: connector, sealer: sealer, callBudget: budget,
                                   pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), clock: clock, ready: migrated, logger: logger)
         services.append(runner)
+        services.append(EnvironmentReaper(expiries: repositories.expiries, connector: connector, callBudget: budget,
+                                          interval: .milliseconds(Int64(min(settings.deployPollInterval, 10) * 1000)), clock: clock, ready: migrated,
+                                          logger: logger))
         deployer = Deployer(callBudget: budget, connector: connector, runner: runner)
         if settings.syncInterval > 0 {
             services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),

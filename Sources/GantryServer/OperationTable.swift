@@ -55,6 +55,11 @@ enum OperationTable {
         "getEnvironmentById": .resource("environments:read"),
         "updateEnvironment": .resource("environments:write"),
         "deleteEnvironment": .resource("environments:delete"),
+        // Preview environments and cost (docs/api.md §8). Cloning also needs deployments:deploy when it deploys the copies.
+        "listAllEnvironments": .resource("environments:read"),
+        "cloneEnvironment": .resource("environments:write"),
+        "getProjectCost": .resource("projects:read"),
+        "getEnvironmentCost": .resource("runtime:read"),
 
         "listDeployments": .resource("deployments:read"),
         "createDeployment": .resource("deployments:write"),

@@ -22,6 +22,8 @@ public struct Repositories: Sendable {
     public let deployQueue: any DeployQueueRepository
     public let pullSecretRenewals: any PullSecretRenewalRepository
     public let signOn: any SignOnRepository
+    public let expiries: any EnvironmentExpiryRepository
+    public let costs: any CostRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -40,6 +42,8 @@ public struct Repositories: Sendable {
         deployQueue = DeployQueue(database: database, ids: ids)
         pullSecretRenewals = SQLPullSecretRenewalRepository(database: database)
         signOn = SQLSignOnRepository(database: database, ids: ids)
+        expiries = SQLEnvironmentExpiryRepository(database: database, ids: ids)
+        costs = SQLCostRepository(database: database)
     }
 }
 

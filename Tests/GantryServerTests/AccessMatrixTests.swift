@@ -106,6 +106,11 @@ struct AccessMatrixTests {
             "updateEnvironment": Call(method: "PATCH", path: "/api/projects/\(w.project)/environments/\(w.environment)",
                                       body: ["registryUrl": "ghcr.io/acme"], on: .environment),
             "deleteEnvironment": Call(method: "DELETE", path: "/api/projects/\(w.project)/environments/\(w.environment)", on: .environment),
+            "listAllEnvironments": Call(method: "GET", path: "/api/environments", on: .organization),
+            "cloneEnvironment": Call(method: "POST", path: "/api/environments/\(w.environment)/clone",
+                                     body: ["name": unique("c"), "namespace": unique("ns")], on: .environment),
+            "getProjectCost": Call(method: "GET", path: "/api/projects/\(w.project)/cost", on: .project),
+            "getEnvironmentCost": Call(method: "GET", path: "/api/environments/\(w.environment)/cost", on: .environment),
             "listDeployments": Call(method: "GET", path: "/api/environments/\(w.environment)/deployments", on: .environment),
             "createDeployment": Call(method: "POST", path: "/api/environments/\(w.environment)/deployments",
                                      body: ["name": unique("d"), "image": "ghcr.io/acme/d:1"], on: .environment),
@@ -219,7 +224,12 @@ struct AccessMatrixTests {
         case .organization(let policy):
             return scope == .org && policies.contains(policy) ? .allowed : .status(403)
         case .resource(let policy):
-            if operation == "listProjects" || operation == "getProjectStats" { return .allowed }
+            if operation == "listProjects" || operation == "getProjectStats" || operation == "listAllEnvironments" { return .allowed }
+            // A clone is made from an environment the caller sees, into its project: the write must cover the project.
+            if operation == "cloneEnvironment" {
+                guard visible(.environment) else { return .status(404) }
+                return policies.contains(policy) && covers(.project) ? .allowed : .status(403)
+            }
             if operation == "listEnvironments" { return visible(.project) ? .allowed : .status(404) }
             guard visible(target) else { return .status(404) }
             if policies.contains(policy) && covers(target) { return .allowed }
@@ -236,7 +246,7 @@ struct AccessMatrixTests {
         switch operation {
         case "listProjects": return (\.project, "id", projectVisible)
         case "getProjectStats": return (\.project, "projectId", projectVisible)
-        case "listEnvironments": return (\.environment, "id", readsEnvironments)
+        case "listEnvironments", "listAllEnvironments": return (\.environment, "id", readsEnvironments)
         default: return nil
         }
     }
@@ -269,7 +279,9 @@ struct AccessMatrixTests {
                 if status == 403, let requirement = OperationTable.requirements[operation] {
                     let details = (reply.json["error"] as? [String: Any])?["details"] as? [String: Any]
                     #expect(details?["policy"] as? String == requirement.policy, "\(context): details.policy")
-                    #expect(details?["scope"] as? String == world.refusalScope(call.on, requirement: requirement), "\(context): details.scope")
+                    // A clone is refused at the project it would join, not at the environment it copies.
+                    let refusedOn = operation == "cloneEnvironment" ? On.project : call.on
+                    #expect(details?["scope"] as? String == world.refusalScope(refusedOn, requirement: requirement), "\(context): details.scope")
                 }
                 refusals += 1
             }
@@ -283,7 +295,7 @@ struct AccessMatrixTests {
     /// are not explained.
     static func checkExplanations(_ caller: TestApp, world: World, calls: [String: Call], policies: Set<String>, scope: ScopeKind,
                                   label: String) async throws {
-        let unexplained: Set<String> = ["listProjects", "getProjectStats", "listEnvironments", "restoreProject"]
+        let unexplained: Set<String> = ["listProjects", "getProjectStats", "listEnvironments", "listAllEnvironments", "restoreProject", "cloneEnvironment"]
         var asked: [String: (policy: String, resource: String, expected: Expect)] = [:]
         for operation in Self.order where !unexplained.contains(operation) {
             guard let call = calls[operation], let policy = OperationTable.requirements[operation]?.policy else { continue }

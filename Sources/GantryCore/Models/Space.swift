@@ -34,10 +34,13 @@ public struct Space: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var version: Int
+    /// Prices for cost estimates (docs/api.md §8); nil when none are set.
+    public var pricing: SpacePricing?
     public init(id: String, name: String, provider: SpaceProvider, cloudAccountID: String?, config: SpaceConfig, server: String?,
-                status: SpaceStatus, createdAt: Date, updatedAt: Date, version: Int) {
+                status: SpaceStatus, createdAt: Date, updatedAt: Date, version: Int, pricing: SpacePricing? = nil) {
         self.id = id; self.name = name; self.provider = provider; self.cloudAccountID = cloudAccountID; self.config = config
         self.server = server; self.status = status; self.createdAt = createdAt; self.updatedAt = updatedAt; self.version = version
+        self.pricing = pricing
     }
 }
 
@@ -49,9 +52,11 @@ public struct NewSpace: Sendable {
     public var config: SpaceConfig
     public var server: String?
     public var sealedKubeconfig: String?
-    public init(name: String, provider: SpaceProvider, cloudAccountID: String?, config: SpaceConfig, server: String?, sealedKubeconfig: String?) {
+    public var pricing: SpacePricing?
+    public init(name: String, provider: SpaceProvider, cloudAccountID: String?, config: SpaceConfig, server: String?, sealedKubeconfig: String?,
+                pricing: SpacePricing? = nil) {
         self.name = name; self.provider = provider; self.cloudAccountID = cloudAccountID; self.config = config
-        self.server = server; self.sealedKubeconfig = sealedKubeconfig
+        self.server = server; self.sealedKubeconfig = sealedKubeconfig; self.pricing = pricing
     }
 }
 
@@ -60,8 +65,10 @@ public struct SpacePatch: Sendable {
     public var config: SpaceConfig?
     public var server: String?
     public var sealedKubeconfig: String?
-    public init(name: String? = nil, config: SpaceConfig? = nil, server: String? = nil, sealedKubeconfig: String? = nil) {
-        self.name = name; self.config = config; self.server = server; self.sealedKubeconfig = sealedKubeconfig
+    public var pricing: PatchField<SpacePricing>
+    public init(name: String? = nil, config: SpaceConfig? = nil, server: String? = nil, sealedKubeconfig: String? = nil,
+                pricing: PatchField<SpacePricing> = .absent) {
+        self.name = name; self.config = config; self.server = server; self.sealedKubeconfig = sealedKubeconfig; self.pricing = pricing
     }
 }
 
@@ -75,6 +82,6 @@ extension Space {
             if let value { config[key] = .string(value) }
         }
         return ["name": .string(name), "provider": .string(provider.rawValue), "cloudAccountId": JSONValue(cloudAccountID),
-                "config": .object(config), "server": JSONValue(server)]
+                "config": .object(config), "server": JSONValue(server), "pricing": pricing?.auditValue ?? .null]
     }
 }

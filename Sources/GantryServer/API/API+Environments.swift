@@ -65,7 +65,8 @@ extension APIImplementation {
         let patch = EnvironmentPatch(
             name: name, spaceID: body.spaceId, namespace: body.namespace,
             registryIntegrationID: HTTPSupport.patchField("registryIntegrationId", body.registryIntegrationId),
-            registryURL: HTTPSupport.patchField("registryUrl", body.registryUrl)
+            registryURL: HTTPSupport.patchField("registryUrl", body.registryUrl),
+            expiresAt: HTTPSupport.patchField("expiresAt", body.expiresAt)
         )
         let environment = try await repositories.environments.update(
             id, in: projectID, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: try RequestScope.caller(), requiring: policy
@@ -85,14 +86,78 @@ extension APIImplementation {
     }
 }
 
+// MARK: - Preview environments (docs/api.md §8)
+
+extension APIImplementation {
+    func listAllEnvironments(_ input: Operations.ListAllEnvironments.Input) async throws -> Operations.ListAllEnvironments.Output {
+        let query = try HTTPSupport.listQuery(q: input.query.q, limit: input.query.limit, cursor: input.query.cursor)
+        var validator = Validator()
+        if let projectID = input.query.projectId { validator.id(projectID, prefix: .project, field: "projectId") }
+        if let spaceID = input.query.spaceId { validator.id(spaceID, prefix: .space, field: "spaceId") }
+        if let hours = input.query.expiringWithinHours, !(1...720).contains(hours) {
+            validator.fail("expiringWithinHours", "must be a whole number of hours from 1 to 720")
+        }
+        try validator.check()
+        let filter = EnvironmentFilter(projectID: input.query.projectId, spaceID: input.query.spaceId,
+                                       expiringBefore: input.query.expiringWithinHours.map { Date().addingTimeInterval(Double($0) * 3600) })
+        let page = try await repositories.environments.listAll(query, filter, for: try RequestScope.caller())
+        return .ok(.init(body: .json(.init(data: page.items.map(Components.Schemas.Environment.init), nextCursor: page.nextCursor,
+                                           additionalProperties: .nulls(["nextCursor": page.nextCursor == nil])))))
+    }
+
+    func cloneEnvironment(_ input: Operations.CloneEnvironment.Input) async throws -> Operations.CloneEnvironment.Output {
+        let policy = try OperationTable.policy(Operations.CloneEnvironment.id)
+        let sourceID = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
+        guard case .json(let body) = input.body else { throw AppError(.unsupportedMediaType, "Send JSON.") }
+        var validator = Validator()
+        let name = validator.name(body.name)
+        validator.namespace(body.namespace)
+        if let spaceID = body.spaceId { validator.id(spaceID, prefix: .space, field: "spaceId") }
+        if let hours = body.ttlHours, !(1...720).contains(hours) { validator.fail("ttlHours", "must be a whole number of hours from 1 to 720") }
+        for (index, id) in (body.deploymentIds ?? []).enumerated() { validator.id(id, prefix: .deployment, field: "deploymentIds[\(index)]") }
+        if let ids = body.deploymentIds, Set(ids).count != ids.count { validator.fail("deploymentIds", "lists a deployment more than once") }
+        var overrides: [String: CloneRequest.Override] = [:]
+        for (deploymentName, override) in body.overrides?.additionalProperties ?? [:] {
+            let field = "overrides.\(deploymentName)"
+            if let image = override.image?.trimmingCharacters(in: .whitespaces),
+               image.isEmpty || image.count > 512 || image.contains(where: \.isWhitespace) {
+                validator.fail("\(field).image", "must be a container image reference such as ghcr.io/acme/checkout:pr-42, without spaces")
+            }
+            if let replicas = override.replicas, !(0...1000).contains(replicas) { validator.fail("\(field).replicas", "must be between 0 and 1000") }
+            overrides[deploymentName] = .init(image: override.image?.trimmingCharacters(in: .whitespaces), replicas: override.replicas)
+        }
+        try validator.check()
+        let request = CloneRequest(
+            name: name, namespace: body.namespace, spaceID: body.spaceId,
+            expiresAt: body.ttlHours.map { Date().addingTimeInterval(Double($0) * 3600) }, deploymentIDs: body.deploymentIds,
+            overrides: overrides, deploy: body.deploy ?? false
+        )
+        let sealer = self.sealer
+        let environment = try await repositories.environments.clone(
+            sourceID, request, reseal: { sealed, from, to in try sealer.rebind(sealed, from: from, to: to) },
+            by: try RequestScope.caller(), requiring: policy, deployPolicy: try OperationTable.policy(Operations.DeployEnvironment.id)
+        )
+        if request.deploy { deployer?.runner?.kick() }
+        return .created(.init(
+            headers: .init(location: HTTPSupport.location("/projects/\(environment.projectID)/environments/\(environment.id)"),
+                           eTag: HTTPSupport.eTag(environment.version)),
+            body: .json(.init(data: .init(environment)))
+        ))
+    }
+}
+
 extension Components.Schemas.Environment {
     init(_ environment: GantryCore.Environment) {
         self.init(
             id: environment.id, projectId: environment.projectID, name: environment.name, spaceId: environment.spaceID,
             namespace: environment.namespace, registryIntegrationId: environment.registryIntegrationID,
             registryUrl: environment.registryURL, createdAt: environment.createdAt, updatedAt: environment.updatedAt,
-            createdBy: environment.createdBy, version: environment.version,
-            additionalProperties: .nulls(["registryIntegrationId": environment.registryIntegrationID == nil, "registryUrl": environment.registryURL == nil])
+            createdBy: environment.createdBy, version: environment.version, clonedFromId: environment.clonedFromID,
+            expiresAt: environment.expiresAt,
+            additionalProperties: .nulls([
+                "registryIntegrationId": environment.registryIntegrationID == nil, "registryUrl": environment.registryURL == nil,
+                "clonedFromId": environment.clonedFromID == nil, "expiresAt": environment.expiresAt == nil,
+            ])
         )
     }
 }

@@ -36,6 +36,25 @@ extension APIImplementation {
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(project.version)), body: .json(.init(data: .init(project)))))
     }
 
+    /// docs/api.md §8: the catalog's estimate, with no cluster call.
+    func getProjectCost(_ input: Operations.GetProjectCost.Input) async throws -> Operations.GetProjectCost.Output {
+        let policy = try OperationTable.policy(Operations.GetProjectCost.id)
+        let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")
+        let cost = try CatalogCost.estimate(try await repositories.costs.catalogRequests(ofProject: id, for: try RequestScope.caller(), requiring: policy))
+        let lines = cost.lines.map { line in
+            Components.Schemas.EnvironmentCatalogCost(
+                environmentId: line.environmentID, name: line.name, hourly: line.hourly.map { Cost.rounded($0) },
+                monthly: line.hourly.map { Cost.rounded($0 * Cost.hoursPerMonth) }, deploymentsWithoutRequests: line.deploymentsWithoutRequests,
+                additionalProperties: .nulls(["hourly": line.hourly == nil, "monthly": line.hourly == nil])
+            )
+        }
+        return .ok(.init(body: .json(.init(data: .init(
+            currency: cost.currency, hourly: Cost.rounded(cost.hourly), monthly: Cost.rounded(cost.monthly),
+            deploymentsWithoutRequests: cost.deploymentsWithoutRequests, byEnvironment: lines, basis: .catalog,
+            additionalProperties: .nulls(["currency": cost.currency == nil])
+        )))))
+    }
+
     func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output {
         let policy = try OperationTable.policy(Operations.UpdateProject.id)
         let id = try HTTPSupport.pathID(input.path.projectID, .project, resource: "project")

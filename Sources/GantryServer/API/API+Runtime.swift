@@ -29,6 +29,36 @@ extension APIImplementation {
         )))))
     }
 
+    /// docs/api.md §8: an estimate from the live pods' requests, not a bill.
+    func getEnvironmentCost(_ input: Operations.GetEnvironmentCost.Input) async throws -> Operations.GetEnvironmentCost.Output {
+        let policy = try OperationTable.policy(Operations.GetEnvironmentCost.id)
+        let deployer = try liveDeployer()
+        let caller = try RequestScope.caller()
+        let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
+        let environment = try await repositories.environments.get(id, in: nil, for: caller, requiring: policy)
+        let (pricing, names) = try await repositories.costs.pricing(ofEnvironment: id, org: caller.organizationID)
+        guard let pricing else {
+            throw AppError.conflict(field: "pricing", "The environment's space has no prices; set them on the space (PATCH /spaces/\(environment.spaceID) "
+                                    + "with pricing.cpuCoreHour, pricing.memoryGiBHour and pricing.currency) to estimate its cost.")
+        }
+        let reading = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
+            try await EnvironmentCostService.read(namespace: environment.namespace, deploymentNames: names, client: client, deadline: deadline)
+        }
+        let requested = reading.requested
+        let hourly = requested.hourly(at: pricing)
+        return .ok(.init(body: .json(.init(data: .init(
+            currency: pricing.currency, hourly: Cost.rounded(hourly), monthly: Cost.rounded(hourly * Cost.hoursPerMonth),
+            cpuRequestedCores: Cost.rounded(requested.cores, places: 3), memoryRequestedGiB: Cost.rounded(requested.gibibytes, places: 2),
+            podsWithoutRequests: reading.podsWithoutRequests,
+            byDeployment: reading.lines.map { line in
+                .init(name: line.name, pods: line.pods, cpuRequestedCores: Cost.rounded(line.requested.cores, places: 3),
+                      memoryRequestedGiB: Cost.rounded(line.requested.gibibytes, places: 2), hourly: Cost.rounded(line.requested.hourly(at: pricing)),
+                      additionalProperties: .nulls(["name": line.name == nil]))
+            },
+            basis: .requests, observedAt: reading.observedAt
+        )))))
+    }
+
     func getClusterDiscovery(_ input: Operations.GetClusterDiscovery.Input) async throws -> Operations.GetClusterDiscovery.Output {
         let policy = try OperationTable.policy(Operations.GetClusterDiscovery.id)
         let deployer = try liveDeployer()

@@ -20,6 +20,7 @@ extension APIImplementation {
         let provider = SpaceProvider(rawValue: body.provider.rawValue) ?? .kubeconfig
         let id = repositories.spaces.makeID()
         var new = NewSpace(name: name, provider: provider, cloudAccountID: nil, config: SpaceConfig(), server: nil, sealedKubeconfig: nil)
+        new.pricing = body.pricing.flatMap { Self.pricing($0, into: &validator) }
         if provider == .kubeconfig {
             if body.cloudAccountId != nil { validator.fail("cloudAccountId", "is not used by kubeconfig spaces") }
             if body.config != nil { validator.fail("config", "is not used by kubeconfig spaces; pick a context with \"context\"") }
@@ -74,6 +75,7 @@ extension APIImplementation {
         var validator = Validator()
         HTTPSupport.rejectNulls(["name", "kubeconfig", "context", "config"], into: &validator)
         var patch = SpacePatch(name: body.name.map { validator.name($0) })
+        patch.pricing = HTTPSupport.patchField("pricing", body.pricing.flatMap { Self.pricing($0, into: &validator) })
         if current.provider == .kubeconfig {
             if body.config != nil { validator.fail("config", "is not used by kubeconfig spaces; pick a context with \"context\"") }
             if let yaml = body.kubeconfig {
@@ -95,6 +97,22 @@ extension APIImplementation {
         try validator.check()
         let space = try await repositories.spaces.update(id, patch, ifMatch: HTTPSupport.expectedVersion(input.headers.ifMatch), by: caller, requiring: policy)
         return .ok(.init(headers: .init(eTag: HTTPSupport.eTag(space.version)), body: .json(.init(data: .init(space)))))
+    }
+
+    /// docs/api.md §8: non-negative prices and an ISO 4217 code; the decimals are kept as the client wrote them.
+    static func pricing(_ body: Components.Schemas.SpacePricing, into validator: inout Validator) -> SpacePricing? {
+        func price(_ value: Double, _ field: String) -> Decimal? {
+            guard value.isFinite, (0...1_000_000).contains(value) else {
+                validator.fail("pricing.\(field)", "must be a number from 0 to 1000000"); return nil
+            }
+            return SpacePricing.decimal(value)
+        }
+        let cpu = price(body.cpuCoreHour, "cpuCoreHour"), memory = price(body.memoryGiBHour, "memoryGiBHour")
+        let currency = body.currency
+        let isCode = currency.utf8.count == 3 && currency.utf8.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        if !isCode { validator.fail("pricing.currency", "must be an ISO 4217 code of three capital letters, such as USD or EUR") }
+        guard let cpu, let memory, isCode else { return nil }
+        return SpacePricing(cpuCoreHour: cpu, memoryGiBHour: memory, currency: currency)
     }
 
     func deleteSpace(_ input: Operations.DeleteSpace.Input) async throws -> Operations.DeleteSpace.Output {
@@ -156,8 +174,11 @@ extension Components.Schemas.Space {
                 resourceGroup: space.config.resourceGroup, subscriptionId: space.config.subscriptionId, projectId: space.config.projectId
             ),
             server: space.server, status: .init(rawValue: space.status.rawValue) ?? .active,
+            pricing: space.pricing.map {
+                .init(cpuCoreHour: Cost.rounded($0.cpuCoreHour, places: 12), memoryGiBHour: Cost.rounded($0.memoryGiBHour, places: 12), currency: $0.currency)
+            },
             createdAt: space.createdAt, updatedAt: space.updatedAt, version: space.version,
-            additionalProperties: .nulls(["cloudAccountId": space.cloudAccountID == nil, "server": space.server == nil])
+            additionalProperties: .nulls(["cloudAccountId": space.cloudAccountID == nil, "server": space.server == nil, "pricing": space.pricing == nil])
         )
     }
 }

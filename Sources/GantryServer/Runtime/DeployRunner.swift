@@ -194,6 +194,9 @@ final class DeployRunner: Service, Sendable {
             }
             return
         }
+        // One that exists without Gantry's label is someone else's (a team's, a platform's): used as it is, never
+        // labelled, so expiring the environment (docs/api.md §8) deletes only Gantry's objects in it, not the namespace.
+        if existing != nil { return }
         try await client.apply(Manifests.namespacePath(namespace),
                                body: Manifests.namespace(namespace, environmentID: target.owner.environmentID).sortedJSON,
                                fieldManager: Manifests.fieldManager, deadline: deadline)

@@ -52,21 +52,16 @@ final class EnvironmentStatsService: Sendable {
 
     static func read(namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> Stats {
         var stats = Stats()
-        do {
-            _ = try await client.get("/api/v1/namespaces/\(namespace)", as: KubeNamespace.self, deadline: deadline)
-        } catch .notFound {
-            return stats
-        }
+        guard try await namespaceExists(namespace, client: client, deadline: deadline) else { return stats }
         stats.namespaceExists = true
         async let deploymentsCall = Result { () async throws(KubeError) -> [KubeDeployment] in
             try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self, deadline: deadline)
         }
         async let podsCall = Result { () async throws(KubeError) -> [KubePod] in
-            try await client.list("/api/v1/namespaces/\(namespace)/pods",
-                                  query: [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")], of: KubePod.self, deadline: deadline)
+            try await livePods(namespace, client: client, deadline: deadline)
         }
         let deployments = try await deploymentsCall.get()
-        let pods = try await podsCall.get().filter { !terminalPhases.contains($0.status?.phase ?? "") }
+        let pods = try await podsCall.get()
         stats.deploymentCount = deployments.count
         for deployment in deployments {
             let health = DeploymentHealth(deployment)
@@ -74,21 +69,41 @@ final class EnvironmentStatsService: Sendable {
             if health.isFailed { stats.failedCount += 1 }
         }
         stats.podCount = pods.count
-        // Replicas share their template, so a namespace holds few distinct pod specs: each is added up once.
-        var requestBySpec: [KubePod.Spec?: (cpuMilli: Int64, memoryBytes: Int64)] = [:]
+        var requests = PodRequests()
         for pod in pods {
-            let request: (cpuMilli: Int64, memoryBytes: Int64)
-            if let known = requestBySpec[pod.spec] {
-                request = known
-            } else {
-                request = try podRequest(pod)
-                requestBySpec[pod.spec] = request
-            }
+            let request = try requests.of(pod)
             stats.cpuMilli = stats.cpuMilli.addingReportingOverflow(request.cpuMilli).overflow ? .max : stats.cpuMilli + request.cpuMilli
             stats.memoryBytes = stats.memoryBytes.addingReportingOverflow(request.memoryBytes).overflow ? .max : stats.memoryBytes + request.memoryBytes
         }
         stats.observedAt = Date()
         return stats
+    }
+
+    static func namespaceExists(_ namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> Bool {
+        do {
+            _ = try await client.get("/api/v1/namespaces/\(namespace)", as: KubeNamespace.self, deadline: deadline)
+            return true
+        } catch .notFound {
+            return false
+        }
+    }
+
+    /// The namespace's pods that hold their requests: neither Succeeded nor Failed.
+    static func livePods(_ namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> [KubePod] {
+        try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")],
+                              of: KubePod.self, deadline: deadline).filter { !terminalPhases.contains($0.status?.phase ?? "") }
+    }
+
+    /// Replicas share their template, so a namespace holds few distinct pod specs: each is added up once.
+    struct PodRequests {
+        var bySpec: [KubePod.Spec?: (cpuMilli: Int64, memoryBytes: Int64)] = [:]
+
+        mutating func of(_ pod: KubePod) throws(KubeError) -> (cpuMilli: Int64, memoryBytes: Int64) {
+            if let known = bySpec[pod.spec] { return known }
+            let request = try podRequest(pod)
+            bySpec[pod.spec] = request
+            return request
+        }
     }
 
     static func podRequest(_ pod: KubePod) throws(KubeError) -> (cpuMilli: Int64, memoryBytes: Int64) {

@@ -9,6 +9,13 @@ public protocol EnvironmentRepository: Sendable {
     func get(_ id: String, in projectID: String?, for caller: Caller, requiring policy: String) async throws -> Environment
     func update(_ id: String, in projectID: String, _ patch: EnvironmentPatch, ifMatch: Int?, by caller: Caller, requiring policy: String) async throws -> Environment
     func delete(_ id: String, in projectID: String, ifMatch: Int?, dryRun: Bool, by caller: Caller, requiring policy: String) async throws -> DeletionPreview
+    /// Every environment the caller sees, across projects (docs/api.md §8 `GET /environments`).
+    func listAll(_ query: ListQuery, _ filter: EnvironmentFilter, for caller: Caller) async throws -> Page<Environment>
+    /// A copy of the environment and the chosen deployments in one transaction (docs/api.md §8). `policy` is checked on
+    /// the project, `deployPolicy` too when the copies are deployed; `reseal(sealed, sourceDeploymentID, copyID)` binds
+    /// a copy's sealed secret variables to the copy.
+    func clone(_ sourceID: String, _ request: CloneRequest, reseal: @Sendable (String, String, String) throws -> String,
+               by caller: Caller, requiring policy: String, deployPolicy: String) async throws -> Environment
 }
 
 /// An `environments` row as stored; live only while its project is.
@@ -18,7 +25,7 @@ struct EnvironmentRow: VersionedRow {
     static let alias = "e"
     static let columns = """
         e.id, e.project_id, e.name, e.space_id, e.namespace, e.registry_integration_id, e.registry_url, e.created_by, e.created_at,
-        e.updated_at, e.version
+        e.updated_at, e.version, e.cloned_from_id, e.expires_at
         """
     static let liveParents = (joins: " JOIN projects p ON p.id = e.project_id", conditions: " AND p.deleted_at IS NULL")
 
@@ -38,13 +45,18 @@ struct EnvironmentRow: VersionedRow {
     var createdAt: Int64
     var updatedAt: Int64
     var version: Int
+    var clonedFromId: String?
+    var expiresAt: Int64?
 
     var environment: Environment {
-        Environment(
+        var environment = Environment(
             id: id, projectID: projectId, name: name, spaceID: spaceId, namespace: namespace, registryIntegrationID: registryIntegrationId,
             registryURL: registryUrl, createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), createdBy: createdBy,
             version: version
         )
+        environment.clonedFromID = clonedFromId
+        environment.expiresAt = expiresAt.map(Timestamp.date)
+        return environment
     }
 }
 
@@ -144,6 +156,7 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
             environment.namespace = patch.namespace ?? environment.namespace
             environment.registryIntegrationID = patch.registryIntegrationID.applied(to: environment.registryIntegrationID)
             environment.registryURL = patch.registryURL.applied(to: environment.registryURL)
+            environment.expiresAt = patch.expiresAt.applied(to: environment.expiresAt)
             try await Self.checkReferences(
                 spaceID: patch.spaceID, integrationID: patch.registryIntegrationID == .absent ? nil : environment.registryIntegrationID,
                 org: org, on: sql
@@ -157,7 +170,8 @@ public struct SQLEnvironmentRepository: EnvironmentRepository, AuditedRepository
                     UPDATE environments SET name = \(bind: environment.name), name_key = \(bind: Rules.nameKey(environment.name)),
                         space_id = \(bind: environment.spaceID), namespace = \(bind: environment.namespace),
                         registry_integration_id = \(bind: environment.registryIntegrationID), registry_url = \(bind: environment.registryURL),
-                        updated_at = \(bind: now), version = \(bind: environment.version)
+                        expires_at = \(bind: environment.expiresAt.map(Timestamp.micros)), updated_at = \(bind: now),
+                        version = \(bind: environment.version)
                     WHERE id = \(bind: id)
                     """).run()
             }

@@ -16,7 +16,7 @@ public protocol SpaceRepository: Sendable {
 struct SpaceRow: VersionedRow {
     static let resource = "deployment space"
     static let table = "spaces"
-    static let columns = "id, name, provider, cloud_account_id, config, server, status, created_at, updated_at, version"
+    static let columns = "id, name, provider, cloud_account_id, config, server, status, created_at, updated_at, version, pricing"
 
     var id: String
     var name: String
@@ -28,13 +28,15 @@ struct SpaceRow: VersionedRow {
     var createdAt: Int64
     var updatedAt: Int64
     var version: Int
+    var pricing: String?
 
     var space: Space {
         get throws {
             Space(
                 id: id, name: name, provider: SpaceProvider(rawValue: provider) ?? .kubeconfig, cloudAccountID: cloudAccountId,
                 config: try JSONColumn.decode(SpaceConfig.self, from: config), server: server, status: SpaceStatus(rawValue: status) ?? .active,
-                createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), version: version
+                createdAt: Timestamp.date(createdAt), updatedAt: Timestamp.date(updatedAt), version: version,
+                pricing: SpacePricing(stored: pricing)
             )
         }
     }
@@ -61,7 +63,8 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
         let now = Timestamp.now()
         let space = Space(
             id: id, name: new.name, provider: new.provider, cloudAccountID: new.cloudAccountID, config: new.config,
-            server: new.server, status: .active, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1
+            server: new.server, status: .active, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now), version: 1,
+            pricing: new.pricing
         )
         let org = caller.organizationID
         return try await database.transaction { sql in
@@ -72,10 +75,10 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
             try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
                 try await sql.raw("""
                     INSERT INTO spaces (id, org_id, name, name_key, provider, cloud_account_id, config, server, status, sealed_kubeconfig,
-                        created_at, updated_at, version)
+                        created_at, updated_at, version, pricing)
                     VALUES (\(bind: id), \(bind: org), \(bind: new.name), \(bind: Rules.nameKey(new.name)), \(bind: new.provider.rawValue),
                         \(bind: new.cloudAccountID), \(bind: try JSONColumn.encode(new.config)), \(bind: new.server), 'active',
-                        \(bind: new.sealedKubeconfig), \(bind: now), \(bind: now), 1)
+                        \(bind: new.sealedKubeconfig), \(bind: now), \(bind: now), 1, \(bind: new.pricing?.stored))
                     """).run()
             }
             try await record(AuditEvent("created", "space", id, changes: Changes.created(space.auditFields)), by: caller, on: sql)
@@ -112,6 +115,7 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
             }
             space.config = patch.config ?? space.config
             space.server = patch.server ?? space.server
+            space.pricing = patch.pricing.applied(to: space.pricing)
             let now = Timestamp.now()
             space.version += 1
             space.updatedAt = Timestamp.date(now)
@@ -120,7 +124,7 @@ public struct SQLSpaceRepository: SpaceRepository, AuditedRepository {
                 try await sql.raw("""
                     UPDATE spaces SET name = \(bind: space.name), name_key = \(bind: Rules.nameKey(space.name)),
                         config = \(bind: try JSONColumn.encode(space.config)), server = \(bind: space.server),
-                        updated_at = \(bind: now), version = \(bind: space.version)
+                        pricing = \(bind: space.pricing?.stored), updated_at = \(bind: now), version = \(bind: space.version)
                     """ + sealed + " WHERE id = \(bind: id)").run()
             }
             var changes = Changes.diff(before.auditFields, space.auditFields)

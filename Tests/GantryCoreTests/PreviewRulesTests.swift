@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+import GantryCore
+import Testing
+
+/// The pure rules behind preview environments and cost (docs/api.md §8).
+struct PreviewRulesTests {
+    @Test("A clone's ingress host gets the environment's name, made a DNS label, before its first label")
+    func hostPrefix() {
+        let ingress = IngressSpec(host: "shop.example.com", className: "nginx")
+        #expect(ingress.prefixingHost(with: "pr-42").host == "pr-42-shop.example.com")
+        #expect(ingress.prefixingHost(with: "PR 42 / Checkout!").host == "pr-42-checkout-shop.example.com")
+        #expect(IngressSpec(host: "*.apps.example.com", className: "nginx").prefixingHost(with: "pr-1").host == "*.pr-1-apps.example.com")
+        #expect(ingress.prefixingHost(with: "???").host == "preview-shop.example.com")
+        let long = ingress.prefixingHost(with: String(repeating: "a", count: 100)).host
+        #expect(long.split(separator: ".").first!.count <= 63)
+        #expect(Rules.isIngressHost(long))
+    }
+
+    @Test("The catalog estimate prices each environment with its space and counts deployments without requests")
+    func catalogEstimate() throws {
+        let pricing = SpacePricing(cpuCoreHour: Decimal(string: "0.04")!, memoryGiBHour: Decimal(string: "0.005")!, currency: "USD")
+        let cost = try CatalogCost.estimate([
+            .init(environmentID: "env_a", name: "prod", pricing: pricing, groups: [
+                .init(cpuRequest: "500m", memoryRequest: "1Gi", replicas: 3, deployments: 1),
+                .init(cpuRequest: nil, memoryRequest: nil, replicas: 2, deployments: 2),
+            ]),
+            .init(environmentID: "env_b", name: "lab", pricing: nil, groups: [.init(cpuRequest: "1", memoryRequest: "1Gi", replicas: 1, deployments: 1)]),
+        ])
+        #expect(Cost.rounded(cost.hourly) == 0.075)
+        #expect(Cost.rounded(cost.monthly) == 54.75)
+        #expect(cost.currency == "USD")
+        #expect(cost.deploymentsWithoutRequests == 2)
+        #expect(cost.lines.map(\.hourly) == [Decimal(string: "0.075"), nil])
+        let euro = SpacePricing(cpuCoreHour: 1, memoryGiBHour: 1, currency: "EUR")
+        #expect(throws: AppError.self) {
+            try CatalogCost.estimate([.init(environmentID: "a", name: "a", pricing: pricing, groups: []),
+                                      .init(environmentID: "b", name: "b", pricing: euro, groups: [])])
+        }
+    }
+
+    @Test("Prices keep the decimals the client wrote, through storage")
+    func exactPrices() {
+        #expect(SpacePricing.decimal(0.1) == Decimal(string: "0.1"))
+        let pricing = SpacePricing(cpuCoreHour: SpacePricing.decimal(0.0416), memoryGiBHour: SpacePricing.decimal(0.00457), currency: "EUR")
+        #expect(SpacePricing(stored: pricing.stored) == pricing)
+    }
+
+    @Test("A copy's secrets are sealed to the copy; without the private key the copy carries the original's binding")
+    func rebind() throws {
+        let key = Curve25519.KeyAgreement.PrivateKey()
+        let deployer = CredentialSealer(privateKey: key)
+        let config = CredentialSealer(publicKey: key.publicKey)
+        let sealed = try config.seal(Data("s3cret".utf8), context: "dep_source")
+        let resealed = try deployer.rebind(sealed, from: "dep_source", to: "dep_copy")
+        #expect(try deployer.open(resealed, context: "dep_copy") == Data("s3cret".utf8))
+        #expect(throws: (any Error).self) { try deployer.open(resealed, context: "dep_source") }
+        let carried = try config.rebind(sealed, from: "dep_source", to: "dep_copy")
+        #expect(carried.hasPrefix("g1@dep_source:"))
+        #expect(try deployer.open(carried, context: "dep_copy") == Data("s3cret".utf8))
+        #expect(try config.rebind(carried, from: "dep_copy", to: "dep_third") == carried, "a carried binding is kept, not nested")
+    }
+}
