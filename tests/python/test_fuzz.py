@@ -137,8 +137,8 @@ def write_config(work, fixtures):
     for operation, (name, value) in fixtures["deletable"].items():
         lines += ['[[operations]]', f'include-operation-id = "{operation}"', f'parameters = {{ "path.{name}" = "{value}" }}']
     # The live-runtime routes answer 502/504 when the cluster cannot be reached (docs/api.md §6): here it never can.
-    lines += ['[[operations]]', 'include-operation-id = ["getEnvironmentStats", "getClusterDiscovery", "listSpaceNamespaces", '
-              '"createSpaceNamespace"]', 'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "504"]']
+    lines += ['[[operations]]', 'include-operation-id = ["getEnvironmentStats", "getClusterDiscovery", "getEnvironmentCost", '
+              '"listSpaceNamespaces", "createSpaceNamespace"]', 'checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502", "504"]']
     lines += ['[[operations]]', 'include-operation-id = "listRevisions"', 'parameters = { "query.cursor" = { dictionary = "revisionCursors" } }']
     path = os.path.join(work, "schemathesis.toml")
     with open(path, "w") as config:
@@ -344,6 +344,16 @@ if os.environ.get("GANTRY_FUZZ_FIXTURES") and os.environ.get("SCHEMATHESIS_HOOKS
             _deployment_body(body, stored_port=8080)
         elif operation == "createConnection":
             body["fromDeploymentId"], body["toDeploymentId"] = FIXTURES["connectionEnds"]
+        elif operation == "cloneEnvironment":
+            # Only live deployments of the source can be chosen, and overrides name copies (docs/api.md §8).
+            if "spaceId" in body:
+                body["spaceId"] = FIXTURES["spaces"]["kubeconfig"]
+            names = ["api", "web"]
+            if isinstance(body.get("deploymentIds"), list):
+                body["deploymentIds"] = FIXTURES["connectionEnds"][:min(len(body["deploymentIds"]), 2)]
+                names = names[:len(body["deploymentIds"])]
+            if isinstance(body.get("overrides"), dict):
+                body["overrides"] = dict(zip(names, body["overrides"].values()))
         elif operation == "createAssignment":
             body["userId"] = FIXTURES["admin"]
             if re.fullmatch(f"role_{ULID}", body.get("roleId", "")):
