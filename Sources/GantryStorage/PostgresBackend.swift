@@ -22,6 +22,8 @@ public final class PostgresBackend: Database {
     /// instead of hanging until PostgreSQL returns. A busy pool is not an outage: those requests wait.
     let outage = OutageGate()
     public var isKnownDown: Bool { outage.isDown }
+    /// Reads run as prepared statements (see `PreparingPostgresDatabase`); writes stay unnamed.
+    let statementNames = PreparedStatementNames()
 
     public init(client: PostgresClient, probe: URL? = nil, logger: Logger) {
         self.client = client
@@ -106,10 +108,10 @@ public final class PostgresBackend: Database {
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await started.wait()
         return try await withoutActuallyEscaping(work) { work in
-            try await failingFast { [client] leased in
+            try await failingFast { [client, statementNames] leased in
                 try await client.withConnection { connection in
                     leased()
-                    return try await work(connection.sql(queryLogLevel: nil))
+                    return try await work(PreparingPostgresDatabase(connection: connection, base: connection.sql(queryLogLevel: nil), names: statementNames))
                 }
             }
         }
