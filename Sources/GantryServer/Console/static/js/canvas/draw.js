@@ -127,8 +127,11 @@ export function createDrawing(model, { envLayer, edgeLayer, nodeLayer }) {
 
   function routeEdge(edge) {
     const { d, mid } = edgeGeometry(model.from(edge), model.to(edge), model.hasReverse(edge));
-    for (const path of edge.el.querySelectorAll('path')) path.setAttribute('d', d);
-    const label = edge.el.querySelector('text');
+    if (!edge.parts || edge.parts.el !== edge.el) {
+      edge.parts = { el: edge.el, paths: [...edge.el.querySelectorAll('path')], label: edge.el.querySelector('text') };
+    }
+    for (const path of edge.parts.paths) path.setAttribute('d', d);
+    const { label } = edge.parts;
     if (label) { label.setAttribute('x', mid.x); label.setAttribute('y', mid.y - 6); }
   }
 
@@ -170,6 +173,7 @@ export function createDrawing(model, { envLayer, edgeLayer, nodeLayer }) {
   function relabelGroup(group) {
     if (!group.el) return;
     group.el.querySelector('.env-sub').textContent = groupSubText(group);
+    group.labelWidth = 0;
     sizeGroup(group);
   }
 
@@ -178,9 +182,15 @@ export function createDrawing(model, { envLayer, edgeLayer, nodeLayer }) {
     const [rect, label, sub, empty] = group.el.children;
     const x = box.minX - ENV_PAD;
     const y = box.minY - ENV_HEAD;
-    // Wide enough for its label and sub-line (measured once drawn; estimated before that).
-    const textWidth = (el, perChar) => Math.max(el.isConnected && el.getComputedTextLength ? el.getComputedTextLength() : 0, el.textContent.length * perChar);
-    const labelWidth = Math.max(textWidth(label, 8.2), textWidth(sub, 6.4)) + 28;
+    // Wide enough for its label and sub-line: estimated until drawn, then measured once (a measurement forces a
+    // layout, which would cost a frame on every pointer move of a drag among 300 services).
+    let labelWidth = group.labelWidth;
+    if (!labelWidth) {
+      const measured = label.isConnected && Boolean(label.getComputedTextLength);
+      const textWidth = (el, perChar) => Math.max(measured ? el.getComputedTextLength() : 0, el.textContent.length * perChar);
+      labelWidth = Math.max(textWidth(label, 8.2), textWidth(sub, 6.4)) + 28;
+      if (measured) group.labelWidth = labelWidth;
+    }
     group.box = { x, y, w: Math.max(box.maxX - box.minX + 2 * ENV_PAD, labelWidth), h: box.maxY - box.minY + ENV_HEAD + ENV_PAD };
     rect.setAttribute('x', x); rect.setAttribute('y', y);
     rect.setAttribute('width', group.box.w); rect.setAttribute('height', group.box.h);

@@ -73,7 +73,7 @@ export function attachGestures({ svg, nodeLayer, draft, model, drawing, view, on
       }
       gesture.node.x = gesture.origin.x + dx / view.k;
       gesture.node.y = gesture.origin.y + dy / view.k;
-      drawing.moveNode(gesture.node);
+      scheduleMove(gesture.node);
     } else if (gesture.type === 'connect') {
       const from = gesture.node;
       const p = view.toWorld(event.clientX, event.clientY);
@@ -87,6 +87,7 @@ export function attachGestures({ svg, nodeLayer, draft, model, drawing, view, on
   function endGesture(event, cancelled) {
     if (!gesture) return;
     moveGesture(event);
+    flushMove();
     const g = gesture;
     gesture = null;
     svg.classList.remove('panning', 'connecting');
@@ -110,6 +111,22 @@ export function attachGestures({ svg, nodeLayer, draft, model, drawing, view, on
       else if (!cancelled) select({ type: 'node', id: g.node.dep.id });
     }
   }
+
+  // A dragged service is drawn once per frame, however many pointer moves arrive in between.
+  let moveFrame = 0;
+  let movePending = null;
+  function scheduleMove(node) {
+    movePending = node;
+    if (!moveFrame) moveFrame = requestAnimationFrame(flushMove);
+  }
+  function flushMove() {
+    if (moveFrame) cancelAnimationFrame(moveFrame);
+    moveFrame = 0;
+    const node = movePending;
+    movePending = null;
+    if (node) drawing.moveNode(node);
+  }
+  onCleanup(() => { if (moveFrame) cancelAnimationFrame(moveFrame); });
 
   svg.addEventListener('pointermove', moveGesture);
   svg.addEventListener('pointerup', (event) => endGesture(event, false));

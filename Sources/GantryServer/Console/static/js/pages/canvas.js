@@ -92,7 +92,8 @@ export async function renderCanvas(ctx) {
   let lastMessage = '';
   function updateStatus(message) {
     if (message !== undefined) lastMessage = message;
-    statusLine.textContent = `${plural(model.nodes.size, 'service')} · ${plural(model.edges.size, 'connection')} · ${Math.round(view.k * 100)}%${saving ? ' · saving…' : ''}${lastMessage ? ` · ${lastMessage}` : ''}`;
+    const text = `${plural(model.nodes.size, 'service')} · ${plural(model.edges.size, 'connection')} · ${Math.round(view.k * 100)}%${saving ? ' · saving…' : ''}${lastMessage ? ` · ${lastMessage}` : ''}`;
+    if (statusLine.textContent !== text) statusLine.textContent = text; // once per frame while panning: only a change
   }
 
   // ------------------------------------------------------------------ selection and side panel
