@@ -122,10 +122,19 @@ public struct CatalogCost: Sendable, Equatable {
     /// Spaces priced in different currencies cannot be added up: 409 naming `currency`.
     public static func estimate(_ environments: [EnvironmentRequests]) throws(AppError) -> CatalogCost {
         var cost = CatalogCost(currency: nil, hourly: 0, deploymentsWithoutRequests: 0, lines: [])
+        // A catalog holds few request sizes: each is parsed once.
+        var parsed: [String: (cpuMilli: Int64, memoryBytes: Int64)?] = [:]
+        func request(_ group: RequestGroup) -> (cpuMilli: Int64, memoryBytes: Int64)? {
+            let key = "\(group.cpuRequest ?? "")|\(group.memoryRequest ?? "")"
+            if let known = parsed[key] { return known }
+            let request = Cost.request(cpu: group.cpuRequest, memory: group.memoryRequest)
+            parsed[key] = request
+            return request
+        }
         for environment in environments {
             var requested = RequestedCapacity(), withoutRequests = 0
             for group in environment.groups {
-                if let request = Cost.request(cpu: group.cpuRequest, memory: group.memoryRequest) {
+                if let request = request(group) {
                     requested.add(cpuMilli: request.cpuMilli, memoryBytes: request.memoryBytes, times: group.replicas)
                 } else {
                     withoutRequests += group.deployments
