@@ -1,14 +1,24 @@
 import Foundation
 
 /// What a space's capacity costs (docs/api.md §8). Prices are decimals, kept exact from the request to the answer.
-public struct SpacePricing: Sendable, Equatable, Codable {
-    public var cpuCoreHour: Decimal
-    public var memoryGiBHour: Decimal
+public struct SpacePricing: Sendable, Equatable {
+    public let cpuCoreHour: Decimal
+    public let memoryGiBHour: Decimal
     /// ISO 4217, e.g. `USD`.
-    public var currency: String
+    public let currency: String
+    /// The prices of the scheduler's units, worked out once: Foundation's `Decimal` divides slowly (~5 µs), and an
+    /// estimate multiplies by these for every environment.
+    let perMillicoreHour: Decimal
+    let perByteHour: Decimal
 
     public init(cpuCoreHour: Decimal, memoryGiBHour: Decimal, currency: String) {
         self.cpuCoreHour = cpuCoreHour; self.memoryGiBHour = memoryGiBHour; self.currency = currency
+        perMillicoreHour = cpuCoreHour / 1000
+        perByteHour = memoryGiBHour / 1_073_741_824
+    }
+
+    public static func == (lhs: SpacePricing, rhs: SpacePricing) -> Bool {
+        lhs.cpuCoreHour == rhs.cpuCoreHour && lhs.memoryGiBHour == rhs.memoryGiBHour && lhs.currency == rhs.currency
     }
 
     /// A JSON number as the client wrote it: `0.1` is 0.1, not the binary fraction nearest to it.
@@ -55,10 +65,15 @@ public struct RequestedCapacity: Sendable, Equatable {
     public var cores: Decimal { cpuMilli / 1000 }
     public var gibibytes: Decimal { memoryBytes / 1_073_741_824 }
 
-    /// The price of one hour, exact (rounding is for the answer only: `Cost.rounded`).
+    /// The price of one hour, exact (1/1000 and 1/2^30 are finite decimals; rounding is for the answer only: `Cost.rounded`).
     public func hourly(at pricing: SpacePricing) -> Decimal {
-        cpuMilli * pricing.cpuCoreHour / 1000 + memoryBytes * pricing.memoryGiBHour / 1_073_741_824
+        cpuMilli * pricing.perMillicoreHour + memoryBytes * pricing.perByteHour
     }
+}
+
+extension ResourceRequests {
+    /// The request per replica in the scheduler's units, or nil when it is not a quantity.
+    public var scheduled: (cpuMilli: Int64, memoryBytes: Int64)? { Cost.request(cpu: cpuRequest, memory: memoryRequest) }
 }
 
 public enum Cost {
@@ -91,24 +106,16 @@ public struct CatalogCost: Sendable, Equatable {
         public var deploymentsWithoutRequests: Int
     }
 
-    /// Deployments of one environment that ask for the same requests (per replica), added up.
-    public struct RequestGroup: Sendable, Equatable {
-        public var cpuRequest: String?
-        public var memoryRequest: String?
-        public var replicas: Int
-        public var deployments: Int
-        public init(cpuRequest: String?, memoryRequest: String?, replicas: Int, deployments: Int) {
-            self.cpuRequest = cpuRequest; self.memoryRequest = memoryRequest; self.replicas = replicas; self.deployments = deployments
-        }
-    }
-
+    /// An environment's live deployments added up: Σ replicas × request, and how many state no request.
     public struct EnvironmentRequests: Sendable {
         public var environmentID: String
         public var name: String
         public var pricing: SpacePricing?
-        public var groups: [RequestGroup]
-        public init(environmentID: String, name: String, pricing: SpacePricing?, groups: [RequestGroup]) {
-            self.environmentID = environmentID; self.name = name; self.pricing = pricing; self.groups = groups
+        public var requested: RequestedCapacity
+        public var deploymentsWithoutRequests: Int
+        public init(environmentID: String, name: String, pricing: SpacePricing?, requested: RequestedCapacity, deploymentsWithoutRequests: Int) {
+            self.environmentID = environmentID; self.name = name; self.pricing = pricing; self.requested = requested
+            self.deploymentsWithoutRequests = deploymentsWithoutRequests
         }
     }
 
@@ -122,36 +129,19 @@ public struct CatalogCost: Sendable, Equatable {
     /// Spaces priced in different currencies cannot be added up: 409 naming `currency`.
     public static func estimate(_ environments: [EnvironmentRequests]) throws(AppError) -> CatalogCost {
         var cost = CatalogCost(currency: nil, hourly: 0, deploymentsWithoutRequests: 0, lines: [])
-        // A catalog holds few request sizes: each is parsed once.
-        var parsed: [String: (cpuMilli: Int64, memoryBytes: Int64)?] = [:]
-        func request(_ group: RequestGroup) -> (cpuMilli: Int64, memoryBytes: Int64)? {
-            let key = "\(group.cpuRequest ?? "")|\(group.memoryRequest ?? "")"
-            if let known = parsed[key] { return known }
-            let request = Cost.request(cpu: group.cpuRequest, memory: group.memoryRequest)
-            parsed[key] = request
-            return request
-        }
         for environment in environments {
-            var requested = RequestedCapacity(), withoutRequests = 0
-            for group in environment.groups {
-                if let request = request(group) {
-                    requested.add(cpuMilli: request.cpuMilli, memoryBytes: request.memoryBytes, times: group.replicas)
-                } else {
-                    withoutRequests += group.deployments
-                }
-            }
-            cost.deploymentsWithoutRequests += withoutRequests
-            let hourly = environment.pricing.map { requested.hourly(at: $0) }
-            if let pricing = environment.pricing {
+            cost.deploymentsWithoutRequests += environment.deploymentsWithoutRequests
+            let hourly = environment.pricing.map { environment.requested.hourly(at: $0) }
+            if let pricing = environment.pricing, let hourly {
                 if let currency = cost.currency, currency != pricing.currency {
                     throw AppError.conflict(field: "currency", "This project's environments run on spaces priced in \(currency) and "
                                             + "\(pricing.currency); price them in one currency to add them up.")
                 }
                 cost.currency = pricing.currency
-                cost.hourly += hourly ?? 0
+                cost.hourly += hourly
             }
             cost.lines.append(Line(environmentID: environment.environmentID, name: environment.name, hourly: hourly,
-                                   deploymentsWithoutRequests: withoutRequests))
+                                   deploymentsWithoutRequests: environment.deploymentsWithoutRequests))
         }
         return cost
     }

@@ -20,12 +20,13 @@ struct PreviewRulesTests {
     @Test("The catalog estimate prices each environment with its space and counts deployments without requests")
     func catalogEstimate() throws {
         let pricing = SpacePricing(cpuCoreHour: Decimal(string: "0.04")!, memoryGiBHour: Decimal(string: "0.005")!, currency: "USD")
+        let web = try #require(ResourceRequests(cpuRequest: "500m", memoryRequest: "1Gi").scheduled)
+        var prod = RequestedCapacity()
+        prod.add(cpuMilli: web.cpuMilli, memoryBytes: web.memoryBytes, times: 3)
         let cost = try CatalogCost.estimate([
-            .init(environmentID: "env_a", name: "prod", pricing: pricing, groups: [
-                .init(cpuRequest: "500m", memoryRequest: "1Gi", replicas: 3, deployments: 1),
-                .init(cpuRequest: nil, memoryRequest: nil, replicas: 2, deployments: 2),
-            ]),
-            .init(environmentID: "env_b", name: "lab", pricing: nil, groups: [.init(cpuRequest: "1", memoryRequest: "1Gi", replicas: 1, deployments: 1)]),
+            .init(environmentID: "env_a", name: "prod", pricing: pricing, requested: prod, deploymentsWithoutRequests: 2),
+            .init(environmentID: "env_b", name: "lab", pricing: nil, requested: RequestedCapacity(cpuMilli: 1000, memoryBytes: 1_073_741_824),
+                  deploymentsWithoutRequests: 0),
         ])
         #expect(Cost.rounded(cost.hourly) == 0.075)
         #expect(Cost.rounded(cost.monthly) == 54.75)
@@ -34,8 +35,8 @@ struct PreviewRulesTests {
         #expect(cost.lines.map(\.hourly) == [Decimal(string: "0.075"), nil])
         let euro = SpacePricing(cpuCoreHour: 1, memoryGiBHour: 1, currency: "EUR")
         #expect(throws: AppError.self) {
-            try CatalogCost.estimate([.init(environmentID: "a", name: "a", pricing: pricing, groups: []),
-                                      .init(environmentID: "b", name: "b", pricing: euro, groups: [])])
+            try CatalogCost.estimate([.init(environmentID: "a", name: "a", pricing: pricing, requested: .init(), deploymentsWithoutRequests: 0),
+                                      .init(environmentID: "b", name: "b", pricing: euro, requested: .init(), deploymentsWithoutRequests: 0)])
         }
     }
 

@@ -20,41 +20,34 @@ public struct SQLCostRepository: CostRepository {
 
     public func catalogRequests(ofProject projectID: String, for caller: Caller, requiring policy: String) async throws -> [CatalogCost.EnvironmentRequests] {
         try caller.permissions.authorize(policy, on: .project(projectID), resource: "project")
-        struct Priced: Decodable { var id: String; var name: String; var pricing: String? }
-        struct Group: Decodable { var environmentId: String; var cpuRequest: String?; var memoryRequest: String?; var replicas: Int; var deployments: Int }
-        let org = caller.organizationID
-        let visible = SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id")
-        // Two statements, a row per environment and a row per distinct request size in each: the deployments are read from
-        // the `deployments_environment_requests` index and added up by the database, so 2,000 deployments of a few
-        // sizes come back as a few hundred rows.
-        let (environments, groups) = try await database.read { sql in
-            _ = try await ProjectRow.fetchLive(projectID, org: org, lock: nil, on: sql)
-            let environments = try await sql.raw("""
-                SELECT e.id, e.name, s.pricing FROM environments e JOIN spaces s ON s.id = e.space_id
-                WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL
-                """ + visible + " ORDER BY e.id").all(Priced.self)
-            let groups = try await sql.raw("""
-                SELECT d.environment_id, d.cpu_request, d.memory_request, CAST(SUM(d.replicas) AS BIGINT) AS replicas, COUNT(*) AS deployments
-                FROM deployments d
-                WHERE d.deleted_at IS NULL AND d.environment_id IN (
-                    SELECT e.id FROM environments e
-                    WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL
-                """ + visible + ") GROUP BY d.environment_id, d.cpu_request, d.memory_request").all(Group.self)
-            return (environments, groups)
+        struct Row: Decodable {
+            var id: String; var name: String; var pricing: String?; var cpuMilli: Double; var memoryBytes: Double; var withoutRequests: Int
         }
-        var byEnvironment: [String: [CatalogCost.RequestGroup]] = [:]
-        for group in groups {
-            byEnvironment[group.environmentId, default: []].append(
-                .init(cpuRequest: group.cpuRequest, memoryRequest: group.memoryRequest, replicas: group.replicas, deployments: group.deployments))
+        let org = caller.organizationID
+        // A row per environment: its deployments' totals are kept by triggers in `environment_requests` (migration 0010).
+        let rows = try await database.read { sql in
+            _ = try await ProjectRow.fetchLive(projectID, org: org, lock: nil, on: sql)
+            return try await sql.raw("""
+                SELECT e.id, e.name, s.pricing, r.cpu_milli, r.memory_bytes, r.without_requests
+                FROM environments e JOIN spaces s ON s.id = e.space_id JOIN environment_requests r ON r.environment_id = e.id
+                WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL
+                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id") + " ORDER BY e.id").all(Row.self)
         }
         // A space's prices are one JSON text: read once per distinct text, not once per environment.
         var pricing: [String: SpacePricing?] = [:]
-        return environments.map { environment in
-            let prices = environment.pricing.flatMap { text in
+        return rows.map { row in
+            let prices = row.pricing.flatMap { text in
                 pricing[text] ?? { let read = SpacePricing(stored: text); pricing[text] = read; return read }()
             }
-            return .init(environmentID: environment.id, name: environment.name, pricing: prices, groups: byEnvironment[environment.id] ?? [])
+            return .init(environmentID: row.id, name: row.name, pricing: prices,
+                         requested: RequestedCapacity(cpuMilli: Self.exact(row.cpuMilli), memoryBytes: Self.exact(row.memoryBytes)),
+                         deploymentsWithoutRequests: row.withoutRequests)
         }
+    }
+
+    /// A total as the database keeps it (a double, exact below 2^53) as a decimal.
+    static func exact(_ total: Double) -> Decimal {
+        total < 9.0e18 ? Decimal(Int64(total)) : Decimal(total)
     }
 
     public func pricing(ofEnvironment environmentID: String, org: String) async throws -> (pricing: SpacePricing?, deploymentNames: [String: String]) {

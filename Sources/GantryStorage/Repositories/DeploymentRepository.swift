@@ -111,10 +111,11 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
             try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
                 try await sql.raw("""
                     INSERT INTO deployments (id, org_id, project_id, environment_id, name, image, replicas, port, cpu_request, memory_request,
-                        status, canvas_x, canvas_y, created_at, updated_at, version, env, sealed_secret_env, secret_env_names, ingress, health_check)
+                        cpu_milli, memory_bytes, status, canvas_x, canvas_y, created_at, updated_at, version, env, sealed_secret_env, secret_env_names, ingress, health_check)
                     VALUES (\(bind: deployment.id), \(bind: org), \(bind: environment.projectID), \(bind: environmentID), \(bind: new.name),
                         \(bind: new.image), \(bind: new.replicas), \(bind: new.port), \(bind: new.resources?.cpuRequest),
-                        \(bind: new.resources?.memoryRequest), 'pending', \(bind: new.canvasPosition?.x), \(bind: new.canvasPosition?.y),
+                        \(bind: new.resources?.memoryRequest), \(bind: new.resources?.scheduled?.cpuMilli),
+                        \(bind: new.resources?.scheduled?.memoryBytes), 'pending', \(bind: new.canvasPosition?.x), \(bind: new.canvasPosition?.y),
                         \(bind: now), \(bind: now), 1, \(bind: try JSONColumn.encode(new.env)), \(bind: new.secretEnv.sealed),
                         \(bind: try JSONColumn.encode(new.secretEnv.names)), \(bind: try new.ingress.map(JSONColumn.encode)),
                         \(bind: try new.healthCheck.map(JSONColumn.encode)))
@@ -175,6 +176,7 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
             try await sql.raw("""
                 UPDATE deployments SET image = \(bind: deployment.image), replicas = \(bind: deployment.replicas), port = \(bind: deployment.port),
                     cpu_request = \(bind: deployment.resources?.cpuRequest), memory_request = \(bind: deployment.resources?.memoryRequest),
+                    cpu_milli = \(bind: deployment.resources?.scheduled?.cpuMilli), memory_bytes = \(bind: deployment.resources?.scheduled?.memoryBytes),
                     canvas_x = \(bind: deployment.canvasPosition?.x), canvas_y = \(bind: deployment.canvasPosition?.y),
                     env = \(bind: try JSONColumn.encode(deployment.env)), secret_env_names = \(bind: try JSONColumn.encode(deployment.secretEnvNames)),
                     ingress = \(bind: try deployment.ingress.map(JSONColumn.encode)),

@@ -144,6 +144,7 @@ public struct SQLRevisionRepository: RevisionRepository, AuditedRepository {
                 try await sql.raw("""
                     UPDATE deployments SET image = \(bind: updated.image), replicas = \(bind: updated.replicas), port = \(bind: updated.port),
                         cpu_request = \(bind: updated.resources?.cpuRequest), memory_request = \(bind: updated.resources?.memoryRequest),
+                        cpu_milli = \(bind: updated.resources?.scheduled?.cpuMilli), memory_bytes = \(bind: updated.resources?.scheduled?.memoryBytes),
                         env = \(bind: try JSONColumn.encode(updated.env)), secret_env_names = \(bind: try JSONColumn.encode(updated.secretEnvNames)),
                         sealed_secret_env = \(bind: sealedSecrets), secret_env_version = \(bind: updated.secretEnvVersion),
                         ingress = \(bind: try updated.ingress.map(JSONColumn.encode)), health_check = \(bind: try updated.healthCheck.map(JSONColumn.encode)),
