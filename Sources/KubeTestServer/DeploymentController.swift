@@ -38,16 +38,11 @@ extension FakeKubeAPIServer.State {
         }
     }
 
-    /// Stores an object only the controllers write (ReplicaSets, pods), with a new resourceVersion.
+    /// Stores an object only the controllers write (ReplicaSets, pods), with a new resourceVersion when it changed.
     mutating func storeControlled(_ plural: String, namespace: String, _ object: Object) {
-        var object = object
-        var metadata = object["metadata"] as? Object ?? [:]
-        metadata["resourceVersion"] = nextResourceVersion()
-        object["metadata"] = metadata
-        let name = metadata["name"] as? String ?? ""
+        let name = (object["metadata"] as? Object)?["name"] as? String ?? ""
         managed[ObjectKey(plural: plural, namespace: namespace, name: name)] = nil
-        scenario.store(plural, namespace: namespace, name: name, object)
-        pages.removeAll()
+        put(plural, namespace: namespace, name: name, object)
     }
 
     mutating func syncDeployment(namespace: String, name: String) {
@@ -115,7 +110,7 @@ extension FakeKubeAPIServer.State {
             pods.append(pod)
         }
         while pods.count > replicas, let pod = pods.popLast() {
-            scenario.store("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil)
+            put("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil)
             recordEvent("ReplicaSet", current ?? set, reason: "SuccessfulDelete", message: "Deleted pod: \(FakeKubeAPIServer.name(pod) ?? "")", component: "replicaset-controller")
         }
         pods = ownedBy((setMetadata["uid"] as? String) ?? "", "pods", namespace: namespace)
@@ -130,7 +125,7 @@ extension FakeKubeAPIServer.State {
             var owned = ownedBy(oldUID, "pods", namespace: namespace)
             let scale = (old["spec"] as? Object)?["replicas"] as? Int ?? 0
             if newReady >= replicas {
-                for pod in owned { scenario.store("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil) }
+                for pod in owned { put("pods", namespace: namespace, name: FakeKubeAPIServer.name(pod) ?? "", nil) }
                 owned = []
                 if scale != 0 {
                     var scaled = old

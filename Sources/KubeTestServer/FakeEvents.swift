@@ -69,6 +69,7 @@ extension FakeKubeAPIServer.State {
     /// Records an event about `object`; a repeat of the same reason and message counts up, as the
     /// client-side event correlator does.
     mutating func recordEvent(_ kind: String, _ object: Object, reason: String, message: String, type: String = "Normal", component: String) {
+        guard recordsEvents else { return }
         let metadata = object["metadata"] as? Object ?? [:]
         let name = metadata["name"] as? String ?? "", namespace = metadata["namespace"] as? String ?? "default"
         let uid = metadata["uid"] as? String ?? ""
@@ -76,11 +77,13 @@ extension FakeKubeAPIServer.State {
         let micro = now.replacingOccurrences(of: "Z", with: ".000000Z")
         let rv = nextResourceVersion()
         pages.removeAll()
-        if let index = events.firstIndex(where: { $0.field("uid") == uid && $0.reason == reason && $0.message == message }) {
+        if let index = events.lastIndex(where: { $0.field("uid") == uid && $0.reason == reason && $0.message == message }) {
+            let previous = events[index]
             events[index].count += 1
             events[index].lastTime = now
             events[index].eventTime = micro
             events[index].resourceVersion = rv
+            journal("MODIFIED", "events", namespace: namespace, name: previous.name, .event(events[index]), previous: .event(previous))
             return
         }
         eventSerial += 1
@@ -90,6 +93,8 @@ extension FakeKubeAPIServer.State {
         events.append(FakeEvent(name: "\(name).\(String(0x1800_0000_0000 + eventSerial, radix: 16))", namespace: namespace,
                                 uid: UUID().uuidString.lowercased(), resourceVersion: rv, regarding: regarding, reason: reason,
                                 message: message, type: type, component: component, count: 1, firstTime: now, lastTime: now, eventTime: micro))
+        journal("ADDED", "events", namespace: namespace, name: events[events.count - 1].name, .event(events[events.count - 1]), previous: nil)
+        if events.count > eventLimit { dropEvent(at: 0) }
     }
 
     func eventObjects(namespace: String?, fieldSelector: String?, eventsAPI: Bool) -> [Object] {

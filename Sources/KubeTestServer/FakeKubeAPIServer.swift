@@ -73,6 +73,18 @@ public final class FakeKubeAPIServer: Sendable {
         /// Deployments whose rollout `.manual` mode holds back.
         var pendingRollouts: Set<ObjectKey> = []
         var deadlineExceeded: Set<ObjectKey> = []
+        /// The last changes, for watches (see WatchHistory.swift); off while a cluster is being seeded.
+        var history = WatchHistory(limit: 10_000, startingAt: 2000)
+        var journaling = true
+        var watchers: [Int: WatchSubscriber] = [:]
+        var nextWatcherID = 0
+        /// Whether requests go to `recorded` (a long benchmark turns it off: the log would only grow).
+        var recording = true
+        /// Whether the controllers write Events (off while seeding a benchmark cluster: a settled cluster's
+        /// events have long expired).
+        var recordsEvents = true
+        /// Events kept at most; the oldest go first (the API server's event TTL), as DELETED watch events.
+        var eventLimit = 5_000
     }
 
     let state: Mutex<State>
@@ -80,18 +92,31 @@ public final class FakeKubeAPIServer: Sendable {
     public let token: String?
     public let requireClientCertificate: Bool
 
-    public init(_ scenario: Scenario, token: String? = "test-cluster-token", requireClientCertificate: Bool = false) {
-        state = Mutex(State(scenario: scenario))
+    /// How often a watch that asked for bookmarks (`allowWatchBookmarks=true`) gets one.
+    public let bookmarkInterval: Duration
+
+    /// `historyLimit`: how many changes watches can replay (a watch from an older resourceVersion gets 410 Expired).
+    /// `recordRequests`: whether `requests` keeps every request (turn off for long benchmarks).
+    public init(_ scenario: Scenario, token: String? = "test-cluster-token", requireClientCertificate: Bool = false,
+                historyLimit: Int = 10_000, bookmarkInterval: Duration = .seconds(1), recordRequests: Bool = true) {
+        var state = State(scenario: scenario)
+        state.history = WatchHistory(limit: historyLimit, startingAt: state.resourceVersion)
+        state.recording = recordRequests
+        state.numberSeededObjects()
+        self.state = Mutex(state)
         self.token = token
         self.requireClientCertificate = requireClientCertificate
+        self.bookmarkInterval = bookmarkInterval
     }
 
     public func inject(_ fault: Fault) { state.withLock { $0.faults.append(fault) } }
     public func clearFaults() { state.withLock { $0.faults.removeAll() } }
     public func update(_ change: (inout Scenario) -> Void) {
         state.withLock { state in
+            let before = state.scenario
             change(&state.scenario)
             state.pages.removeAll()
+            state.journalDifferences(from: before)
         }
     }
     public var requests: [Recorded] { state.withLock { $0.recorded } }
@@ -117,11 +142,15 @@ public final class FakeKubeAPIServer: Sendable {
     func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
         let tls = try tlsConfiguration()
         let router = Router()
-        router.on("**", method: .get) { request, _ in try await self.respond(request) }
-        router.on("**", method: .post) { request, _ in try await self.respond(request) }
-        router.on("**", method: .patch) { request, _ in try await self.respond(request) }
-        router.on("**", method: .delete) { request, _ in try await self.respond(request) }
-        router.on("/", method: .get) { request, _ in try await self.respond(request) }
+        for method in [HTTPRequest.Method.get, .post, .patch, .delete] {
+            router.on("**", method: method) { request, _ in try await self.respond(request, path: request.uri.path) }
+        }
+        router.on("/", method: .get) { request, _ in try await self.respond(request, path: request.uri.path) }
+        return try Self.application(router: router, tls: tls, port: port, onReady: onReady)
+    }
+
+    static func application(router: Router<BasicRequestContext>, tls: TLSConfiguration, port: Int,
+                            onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
         var logger = Logger(label: "fake-kube-apiserver")
         // Connections a test leaves behind are closed at shutdown; those complaints are noise.
         logger.logLevel = .critical
@@ -135,7 +164,9 @@ public final class FakeKubeAPIServer: Sendable {
         )
     }
 
-    func tlsConfiguration() throws -> TLSConfiguration {
+    func tlsConfiguration() throws -> TLSConfiguration { try Self.tlsConfiguration(requireClientCertificate: requireClientCertificate) }
+
+    static func tlsConfiguration(requireClientCertificate: Bool) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(TestCertificates.serverCertificate.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(TestCertificates.serverKey.utf8), format: .pem))
@@ -149,13 +180,15 @@ public final class FakeKubeAPIServer: Sendable {
 
     // MARK: - Answers
 
-    func respond(_ request: Request) async throws -> Response {
-        let path = request.uri.path
+    /// Answers a request for `path` (the request's own path, or what follows a fleet's `/clusters/{id}`).
+    func respond(_ request: Request, path: String) async throws -> Response {
         let query = request.uri.queryParameters
         let hasContinue = query["continue"].map { !$0.isEmpty } ?? false
         let fault: Fault? = state.withLock { state in
-            state.recorded.append(Recorded(method: request.method.rawValue, path: path, query: request.uri.query ?? "",
+            if state.recording {
+                state.recorded.append(Recorded(method: request.method.rawValue, path: path, query: request.uri.query ?? "",
                                            authorization: request.headers[.authorization]))
+            }
             guard let index = state.faults.firstIndex(where: { path.hasPrefix($0.path) && (!$0.onlyContinue || hasContinue) }) else { return nil }
             let fault = state.faults[index]
             if let times = fault.times {
@@ -171,6 +204,7 @@ public final class FakeKubeAPIServer: Sendable {
         if request.method == .post {
             return try await create(path, request)
         }
+        let watching = ["1", "true"].contains(query["watch"] ?? "")
         let parts = path.split(separator: "/").map(String.init)
         if request.method == .patch || request.method == .delete {
             let body = Data(buffer: try await request.body.collect(upTo: 8 << 20))
@@ -178,10 +212,10 @@ public final class FakeKubeAPIServer: Sendable {
                 ? patch(parts, query: query, contentType: request.headers[.contentType] ?? "", body: body)
                 : delete(parts, query: query, body: body)
         }
-        if ["1", "true"].contains(query["watch"] ?? ""), let resource = ResourcePath(parts) {
-            return watch(resource, query: query)
+        if watching, let resource = ResourcePath(parts), !resource.type.certManager || state.withLock({ $0.scenario.certManagerInstalled }) {
+            return watch(resource, query: query, request: request)
         }
-        return route(parts, query: query, uri: request.uri.description)
+        return route(parts, query: query, uri: path + (request.uri.query.map { "?" + $0 } ?? ""))
     }
 
     static func answer(_ fault: Fault) -> Response {
@@ -270,10 +304,7 @@ public final class FakeKubeAPIServer: Sendable {
         let name = object.metadata.name, labels = object.metadata.labels ?? [:]
         let created: Object? = state.withLock { state in
             guard !state.scenario.namespaces.contains(where: { Self.name($0) == name }) else { return nil }
-            let namespace = KubeFixtures.namespace(name, labels: labels)
-            state.scenario.namespaces.append(namespace)
-            state.pages.removeAll()
-            return namespace
+            return state.put("namespaces", namespace: nil, name: name, KubeFixtures.namespace(name, labels: labels))
         }
         guard let created else { return Self.status(409, reason: "AlreadyExists", message: "namespaces \"\(name)\" already exists") }
         return Self.json(created.merging(["kind": "Namespace", "apiVersion": "v1"]) { a, _ in a }, status: 201)

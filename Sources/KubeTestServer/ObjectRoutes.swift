@@ -99,52 +99,6 @@ extension FakeKubeAPIServer {
         guard let deleted else { return Self.answer(.notFound(type, name)) }
         return Self.json(Self.typed(deleted, type))
     }
-
-    /// A watch that reports changes to the selected objects for a few seconds, then ends; clients re-watch.
-    /// Polling the store keeps the writers free of subscriber bookkeeping.
-    func watch(_ resource: ResourcePath, query: Parameters) -> Response {
-        let type = resource.type
-        let labels = query["labelSelector"].map(String.init), fields = query["fieldSelector"].map(String.init)
-        let seconds = min(Int(query["timeoutSeconds"] ?? "") ?? 5, 5)
-        @Sendable func snapshot() -> [String: Object] {
-            let items: [Object] = state.withLock { state in
-                type.plural == "events"
-                    ? state.eventObjects(namespace: resource.namespace, fieldSelector: fields, eventsAPI: type.group == "events.k8s.io")
-                    : Selectors.filter(state.scenario.items(type.plural, namespace: resource.namespace), labels: labels, fields: fields)
-            }
-            var out: [String: Object] = [:]
-            for item in items where resource.name == nil || Self.name(item) == resource.name {
-                let metadata = item["metadata"] as? Object ?? [:]
-                out["\(metadata["namespace"] as? String ?? "")/\(metadata["name"] as? String ?? "")"] = item
-            }
-            return out
-        }
-        let initial = snapshot()
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
-            var known = initial
-            let deadline = ContinuousClock.now + .seconds(seconds)
-            while ContinuousClock.now < deadline, !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-                let current = snapshot()
-                var lines = ""
-                func line(_ kind: String, _ object: Object) {
-                    lines += JSONValue.text(["type": kind, "object": Self.typed(object, type)] as Object) + "\n"
-                }
-                for (key, object) in current.sorted(by: { $0.key < $1.key }) {
-                    let version = (object["metadata"] as? Object)?["resourceVersion"] as? String
-                    if let old = known[key] {
-                        if (old["metadata"] as? Object)?["resourceVersion"] as? String != version { line("MODIFIED", object) }
-                    } else {
-                        line("ADDED", object)
-                    }
-                }
-                for (key, object) in known where current[key] == nil { line("DELETED", object) }
-                known = current
-                if !lines.isEmpty { try await writer.write(ByteBuffer(string: lines)) }
-            }
-            try await writer.finish(nil)
-        })
-    }
 }
 
 extension FakeKubeAPIServer.State {
@@ -154,23 +108,29 @@ extension FakeKubeAPIServer.State {
         guard var object = scenario.find(type.plural, namespace: namespace, name: name) else { return nil }
         let metadata = object["metadata"] as? Object ?? [:]
         let uid = metadata["uid"] as? String ?? ""
-        scenario.store(type.plural, namespace: namespace, name: name, nil)
         managed[ObjectKey(plural: type.plural, namespace: namespace, name: name)] = nil
         pendingRollouts.remove(ObjectKey(plural: type.plural, namespace: namespace, name: name))
         deadlineExceeded.remove(ObjectKey(plural: type.plural, namespace: namespace, name: name))
-        pages.removeAll()
-        _ = nextResourceVersion()
-        switch type.kind {
-        case "Namespace":
-            for plural in Array(scenario.namespaced.keys) { scenario.namespaced[plural]?[name] = nil }
+        if type.kind == "Namespace" {
+            // The namespace controller's work, done at once: what the namespace holds goes first, then the namespace.
+            for plural in scenario.namespaced.keys.sorted() {
+                for item in scenario.namespaced[plural]?[name] ?? [] { put(plural, namespace: name, name: FakeKubeAPIServer.name(item) ?? "", nil) }
+                scenario.namespaced[plural]?[name] = nil
+            }
             managed = managed.filter { $0.key.namespace != name }
-            events.removeAll { $0.namespace == name }
+            for index in events.indices.reversed() where events[index].namespace == name { dropEvent(at: index) }
             var status = object["status"] as? Object ?? [:]
             status["phase"] = "Terminating"
             object["status"] = status
             var terminating = metadata
             terminating["deletionTimestamp"] = Self.now()
             object["metadata"] = terminating
+            scenario.store(type.plural, namespace: namespace, name: name, object)
+        }
+        let removed = put(type.plural, namespace: namespace, name: name, nil)
+        switch type.kind {
+        case "Namespace":
+            object = removed ?? object
         case "Deployment", "ReplicaSet":
             // A Deployment's pods belong to its ReplicaSets: find those before they go.
             let setUIDs = ownedBy(uid, "replicasets", namespace: namespace ?? "").compactMap { ($0["metadata"] as? Object)?["uid"] as? String }
@@ -187,7 +147,7 @@ extension FakeKubeAPIServer.State {
                             freed["metadata"] = freedMetadata
                             storeControlled(plural, namespace: namespace ?? "", freed)
                         } else {
-                            scenario.store(plural, namespace: namespace, name: dependentName, nil)
+                            put(plural, namespace: namespace, name: dependentName, nil)
                         }
                     }
                 }

@@ -183,8 +183,7 @@ extension FakeKubeAPIServer.State {
         record.base["metadata"] = metadata
         let live = record.live(type)
         managed[key] = record
-        scenario.store(key.plural, namespace: key.namespace, name: key.name, live)
-        pages.removeAll()
+        put(key.plural, namespace: key.namespace, name: key.name, live, stamped: true)
         return live
     }
 
