@@ -6,15 +6,23 @@ public struct SpacePricing: Sendable, Equatable {
     public let memoryGiBHour: Decimal
     /// ISO 4217, e.g. `USD`.
     public let currency: String
-    /// The prices of the scheduler's units, worked out once: Foundation's `Decimal` divides slowly (~5 µs), and an
-    /// estimate multiplies by these for every environment.
-    let perMillicoreHour: Decimal
-    let perByteHour: Decimal
+    /// The prices as integers over one denominator, worked out once: an hour of `m` millicores and `b` bytes costs
+    /// `(m × cpu + b × memory) / (10^scale × 2^30)` exactly. Foundation's `Decimal` takes microseconds per operation,
+    /// which a project of 50 environments felt (bench/preview.sh); nil when the prices have too many digits to fit.
+    let factors: (cpu: Int128, memory: Int128, scale: Int)?
 
     public init(cpuCoreHour: Decimal, memoryGiBHour: Decimal, currency: String) {
         self.cpuCoreHour = cpuCoreHour; self.memoryGiBHour = memoryGiBHour; self.currency = currency
-        perMillicoreHour = cpuCoreHour / 1000
-        perByteHour = memoryGiBHour / 1_073_741_824
+        factors = Self.factors(cpuCoreHour: cpuCoreHour, memoryGiBHour: memoryGiBHour)
+    }
+
+    static func factors(cpuCoreHour: Decimal, memoryGiBHour: Decimal) -> (cpu: Int128, memory: Int128, scale: Int)? {
+        guard let cpu = Money.digits(of: cpuCoreHour), let memory = Money.digits(of: memoryGiBHour) else { return nil }
+        // cpu per millicore: value / 10^(scale + 3); memory per byte: value / (10^scale × 2^30).
+        let scale = max(cpu.scale + 3, memory.scale)
+        guard let cpuFactor = Money.checked(cpu.value, times: Money.power(10, scale - cpu.scale - 3), Money.twoTo30),
+              let memoryFactor = Money.checked(memory.value, times: Money.power(10, scale - memory.scale)) else { return nil }
+        return (cpuFactor, memoryFactor, scale)
     }
 
     public static func == (lhs: SpacePricing, rhs: SpacePricing) -> Bool {
@@ -45,16 +53,16 @@ public struct SpacePricing: Sendable, Equatable {
 }
 
 /// Requested capacity, in the scheduler's units: millicores and bytes, each rounded up per pod or container as
-/// Kubernetes does. Sums are `Decimal`, so 200,000 replicas of a large request neither overflow nor round.
+/// Kubernetes does. Sums are 128-bit integers, so 200,000 replicas of a large request neither overflow nor round.
 public struct RequestedCapacity: Sendable, Equatable {
-    public var cpuMilli: Decimal = 0
-    public var memoryBytes: Decimal = 0
+    public var cpuMilli: Int128 = 0
+    public var memoryBytes: Int128 = 0
 
-    public init(cpuMilli: Decimal = 0, memoryBytes: Decimal = 0) { self.cpuMilli = cpuMilli; self.memoryBytes = memoryBytes }
+    public init(cpuMilli: Int128 = 0, memoryBytes: Int128 = 0) { self.cpuMilli = cpuMilli; self.memoryBytes = memoryBytes }
 
     public mutating func add(cpuMilli: Int64, memoryBytes: Int64, times count: Int = 1) {
-        self.cpuMilli += Decimal(cpuMilli) * Decimal(count)
-        self.memoryBytes += Decimal(memoryBytes) * Decimal(count)
+        self.cpuMilli += Int128(cpuMilli) * Int128(count)
+        self.memoryBytes += Int128(memoryBytes) * Int128(count)
     }
 
     public mutating func add(_ other: RequestedCapacity) {
@@ -62,12 +70,111 @@ public struct RequestedCapacity: Sendable, Equatable {
         memoryBytes += other.memoryBytes
     }
 
-    public var cores: Decimal { cpuMilli / 1000 }
-    public var gibibytes: Decimal { memoryBytes / 1_073_741_824 }
+    public var cores: Decimal { Decimal(string: String(cpuMilli))! / 1000 }
+    public var gibibytes: Decimal { Decimal(string: String(memoryBytes))! / 1_073_741_824 }
 
-    /// The price of one hour, exact (1/1000 and 1/2^30 are finite decimals; rounding is for the answer only: `Cost.rounded`).
-    public func hourly(at pricing: SpacePricing) -> Decimal {
-        cpuMilli * pricing.perMillicoreHour + memoryBytes * pricing.perByteHour
+    /// The price of one hour, exact (rounding is for the answer only: `Money.rounded`).
+    public func hourly(at pricing: SpacePricing) -> Money {
+        if let factors = pricing.factors, let cpu = Money.checked(cpuMilli, times: factors.cpu),
+           let memory = Money.checked(memoryBytes, times: factors.memory), case (let sum, false) = cpu.addingReportingOverflow(memory) {
+            return Money(numerator: sum, scale: factors.scale)
+        }
+        return Money(cores * pricing.cpuCoreHour + gibibytes * pricing.memoryGiBHour)
+    }
+}
+
+/// An exact amount of money: `numerator / (10^scale × 2^30)` in integers while it fits (the common case: prices with
+/// a few decimals, requests of real clusters), else a `Decimal`.
+public struct Money: Sendable, Equatable {
+    enum Value: Sendable, Equatable {
+        case fraction(Int128, scale: Int)
+        case decimal(Decimal)
+    }
+
+    var value: Value
+
+    public static let zero = Money(numerator: 0, scale: 0)
+
+    init(numerator: Int128, scale: Int) { value = .fraction(numerator, scale: scale) }
+    public init(_ decimal: Decimal) { value = .decimal(decimal) }
+
+    public var decimal: Decimal {
+        switch value {
+        case .decimal(let decimal): decimal
+        case .fraction(let numerator, let scale): Decimal(string: String(numerator))! / Self.decimalPower(scale) / 1_073_741_824
+        }
+    }
+
+    public static func + (lhs: Money, rhs: Money) -> Money {
+        if case .fraction(let a, let aScale) = lhs.value, case .fraction(let b, let bScale) = rhs.value {
+            let scale = max(aScale, bScale)
+            if let a = checked(a, times: power(10, scale - aScale)), let b = checked(b, times: power(10, scale - bScale)),
+               case (let sum, false) = a.addingReportingOverflow(b) {
+                return Money(numerator: sum, scale: scale)
+            }
+        }
+        return Money(lhs.decimal + rhs.decimal)
+    }
+
+    public func times(_ factor: Int) -> Money {
+        if case .fraction(let numerator, let scale) = value, let product = Self.checked(numerator, times: Int128(factor)) {
+            return Money(numerator: product, scale: scale)
+        }
+        return Money(decimal * Decimal(factor))
+    }
+
+    /// Rounded half up to `places` decimals, once, at the end of the arithmetic.
+    public func rounded(places: Int = 4) -> Double {
+        if case .fraction(let numerator, let scale) = value, numerator >= 0,
+           let denominator = Self.checked(Self.power(10, scale), times: Self.twoTo30),
+           let twice = Self.checked(numerator, times: Self.power(10, places), 2), let twiceDenominator = Self.checked(denominator, times: 2),
+           case (let shifted, false) = twice.addingReportingOverflow(denominator) {
+            let units = shifted / twiceDenominator
+            if units < (1 << 53) { return Double(units) / Double(Self.power(10, places)) }
+        }
+        return Cost.rounded(decimal, places: places)
+    }
+
+    static let twoTo30: Int128 = 1 << 30
+
+    static func power(_ base: Int128, _ exponent: Int) -> Int128 {
+        var result: Int128 = 1
+        for _ in 0..<max(0, exponent) {
+            guard case (let next, false) = result.multipliedReportingOverflow(by: base) else { return 0 }
+            result = next
+        }
+        return result
+    }
+
+    static func decimalPower(_ exponent: Int) -> Decimal {
+        var result = Decimal(1)
+        for _ in 0..<max(0, exponent) { result *= 10 }
+        return result
+    }
+
+    /// The product, or nil when it overflows (a zero factor from `power` means it overflowed there).
+    static func checked(_ value: Int128, times factors: Int128...) -> Int128? {
+        var result = value
+        for factor in factors {
+            guard factor != 0 || value == 0 else { return nil }
+            guard case (let next, false) = result.multipliedReportingOverflow(by: factor) else { return nil }
+            result = next
+        }
+        return result
+    }
+
+    /// A non-negative decimal as an integer and its number of decimals (`0.005` → 5, 3), from its plain text.
+    static func digits(of decimal: Decimal) -> (value: Int128, scale: Int)? {
+        let text = decimal.description
+        var value: Int128 = 0, scale = 0, afterPoint = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") { guard !afterPoint else { return nil }; afterPoint = true; continue }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"),
+                  case (let shifted, false) = value.multipliedReportingOverflow(by: 10) else { return nil }
+            value = shifted + Int128(byte - UInt8(ascii: "0"))
+            if afterPoint { scale += 1 }
+        }
+        return text.isEmpty ? nil : (value, scale)
     }
 }
 
@@ -78,7 +185,7 @@ extension ResourceRequests {
 
 public enum Cost {
     /// Hours in a month, as cloud price lists count them (8,760 / 12).
-    public static let hoursPerMonth: Decimal = 730
+    public static let hoursPerMonth = 730
 
     /// Rounded half up to `places` decimals, once, at the end of the arithmetic.
     public static func rounded(_ value: Decimal, places: Int = 4) -> Double {
@@ -102,7 +209,7 @@ public struct CatalogCost: Sendable, Equatable {
         public var environmentID: String
         public var name: String
         /// nil when the environment's space has no prices.
-        public var hourly: Decimal?
+        public var hourly: Money?
         public var deploymentsWithoutRequests: Int
     }
 
@@ -120,15 +227,15 @@ public struct CatalogCost: Sendable, Equatable {
     }
 
     public var currency: String?
-    public var hourly: Decimal
+    public var hourly: Money
     public var deploymentsWithoutRequests: Int
     public var lines: [Line]
 
-    public var monthly: Decimal { hourly * Cost.hoursPerMonth }
+    public var monthly: Money { hourly.times(Cost.hoursPerMonth) }
 
     /// Spaces priced in different currencies cannot be added up: 409 naming `currency`.
     public static func estimate(_ environments: [EnvironmentRequests]) throws(AppError) -> CatalogCost {
-        var cost = CatalogCost(currency: nil, hourly: 0, deploymentsWithoutRequests: 0, lines: [])
+        var cost = CatalogCost(currency: nil, hourly: .zero, deploymentsWithoutRequests: 0, lines: [])
         for environment in environments {
             cost.deploymentsWithoutRequests += environment.deploymentsWithoutRequests
             let hourly = environment.pricing.map { environment.requested.hourly(at: $0) }
@@ -138,7 +245,7 @@ public struct CatalogCost: Sendable, Equatable {
                                             + "\(pricing.currency); price them in one currency to add them up.")
                 }
                 cost.currency = pricing.currency
-                cost.hourly += hourly
+                cost.hourly = cost.hourly + hourly
             }
             cost.lines.append(Line(environmentID: environment.environmentID, name: environment.name, hourly: hourly,
                                    deploymentsWithoutRequests: environment.deploymentsWithoutRequests))

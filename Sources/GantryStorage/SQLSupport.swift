@@ -67,7 +67,7 @@ func mappingUniqueViolation<T>(_ conflict: (String) -> AppError, _ work: () asyn
 }
 
 extension SQLRow {
-    // The project stats path reads its three cells by hand: see `SQLProjectRepository.stats`.
+    // Hot paths read their cells by hand: see `SQLProjectRepository.stats` and `SQLCostRepository.catalogRequests`.
     func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
     func optionalDate(_ column: String) throws -> Date? {
         try decodeNil(column: column) ? nil : Timestamp.date(try decode(column: column, as: Int64.self))

@@ -28,15 +28,32 @@ struct PreviewRulesTests {
             .init(environmentID: "env_b", name: "lab", pricing: nil, requested: RequestedCapacity(cpuMilli: 1000, memoryBytes: 1_073_741_824),
                   deploymentsWithoutRequests: 0),
         ])
-        #expect(Cost.rounded(cost.hourly) == 0.075)
-        #expect(Cost.rounded(cost.monthly) == 54.75)
+        #expect(cost.hourly.rounded() == 0.075)
+        #expect(cost.monthly.rounded() == 54.75)
         #expect(cost.currency == "USD")
         #expect(cost.deploymentsWithoutRequests == 2)
-        #expect(cost.lines.map(\.hourly) == [Decimal(string: "0.075"), nil])
+        #expect(cost.lines.map { $0.hourly?.rounded() } == [0.075, nil])
         let euro = SpacePricing(cpuCoreHour: 1, memoryGiBHour: 1, currency: "EUR")
         #expect(throws: AppError.self) {
             try CatalogCost.estimate([.init(environmentID: "a", name: "a", pricing: pricing, requested: .init(), deploymentsWithoutRequests: 0),
                                       .init(environmentID: "b", name: "b", pricing: euro, requested: .init(), deploymentsWithoutRequests: 0)])
+        }
+    }
+
+    @Test("Money in integers agrees with Decimal arithmetic, and falls back to it when the integers would overflow")
+    func money() {
+        let cases: [(cpu: String, memory: String, milli: Int128, bytes: Int128)] = [
+            ("0.04", "0.005", 1500, 3 << 30), ("0.0416", "0.00457", 810, 1_442_840_576), ("3", "0.1", 1, 1),
+            ("0.000001", "0.0000000001", 123_456_789, 987_654_321_000), ("0.04", "0.005", Int128(Int64.max) * 1000, Int128(Int64.max) * 1000),
+        ]
+        for (cpu, memory, milli, bytes) in cases {
+            let pricing = SpacePricing(cpuCoreHour: Decimal(string: cpu)!, memoryGiBHour: Decimal(string: memory)!, currency: "USD")
+            let requested = RequestedCapacity(cpuMilli: milli, memoryBytes: bytes)
+            let exact = requested.cores * pricing.cpuCoreHour + requested.gibibytes * pricing.memoryGiBHour
+            let hourly = requested.hourly(at: pricing)
+            #expect(hourly.rounded() == Cost.rounded(exact), "\(cpu) \(memory) \(milli) \(bytes)")
+            #expect(hourly.times(730).rounded() == Cost.rounded(exact * 730), "\(cpu) \(memory) \(milli) \(bytes)")
+            #expect((hourly + hourly).rounded() == Cost.rounded(exact * 2))
         }
     }
 

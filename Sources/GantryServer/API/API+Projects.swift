@@ -43,13 +43,13 @@ extension APIImplementation {
         let cost = try CatalogCost.estimate(try await repositories.costs.catalogRequests(ofProject: id, for: try RequestScope.caller(), requiring: policy))
         let lines = cost.lines.map { line in
             Components.Schemas.EnvironmentCatalogCost(
-                environmentId: line.environmentID, name: line.name, hourly: line.hourly.map { Cost.rounded($0) },
-                monthly: line.hourly.map { Cost.rounded($0 * Cost.hoursPerMonth) }, deploymentsWithoutRequests: line.deploymentsWithoutRequests,
+                environmentId: line.environmentID, name: line.name, hourly: line.hourly.map { $0.rounded() },
+                monthly: line.hourly.map { $0.times(Cost.hoursPerMonth).rounded() }, deploymentsWithoutRequests: line.deploymentsWithoutRequests,
                 additionalProperties: .nulls(["hourly": line.hourly == nil, "monthly": line.hourly == nil])
             )
         }
         return .ok(.init(body: .json(.init(data: .init(
-            currency: cost.currency, hourly: Cost.rounded(cost.hourly), monthly: Cost.rounded(cost.monthly),
+            currency: cost.currency, hourly: cost.hourly.rounded(), monthly: cost.monthly.rounded(),
             deploymentsWithoutRequests: cost.deploymentsWithoutRequests, byEnvironment: lines, basis: .catalog,
             additionalProperties: .nulls(["currency": cost.currency == nil])
         )))))

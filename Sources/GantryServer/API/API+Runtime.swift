@@ -47,12 +47,12 @@ extension APIImplementation {
         let requested = reading.requested
         let hourly = requested.hourly(at: pricing)
         return .ok(.init(body: .json(.init(data: .init(
-            currency: pricing.currency, hourly: Cost.rounded(hourly), monthly: Cost.rounded(hourly * Cost.hoursPerMonth),
+            currency: pricing.currency, hourly: hourly.rounded(), monthly: hourly.times(Cost.hoursPerMonth).rounded(),
             cpuRequestedCores: Cost.rounded(requested.cores, places: 3), memoryRequestedGiB: Cost.rounded(requested.gibibytes, places: 2),
             podsWithoutRequests: reading.podsWithoutRequests,
             byDeployment: reading.lines.map { line in
                 .init(name: line.name, pods: line.pods, cpuRequestedCores: Cost.rounded(line.requested.cores, places: 3),
-                      memoryRequestedGiB: Cost.rounded(line.requested.gibibytes, places: 2), hourly: Cost.rounded(line.requested.hourly(at: pricing)),
+                      memoryRequestedGiB: Cost.rounded(line.requested.gibibytes, places: 2), hourly: line.requested.hourly(at: pricing).rounded(),
                       additionalProperties: .nulls(["name": line.name == nil]))
             },
             basis: .requests, observedAt: reading.observedAt

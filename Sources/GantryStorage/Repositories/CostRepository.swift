@@ -20,9 +20,6 @@ public struct SQLCostRepository: CostRepository {
 
     public func catalogRequests(ofProject projectID: String, for caller: Caller, requiring policy: String) async throws -> [CatalogCost.EnvironmentRequests] {
         try caller.permissions.authorize(policy, on: .project(projectID), resource: "project")
-        struct Row: Decodable {
-            var id: String; var name: String; var pricing: String?; var cpuMilli: Double; var memoryBytes: Double; var withoutRequests: Int
-        }
         let org = caller.organizationID
         // A row per environment: its deployments' totals are kept by triggers in `environment_requests` (migration 0010).
         let rows = try await database.read { sql in
@@ -31,23 +28,21 @@ public struct SQLCostRepository: CostRepository {
                 SELECT e.id, e.name, s.pricing, r.cpu_milli, r.memory_bytes, r.without_requests
                 FROM environments e JOIN spaces s ON s.id = e.space_id JOIN environment_requests r ON r.environment_id = e.id
                 WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL
-                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id") + " ORDER BY e.id").all(Row.self)
+                """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id") + " ORDER BY e.id").all()
         }
-        // A space's prices are one JSON text: read once per distinct text, not once per environment.
+        // Read by hand, not through a Decodable row: SQLKit converts every key to snake case on every row, which was a
+        // third of a 50-environment answer (perf, bench/preview.sh). A space's prices are decoded once per distinct text.
         var pricing: [String: SpacePricing?] = [:]
-        return rows.map { row in
-            let prices = row.pricing.flatMap { text in
-                pricing[text] ?? { let read = SpacePricing(stored: text); pricing[text] = read; return read }()
-            }
-            return .init(environmentID: row.id, name: row.name, pricing: prices,
-                         requested: RequestedCapacity(cpuMilli: Self.exact(row.cpuMilli), memoryBytes: Self.exact(row.memoryBytes)),
-                         deploymentsWithoutRequests: row.withoutRequests)
+        return try rows.map { row in
+            let prices = try row.decodeNil(column: "pricing") ? nil : try row.string("pricing")
+            return .init(
+                environmentID: try row.string("id"), name: try row.string("name"),
+                pricing: prices.flatMap { text in pricing[text] ?? { let read = SpacePricing(stored: text); pricing[text] = read; return read }() },
+                requested: RequestedCapacity(cpuMilli: Int128(try row.decode(column: "cpu_milli", as: Double.self)),
+                                             memoryBytes: Int128(try row.decode(column: "memory_bytes", as: Double.self))),
+                deploymentsWithoutRequests: try row.decode(column: "without_requests", as: Int.self)
+            )
         }
-    }
-
-    /// A total as the database keeps it (a double, exact below 2^53) as a decimal.
-    static func exact(_ total: Double) -> Decimal {
-        total < 9.0e18 ? Decimal(Int64(total)) : Decimal(total)
     }
 
     public func pricing(ofEnvironment environmentID: String, org: String) async throws -> (pricing: SpacePricing?, deploymentNames: [String: String]) {
