@@ -20,8 +20,9 @@ public struct SpacePricing: Sendable, Equatable {
         guard let cpu = Money.digits(of: cpuCoreHour), let memory = Money.digits(of: memoryGiBHour) else { return nil }
         // cpu per millicore: value / 10^(scale + 3); memory per byte: value / (10^scale × 2^30).
         let scale = max(cpu.scale + 3, memory.scale)
-        guard let cpuFactor = Money.checked(cpu.value, times: Money.power(10, scale - cpu.scale - 3), Money.twoTo30),
-              let memoryFactor = Money.checked(memory.value, times: Money.power(10, scale - memory.scale)) else { return nil }
+        guard let cpuTimesPower = Money.checked(cpu.value, times: Money.tenTo(scale - cpu.scale - 3)),
+              let cpuFactor = Money.checked(cpuTimesPower, times: Money.twoTo30),
+              let memoryFactor = Money.checked(memory.value, times: Money.tenTo(scale - memory.scale)) else { return nil }
         return (cpuFactor, memoryFactor, scale)
     }
 
@@ -108,7 +109,7 @@ public struct Money: Sendable, Equatable {
     public static func + (lhs: Money, rhs: Money) -> Money {
         if case .fraction(let a, let aScale) = lhs.value, case .fraction(let b, let bScale) = rhs.value {
             let scale = max(aScale, bScale)
-            if let a = checked(a, times: power(10, scale - aScale)), let b = checked(b, times: power(10, scale - bScale)),
+            if let a = checked(a, times: tenTo(scale - aScale)), let b = checked(b, times: tenTo(scale - bScale)),
                case (let sum, false) = a.addingReportingOverflow(b) {
                 return Money(numerator: sum, scale: scale)
             }
@@ -126,24 +127,23 @@ public struct Money: Sendable, Equatable {
     /// Rounded half up to `places` decimals, once, at the end of the arithmetic.
     public func rounded(places: Int = 4) -> Double {
         if case .fraction(let numerator, let scale) = value, numerator >= 0,
-           let denominator = Self.checked(Self.power(10, scale), times: Self.twoTo30),
-           let twice = Self.checked(numerator, times: Self.power(10, places), 2), let twiceDenominator = Self.checked(denominator, times: 2),
-           case (let shifted, false) = twice.addingReportingOverflow(denominator) {
+           let denominator = Self.checked(Self.tenTo(scale), times: Self.twoTo30),
+           let scaled = Self.checked(numerator, times: Self.tenTo(places)), let twice = Self.checked(scaled, times: 2),
+           let twiceDenominator = Self.checked(denominator, times: 2), case (let shifted, false) = twice.addingReportingOverflow(denominator) {
             let units = shifted / twiceDenominator
-            if units < (1 << 53) { return Double(units) / Double(Self.power(10, places)) }
+            if units < (1 << 53) { return Double(units) / Double(Self.tenTo(places)) }
         }
         return Cost.rounded(decimal, places: places)
     }
 
     static let twoTo30: Int128 = 1 << 30
 
-    static func power(_ base: Int128, _ exponent: Int) -> Int128 {
-        var result: Int128 = 1
-        for _ in 0..<max(0, exponent) {
-            guard case (let next, false) = result.multipliedReportingOverflow(by: base) else { return 0 }
-            result = next
-        }
-        return result
+    /// 10^0 … 10^38: every power of ten an `Int128` holds.
+    static let powersOfTen: [Int128] = (0...38).reduce(into: []) { powers, exponent in powers.append(exponent == 0 ? 1 : powers[exponent - 1] * 10) }
+
+    /// 10^`exponent` from the table; 0 when it does not fit (which `checked` treats as an overflow).
+    static func tenTo(_ exponent: Int) -> Int128 {
+        exponent < 0 ? 1 : exponent < powersOfTen.count ? powersOfTen[exponent] : 0
     }
 
     static func decimalPower(_ exponent: Int) -> Decimal {
@@ -153,14 +153,9 @@ public struct Money: Sendable, Equatable {
     }
 
     /// The product, or nil when it overflows (a zero factor from `power` means it overflowed there).
-    static func checked(_ value: Int128, times factors: Int128...) -> Int128? {
-        var result = value
-        for factor in factors {
-            guard factor != 0 || value == 0 else { return nil }
-            guard case (let next, false) = result.multipliedReportingOverflow(by: factor) else { return nil }
-            result = next
-        }
-        return result
+    static func checked(_ value: Int128, times factor: Int128) -> Int128? {
+        guard factor != 0 || value == 0, case (let product, false) = value.multipliedReportingOverflow(by: factor) else { return nil }
+        return product
     }
 
     /// A non-negative decimal as an integer and its number of decimals (`0.005` → 5, 3), from its plain text.

@@ -23,12 +23,15 @@ public struct SQLCostRepository: CostRepository {
         let org = caller.organizationID
         // A row per environment: its deployments' totals are kept by triggers in `environment_requests` (migration 0010).
         let rows = try await database.read { sql in
-            _ = try await ProjectRow.fetchLive(projectID, org: org, lock: nil, on: sql)
-            return try await sql.raw("""
+            let rows = try await sql.raw("""
                 SELECT e.id, e.name, s.pricing, r.cpu_milli, r.memory_bytes, r.without_requests
-                FROM environments e JOIN spaces s ON s.id = e.space_id JOIN environment_requests r ON r.environment_id = e.id
+                FROM environments e JOIN projects p ON p.id = e.project_id AND p.deleted_at IS NULL
+                    JOIN spaces s ON s.id = e.space_id JOIN environment_requests r ON r.environment_id = e.id
                 WHERE e.project_id = \(bind: projectID) AND e.org_id = \(bind: org) AND e.deleted_at IS NULL
                 """ + SQLFragments.visible(caller.permissions.visibleEnvironments(in: projectID), column: "e.id") + " ORDER BY e.id").all()
+            // No row: an empty project, or none at all (404).
+            if rows.isEmpty { _ = try await ProjectRow.fetchLive(projectID, org: org, lock: nil, on: sql) }
+            return rows
         }
         // Read by hand, not through a Decodable row: SQLKit converts every key to snake case on every row, which was a
         // third of a 50-environment answer (perf, bench/preview.sh). A space's prices are decoded once per distinct text.
