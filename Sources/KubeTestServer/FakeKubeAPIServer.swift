@@ -95,12 +95,15 @@ public final class FakeKubeAPIServer: Sendable {
     /// How often a watch that asked for bookmarks (`allowWatchBookmarks=true`) gets one.
     public let bookmarkInterval: Duration
 
-    /// `historyLimit`: how many changes watches can replay (a watch from an older resourceVersion gets 410 Expired).
+    /// `historyLimit`, `historyMaxAge`: how many changes, and how old, watches can replay (a watch from an older
+    /// resourceVersion gets 410 Expired).
     /// `recordRequests`: whether `requests` keeps every request (turn off for long benchmarks).
     public init(_ scenario: Scenario, token: String? = "test-cluster-token", requireClientCertificate: Bool = false,
-                historyLimit: Int = 10_000, bookmarkInterval: Duration = .seconds(1), recordRequests: Bool = true) {
+                historyLimit: Int = 10_000, historyMaxAge: Duration = .seconds(300), bookmarkInterval: Duration = .seconds(1),
+                recordRequests: Bool = true) {
         var state = State(scenario: scenario)
         state.history = WatchHistory(limit: historyLimit, startingAt: state.resourceVersion)
+        state.history.maxAge = historyMaxAge
         state.recording = recordRequests
         state.numberSeededObjects()
         self.state = Mutex(state)

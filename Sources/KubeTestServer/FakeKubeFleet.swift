@@ -137,7 +137,7 @@ extension FakeKubeAPIServer {
             }
             state.journaling = true
             state.recordsEvents = true
-            state.history = WatchHistory(limit: state.history.limit, startingAt: state.resourceVersion)
+            state.history = WatchHistory(limit: state.history.limit, startingAt: state.resourceVersion, maxAge: state.history.maxAge)
         }
     }
 

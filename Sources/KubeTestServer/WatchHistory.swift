@@ -42,8 +42,9 @@ struct WatchHistory: Sendable {
     /// start at or after it.
     var compactedThrough: Int
 
-    init(limit: Int, startingAt resourceVersion: Int) {
+    init(limit: Int, startingAt resourceVersion: Int, maxAge: Duration = .seconds(300)) {
         self.limit = max(limit, 1)
+        self.maxAge = maxAge
         compactedThrough = resourceVersion
     }
 
@@ -144,7 +145,7 @@ extension FakeKubeAPIServer.State {
                 for index in scenario.namespaced[plural]![namespace]!.indices { number(&scenario.namespaced[plural]![namespace]![index]) }
             }
         }
-        history = WatchHistory(limit: history.limit, startingAt: resourceVersion)
+        history = WatchHistory(limit: history.limit, startingAt: resourceVersion, maxAge: history.maxAge)
     }
 
     /// Records what a test's free-form change to the scenario did: objects that appeared, changed or went, each

@@ -5,7 +5,7 @@ import Synchronization
 // The fake Kubernetes API server as a process, for kubectl, the Python client and the benchmark:
 //   kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS] [--url-file FILE] [--request-log FILE]
 //                    [--clusters N] [--namespaces K] [--deployments-per-namespace M] [--replicas R] [--churn PER_SECOND]
-//                    [--history N] [--bookmark-interval SECONDS] [--kubeconfig-out FILE]
+//                    [--history N] [--history-seconds S] [--bookmark-interval SECONDS] [--kubeconfig-out FILE]
 // --slow delays every namespace read (GET /api/v1/namespaces/…) by that long: an in-flight request on demand.
 // --request-log FILE: on SIGUSR1, writes every request served so far to FILE ("METHOD path[?query]" a line, after a
 // "requests N" line), atomically, for the benchmark's count of cluster calls.
@@ -14,7 +14,8 @@ import Synchronization
 // namespaces ns-0… of --deployments-per-namespace M Deployments app-0… of --replicas R (default 1) with their
 // ReplicaSets and pods settled. --kubeconfig-out FILE writes a kubeconfig with one context per cluster (named as it).
 // --churn R: R Deployment changes a second (an annotation bump or a replica change), each in a random cluster.
-// --history N: changes kept per cluster for watches from a resourceVersion (default 10000; 1000 with --clusters);
+// --history N, --history-seconds S: changes kept per cluster for watches from a resourceVersion, at most N and none
+// older than S (default 10000 and 300 s; 1000 and 60 s with --clusters);
 // --bookmark-interval S: seconds between BOOKMARK events of watches that allow them (default 1).
 // Prints "listening <url>" once ready; stops on SIGTERM or SIGINT.
 func parseOptions() -> [String: String] {
@@ -25,7 +26,8 @@ func parseOptions() -> [String: String] {
             FileHandle.standardError.write(Data("""
                 usage: kube-test-server [--port N] [--token T] [--scenario demo|large] [--deployments N] [--pods N] [--ca-out FILE] [--slow SECONDS]
                                         [--url-file FILE] [--request-log FILE] [--clusters N] [--namespaces K] [--deployments-per-namespace M]
-                                        [--replicas R] [--churn PER_SECOND] [--history N] [--bookmark-interval SECONDS] [--kubeconfig-out FILE]
+                                        [--replicas R] [--churn PER_SECOND] [--history N] [--history-seconds S] [--bookmark-interval SECONDS]
+                                        [--kubeconfig-out FILE]
 
                 """.utf8))
             exit(2)
@@ -49,9 +51,11 @@ func scenario() -> FakeKubeAPIServer.Scenario {
 if let path = options["ca-out"] { try TestCertificates.clusterCA.write(toFile: path, atomically: true, encoding: .utf8) }
 let token = options["token"] ?? "test-cluster-token"
 let history = options["history"].flatMap { Int($0) } ?? (clusterCount == nil ? 10_000 : 1_000)
+let historySeconds = options["history-seconds"].flatMap(Double.init) ?? (clusterCount == nil ? 300 : 60)
 let bookmarkInterval = Duration.milliseconds(Int64((options["bookmark-interval"].flatMap(Double.init) ?? 1) * 1000))
 func makeCluster() -> FakeKubeAPIServer {
-    let server = FakeKubeAPIServer(scenario(), token: token, historyLimit: history, bookmarkInterval: bookmarkInterval,
+    let server = FakeKubeAPIServer(scenario(), token: token, historyLimit: history,
+                                   historyMaxAge: .milliseconds(Int64(historySeconds * 1000)), bookmarkInterval: bookmarkInterval,
                                    recordRequests: clusterCount == nil || options["request-log"] != nil)
     if namespacesPerCluster != nil { server.settle() }
     if clusterCount != nil { server.setEventLimit(500) }
