@@ -45,7 +45,7 @@ extension APIImplementation {
             Components.Schemas.EnvironmentCatalogCost(
                 environmentId: line.environmentID, name: line.name, hourly: line.hourly.map { $0.rounded() },
                 monthly: line.hourly.map { $0.times(Cost.hoursPerMonth).rounded() }, deploymentsWithoutRequests: line.deploymentsWithoutRequests,
-                additionalProperties: .nulls(["hourly": line.hourly == nil, "monthly": line.hourly == nil])
+                additionalProperties: line.hourly == nil ? .nulls(["hourly": true, "monthly": true]) : .init()
             )
         }
         return .ok(.init(body: .json(.init(data: .init(
