@@ -22,7 +22,8 @@
 #   5. prints a table and writes it as markdown to bench/results/catalog-<db>.md.
 #
 # Options:
-#   --no-build          skip `swift build -c release --product gantry` when .build/release/gantry exists
+#   --no-build          skip `swift build -c release --product gantry` when $SWIFT_SCRATCH_PATH/release/gantry exists
+#                       (SWIFT_SCRATCH_PATH defaults to .build)
 #   --db WHICH          sqlite, postgres or all (default all; postgres is skipped with a note when
 #                       no /usr/lib/postgresql/*/bin/initdb exists)
 #   --duration S        wrk run length per route in seconds (default 10)
@@ -42,7 +43,9 @@ BENCH_DIR="$REPO_ROOT/bench"
 # shellcheck source=../scripts/lib/postgres.sh
 source "$REPO_ROOT/scripts/lib/postgres.sh"
 RESULTS_DIR="$BENCH_DIR/results"
-BIN="$REPO_ROOT/.build/release/gantry"
+# SWIFT_SCRATCH_PATH picks another build directory than .build, as bench/deploy.sh and bench/preview.sh allow.
+SCRATCH="${SWIFT_SCRATCH_PATH:-.build}"
+BIN="$REPO_ROOT/$SCRATCH/release/gantry"
 
 BUILD=1
 DBS="all"
@@ -143,7 +146,7 @@ build() {
   command -v swift >/dev/null 2>&1 || die "swift not found on PATH"
   section "Building release binary (swift build -c release --product gantry; cold: ~10 min on 2 cores)"
   # Other builds in this folder hold SwiftPM's lock; waiting for them is part of the budget.
-  timeout 3600 swift build -c release --product gantry
+  timeout 3600 swift build -c release --scratch-path "$SCRATCH" --product gantry
   [ -x "$BIN" ] || die "build finished but $BIN is missing"
 }
 
