@@ -9,7 +9,7 @@ import Synchronization
 /// A Kubernetes API server for tests: HTTPS with the test cluster's certificate, bearer-token or
 /// client-certificate auth, discovery, the resources the deployer reads, `limit`/`continue` pagination,
 /// and failures on demand. Its JSON is checked against kubectl and the Python client in the test script.
-public final class FakeKubeAPIServer: Sendable {
+public final class FakeKubeAPIServer: FakeServing {
     public typealias Object = KubeFixtures.Object
 
     /// What the cluster holds.
@@ -126,23 +126,7 @@ public final class FakeKubeAPIServer: Sendable {
 
     // MARK: - Running
 
-    /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the server's URL.
-    public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
-        let bound = Mutex<URL?>(nil)
-        let app = try application(port: 0) { url in bound.withLock { $0 = url } }
-        return try await servingUntilDone(app, logger: app.logger, ready: {
-            while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }
-        }) {
-            try await body(bound.withLock { $0 }!)
-        }
-    }
-
-    /// Serves until the process gets SIGTERM or SIGINT; `onReady` gets the URL once the port is bound.
-    public func serve(port: Int, onReady: @escaping @Sendable (URL) -> Void) async throws {
-        try await application(port: port, onReady: onReady).runService(gracefulShutdownSignals: [.sigterm, .sigint])
-    }
-
-    func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
+    public func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
         let tls = try tlsConfiguration()
         let router = Router()
         for method in [HTTPRequest.Method.get, .post, .patch, .delete] {

@@ -6,7 +6,7 @@ import Synchronization
 /// Many independent clusters in one process, each under `/clusters/{id}` (as a cluster proxy such as Rancher's
 /// serves them): `https://127.0.0.1:PORT/clusters/c-17/api/v1/namespaces`. A kubeconfig's `server` carries that
 /// path. Each cluster is a `FakeKubeAPIServer` of its own (objects, resourceVersions, watch history, token).
-public final class FakeKubeFleet: Sendable {
+public final class FakeKubeFleet: FakeServing {
     public let ids: [String]
     let clusters: [String: FakeKubeAPIServer]
 
@@ -29,23 +29,7 @@ public final class FakeKubeFleet: Sendable {
 
     // MARK: - Running
 
-    /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the base URL (no cluster path).
-    public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
-        let bound = Mutex<URL?>(nil)
-        let app = try application(port: 0) { url in bound.withLock { $0 = url } }
-        return try await servingUntilDone(app, logger: app.logger, ready: {
-            while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }
-        }) {
-            try await body(bound.withLock { $0 }!)
-        }
-    }
-
-    /// Serves until the process gets SIGTERM or SIGINT; `onReady` gets the base URL once the port is bound.
-    public func serve(port: Int, onReady: @escaping @Sendable (URL) -> Void) async throws {
-        try await application(port: port, onReady: onReady).runService(gracefulShutdownSignals: [.sigterm, .sigint])
-    }
-
-    func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
+    public func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         for method in [HTTPRequest.Method.get, .post, .patch, .delete] {
             router.on("**", method: method) { request, _ in try await self.respond(request) }

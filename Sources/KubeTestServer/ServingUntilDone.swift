@@ -1,6 +1,8 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Runs `app` while `body` runs, then shuts it down gracefully.
 ///
@@ -26,5 +28,31 @@ func servingUntilDone<App: ApplicationProtocol, T: Sendable>(
         _ = try? await group.next()
         group.cancelAll()
         return try result.get()
+    }
+}
+
+/// A fake server as tests and the `kube-test-server` executable run it: one cluster (`FakeKubeAPIServer`) or many
+/// behind path prefixes (`FakeKubeFleet`).
+public protocol FakeServing: Sendable {
+    associatedtype Server: ApplicationProtocol
+    /// The Hummingbird application on `port` (0: a free one); `onReady` gets the base URL once the port is bound.
+    func application(port: Int, onReady: @escaping @Sendable (URL) -> Void) throws -> Server
+}
+
+extension FakeServing {
+    /// Serves on 127.0.0.1 at a free port until `body` returns; `body` gets the base URL.
+    public func run<T: Sendable>(_ body: @Sendable (URL) async throws -> T) async throws -> T {
+        let bound = Mutex<URL?>(nil)
+        let app = try application(port: 0) { url in bound.withLock { $0 = url } }
+        return try await servingUntilDone(app, logger: app.logger, ready: {
+            while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }
+        }) {
+            try await body(bound.withLock { $0 }!)
+        }
+    }
+
+    /// Serves until the process gets SIGTERM or SIGINT; `onReady` gets the base URL once the port is bound.
+    public func serve(port: Int, onReady: @escaping @Sendable (URL) -> Void) async throws {
+        try await application(port: port, onReady: onReady).runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }

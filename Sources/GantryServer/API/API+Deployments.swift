@@ -81,17 +81,18 @@ extension APIImplementation {
         return .noContent(.init())
     }
 
+    /// `fieldPrefix` names where the fields sit in the body (`overrides.web.` for a clone's overrides).
     static func validateDeployment(
         image: String?, replicas: Int?, port: Int?, resources: Components.Schemas.Resources?,
-        canvasPosition: Components.Schemas.CanvasPosition?, into validator: inout Validator
+        canvasPosition: Components.Schemas.CanvasPosition?, fieldPrefix: String = "", into validator: inout Validator
     ) {
         if let image {
             let trimmed = image.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.count > 512 || trimmed.contains(where: { $0.isWhitespace }) {
-                validator.fail("image", "must be a container image reference such as ghcr.io/acme/checkout:1.4.2, without spaces")
+                validator.fail(fieldPrefix + "image", "must be a container image reference such as ghcr.io/acme/checkout:1.4.2, without spaces")
             }
         }
-        if let replicas, !(0...1000).contains(replicas) { validator.fail("replicas", "must be between 0 and 1000") }
+        if let replicas, !(0...1000).contains(replicas) { validator.fail(fieldPrefix + "replicas", "must be between 0 and 1000") }
         if let port, !(1...65535).contains(port) { validator.fail("port", "must be between 1 and 65535") }
         if let resources {
             validator.quantity(resources.cpuRequest, field: "resources.cpuRequest")

@@ -118,12 +118,8 @@ extension APIImplementation {
         if let ids = body.deploymentIds, Set(ids).count != ids.count { validator.fail("deploymentIds", "lists a deployment more than once") }
         var overrides: [String: CloneRequest.Override] = [:]
         for (deploymentName, override) in body.overrides?.additionalProperties ?? [:] {
-            let field = "overrides.\(deploymentName)"
-            if let image = override.image?.trimmingCharacters(in: .whitespaces),
-               image.isEmpty || image.count > 512 || image.contains(where: \.isWhitespace) {
-                validator.fail("\(field).image", "must be a container image reference such as ghcr.io/acme/checkout:pr-42, without spaces")
-            }
-            if let replicas = override.replicas, !(0...1000).contains(replicas) { validator.fail("\(field).replicas", "must be between 0 and 1000") }
+            Self.validateDeployment(image: override.image, replicas: override.replicas, port: nil, resources: nil, canvasPosition: nil,
+                                    fieldPrefix: "overrides.\(deploymentName).", into: &validator)
             overrides[deploymentName] = .init(image: override.image?.trimmingCharacters(in: .whitespaces), replicas: override.replicas)
         }
         try validator.check()

@@ -41,7 +41,7 @@ final class DeployRunner: Service, Sendable {
         self.renewals = renewals
         self.connector = connector
         self.sealer = sealer
-        self.owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        self.owner = leaseOwner("deploy")
         self.callBudget = callBudget
         self.pollInterval = pollInterval
         self.concurrency = concurrency
@@ -100,19 +100,11 @@ final class DeployRunner: Service, Sendable {
 
     /// Runs one job while keeping its lease, and records how it ended.
     func work(_ job: DeployJob) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.keepLease(job) }
+        await whileRenewing(every: Self.lease / 3, {
+            let held = (try? await self.queue.renew(job, owner: self.owner, until: self.clock().addingTimeInterval(Self.lease))) ?? false
+            if !held { self.logger.warning("a deploy job's lease was lost", metadata: ["job_id": "\(job.id)"]) }
+        }) {
             await self.perform(job)
-            group.cancelAll()
-        }
-    }
-
-    func keepLease(_ job: DeployJob) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(Self.lease / 3))
-            if Task.isCancelled { return }
-            let held = (try? await queue.renew(job, owner: owner, until: clock().addingTimeInterval(Self.lease))) ?? false
-            if !held { logger.warning("a deploy job's lease was lost", metadata: ["job_id": "\(job.id)"]) }
         }
     }
 

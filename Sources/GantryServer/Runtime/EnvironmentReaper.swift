@@ -33,7 +33,7 @@ final class EnvironmentReaper: Service, Sendable {
          clock: @escaping @Sendable () -> Date, ready: AsyncLatch, logger: Logger) {
         self.expiries = expiries
         self.connector = connector
-        self.owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/reaper-\(UUID().uuidString.prefix(8))"
+        self.owner = leaseOwner("reaper")
         self.callBudget = callBudget
         self.interval = interval
         self.concurrency = concurrency
@@ -81,7 +81,11 @@ final class EnvironmentReaper: Service, Sendable {
         do {
             var outcome: [String: JSONValue]
             do {
-                let namespaceDeleted = try await withLease(of: id) { try await self.tearDown(environment) }
+                let namespaceDeleted = try await whileRenewing(every: Self.lease / 3, {
+                    _ = try? await self.expiries.renew(id, owner: self.owner, until: self.clock().addingTimeInterval(Self.lease))
+                }) {
+                    try await self.tearDown(environment)
+                }
                 outcome = ["namespaceDeleted": .object(["from": .null, "to": .bool(namespaceDeleted)])]
             } catch let error as AppError where error.code == .notFound {
                 // The space is gone: there is nothing left to delete from.
@@ -131,22 +135,6 @@ final class EnvironmentReaper: Service, Sendable {
             return true
         } catch {
             throw ClusterConnector.appError(error, space: space)
-        }
-    }
-
-    /// Runs `work` while renewing the environment's lease, as the deploy runner does for a job.
-    func withLease<T: Sendable>(of environmentID: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(Self.lease / 3))
-                    if Task.isCancelled { break }
-                    _ = try? await self.expiries.renew(environmentID, owner: self.owner, until: self.clock().addingTimeInterval(Self.lease))
-                }
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await work()
         }
     }
 }

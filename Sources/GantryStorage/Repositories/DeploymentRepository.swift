@@ -109,17 +109,7 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
             deployment.ingress = new.ingress
             deployment.healthCheck = new.healthCheck
             try await mappingUniqueViolation({ _ in Self.nameTaken(new.name) }) {
-                try await sql.raw("""
-                    INSERT INTO deployments (id, org_id, project_id, environment_id, name, image, replicas, port, cpu_request, memory_request,
-                        cpu_milli, memory_bytes, status, canvas_x, canvas_y, created_at, updated_at, version, env, sealed_secret_env, secret_env_names, ingress, health_check)
-                    VALUES (\(bind: deployment.id), \(bind: org), \(bind: environment.projectID), \(bind: environmentID), \(bind: new.name),
-                        \(bind: new.image), \(bind: new.replicas), \(bind: new.port), \(bind: new.resources?.cpuRequest),
-                        \(bind: new.resources?.memoryRequest), \(bind: new.resources?.scheduled?.cpuMilli),
-                        \(bind: new.resources?.scheduled?.memoryBytes), 'pending', \(bind: new.canvasPosition?.x), \(bind: new.canvasPosition?.y),
-                        \(bind: now), \(bind: now), 1, \(bind: try JSONColumn.encode(new.env)), \(bind: new.secretEnv.sealed),
-                        \(bind: try JSONColumn.encode(new.secretEnv.names)), \(bind: try new.ingress.map(JSONColumn.encode)),
-                        \(bind: try new.healthCheck.map(JSONColumn.encode)))
-                    """).run()
+                try await Self.insert([(deployment, new.secretEnv.sealed)], org: org, now: now, on: sql)
             }
             try await record(Self.event("created", deployment, changes: Changes.created(deployment.auditFields)), by: caller, on: sql)
             return deployment
@@ -203,6 +193,30 @@ public struct SQLDeploymentRepository: DeploymentRepository, AuditedRepository {
             try await sql.raw("UPDATE deployments SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
             try await DeployQueue.queueTeardown(of: deployment, org: caller.organizationID, ids: ids, now: now, on: sql)
             try await record(Self.event("deleted", deployment, changes: Changes.deleted(at: now)), by: caller, on: sql)
+        }
+    }
+
+    /// The one way deployment rows are written new (a create, a clone's copies), with their sealed secret variables;
+    /// at most 500 rows a statement, under the databases' limits on bound parameters.
+    static func insert(_ rows: [(deployment: Deployment, sealedSecretEnv: String?)], org: String, now: Int64, on sql: any SQLDatabase) async throws {
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            var insert = sql.insert(into: "deployments").columns(
+                "id", "org_id", "project_id", "environment_id", "name", "image", "replicas", "port", "cpu_request", "memory_request",
+                "cpu_milli", "memory_bytes", "status", "canvas_x", "canvas_y", "created_at", "updated_at", "version", "env",
+                "sealed_secret_env", "secret_env_names", "ingress", "health_check"
+            )
+            for (deployment, sealed) in rows[start..<min(start + 500, rows.count)] {
+                insert = insert.values(
+                    SQLBind(deployment.id), SQLBind(org), SQLBind(deployment.projectID), SQLBind(deployment.environmentID), SQLBind(deployment.name),
+                    SQLBind(deployment.image), SQLBind(deployment.replicas), SQLBind(deployment.port), SQLBind(deployment.resources?.cpuRequest),
+                    SQLBind(deployment.resources?.memoryRequest), SQLBind(deployment.resources?.scheduled?.cpuMilli),
+                    SQLBind(deployment.resources?.scheduled?.memoryBytes), SQLBind(deployment.status.rawValue), SQLBind(deployment.canvasPosition?.x),
+                    SQLBind(deployment.canvasPosition?.y), SQLBind(now), SQLBind(now), SQLBind(deployment.version),
+                    SQLBind(try JSONColumn.encode(deployment.env)), SQLBind(sealed), SQLBind(try JSONColumn.encode(deployment.secretEnvNames)),
+                    SQLBind(try deployment.ingress.map(JSONColumn.encode)), SQLBind(try deployment.healthCheck.map(JSONColumn.encode))
+                )
+            }
+            try await insert.run()
         }
     }
 

@@ -135,24 +135,7 @@ extension SQLEnvironmentRepository {
         }
         try validator.check()
 
-        for start in stride(from: 0, to: copies.count, by: 500) {
-            var insert = sql.insert(into: "deployments").columns(
-                "id", "org_id", "project_id", "environment_id", "name", "image", "replicas", "port", "cpu_request", "memory_request",
-                "cpu_milli", "memory_bytes", "status",
-                "canvas_x", "canvas_y", "created_at", "updated_at", "version", "env", "sealed_secret_env", "secret_env_names", "ingress", "health_check"
-            )
-            for (copy, _, sealed) in copies[start..<min(start + 500, copies.count)] {
-                insert = insert.values(
-                    SQLBind(copy.id), SQLBind(org), SQLBind(copy.projectID), SQLBind(copy.environmentID), SQLBind(copy.name), SQLBind(copy.image),
-                    SQLBind(copy.replicas), SQLBind(copy.port), SQLBind(copy.resources?.cpuRequest), SQLBind(copy.resources?.memoryRequest),
-                    SQLBind(copy.resources?.scheduled?.cpuMilli), SQLBind(copy.resources?.scheduled?.memoryBytes),
-                    SQLBind("pending"), SQLBind(copy.canvasPosition?.x), SQLBind(copy.canvasPosition?.y), SQLBind(now), SQLBind(now), SQLBind(1),
-                    SQLBind(try JSONColumn.encode(copy.env)), SQLBind(sealed), SQLBind(try JSONColumn.encode(copy.secretEnvNames)),
-                    SQLBind(try copy.ingress.map(JSONColumn.encode)), SQLBind(try copy.healthCheck.map(JSONColumn.encode))
-                )
-            }
-            try await insert.run()
-        }
+        try await SQLDeploymentRepository.insert(copies.map { ($0.copy, $0.sealed) }, org: org, now: now, on: sql)
 
         // Connections whose both ends were copied now join the copies.
         struct Link: Decodable { var fromDeploymentId: String; var toDeploymentId: String; var sourceHint: String; var injectedVar: String? }
