@@ -169,6 +169,8 @@ public final class FakeKubeAPIServer: FakeServing {
 
     /// Answers a request for `path` (the request's own path, or what follows a fleet's `/clusters/{id}`).
     func respond(_ request: Request, path: String) async throws -> Response {
+        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: [self]) }
+        RequestCounters.shared.record(request, path: path)
         let query = request.uri.queryParameters
         let hasContinue = query["continue"].map { !$0.isEmpty } ?? false
         let fault: Fault? = state.withLock { state in

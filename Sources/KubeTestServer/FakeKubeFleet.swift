@@ -40,6 +40,7 @@ public final class FakeKubeFleet: FakeServing {
 
     func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
+        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: all) }
         let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: true)
         guard parts.count >= 2, parts[0] == "clusters", let cluster = clusters[String(parts[1])] else { return FakeKubeAPIServer.notFound }
         return try await cluster.respond(request, path: parts.count == 3 ? "/" + parts[2] : "/")

@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// What the scale benchmark (bench/scale.py) asks the test server, with no token, at `/debug/…` (on a fleet at the
+/// base URL, beside `/clusters/…`):
+///
+/// - `GET /debug/requests`: requests served since the process started, by verb, without keeping a log that grows with
+///   every request, plus the watches open now:
+///
+///       {"list": 120, "watch": 500, "get": 3, "patch": 1, "create": 0, "delete": 0, "other": 2,
+///        "listByResource": {"deployments": 100, …}, "watchByResource": {"deployments": 500, …},
+///        "openWatches": 500, "openDeploymentWatches": 500, "clusters": 500, "clustersWatchingDeployments": 500,
+///        "churnPerSecond": 0}
+///
+///   A LIST is a GET of a collection without `watch`; a WATCH a GET with `watch=1|true`; a GET names one object. The
+///   counts are shared by every fake cluster of the process (a fleet's clusters add up).
+/// - `POST /debug/churn?perSecond=R`: from now on R Deployment changes a second spread over every cluster, as `--churn R`
+///   (which keeps running on its own); 0 stops them. Answers `{"churnPerSecond": R}`.
+enum DebugRoutes {
+    static let prefix = "/debug/"
+
+    /// The answer for a `/debug/…` request on `clusters`.
+    static func respond(_ request: Request, path: String, clusters: [FakeKubeAPIServer]) -> Response {
+        switch (request.method, path) {
+        case (.get, "/debug/requests"):
+            return RequestCounters.shared.response(clusters, churn: Churn.shared.rate)
+        case (.post, "/debug/churn"):
+            guard let rate = request.uri.queryParameters["perSecond"].flatMap({ Double(String($0)) }), rate >= 0 else {
+                return FakeKubeAPIServer.status(400, reason: "BadRequest", message: "perSecond must be a number ≥ 0")
+            }
+            Churn.shared.set(rate, clusters)
+            return FakeKubeAPIServer.json(["churnPerSecond": rate] as FakeKubeAPIServer.Object)
+        default:
+            return FakeKubeAPIServer.notFound
+        }
+    }
+
+    /// The load generator the benchmark turns on and off.
+    final class Churn: Sendable {
+        static let shared = Churn()
+        let running = Mutex<(rate: Double, task: Task<Void, Never>?)>((0, nil))
+
+        var rate: Double { running.withLock { $0.rate } }
+
+        func set(_ rate: Double, _ clusters: [FakeKubeAPIServer]) {
+            running.withLock { running in
+                running.task?.cancel()
+                running = (rate, rate > 0 ? Task { await FakeKubeAPIServer.churn(clusters, perSecond: rate) } : nil)
+            }
+        }
+    }
+}
+
+final class RequestCounters: Sendable {
+    static let shared = RequestCounters()
+
+    struct Counts {
+        var verbs: [String: Int] = [:]
+        var listByResource: [String: Int] = [:]
+        var watchByResource: [String: Int] = [:]
+    }
+
+    let counts = Mutex(Counts())
+
+    /// Counts one request for `path` (after a fleet's `/clusters/{id}`).
+    func record(_ request: Request, path: String) {
+        let resource = ResourcePath(path.split(separator: "/").map(String.init))
+        let verb: String
+        switch request.method {
+        case .get:
+            if let resource, resource.name == nil {
+                verb = ["1", "true"].contains(request.uri.queryParameters["watch"].map(String.init) ?? "") ? "watch" : "list"
+            } else {
+                verb = resource == nil ? "other" : "get"
+            }
+        case .post: verb = "create"
+        case .patch: verb = "patch"
+        case .delete: verb = "delete"
+        default: verb = "other"
+        }
+        counts.withLock { counts in
+            counts.verbs[verb, default: 0] += 1
+            if verb == "list", let plural = resource?.type.plural { counts.listByResource[plural, default: 0] += 1 }
+            if verb == "watch", let plural = resource?.type.plural { counts.watchByResource[plural, default: 0] += 1 }
+        }
+    }
+
+    /// The counts, with the watches open now on `clusters`.
+    func response(_ clusters: [FakeKubeAPIServer], churn: Double) -> Response {
+        let open = clusters.map { cluster in
+            cluster.state.withLock { state in
+                (all: state.watchers.count, deployments: state.watchers.values.count(where: { $0.plural == "deployments" }))
+            }
+        }
+        var body: FakeKubeAPIServer.Object = counts.withLock { counts in
+            var body: FakeKubeAPIServer.Object = [:]
+            for verb in ["list", "watch", "get", "patch", "create", "delete", "other"] { body[verb] = counts.verbs[verb] ?? 0 }
+            body["listByResource"] = counts.listByResource
+            body["watchByResource"] = counts.watchByResource
+            return body
+        }
+        body["openWatches"] = open.reduce(0) { $0 + $1.all }
+        body["openDeploymentWatches"] = open.reduce(0) { $0 + $1.deployments }
+        body["clusters"] = clusters.count
+        body["clustersWatchingDeployments"] = open.count(where: { $0.deployments > 0 })
+        body["churnPerSecond"] = churn
+        return FakeKubeAPIServer.json(body)
+    }
+}
