@@ -46,11 +46,20 @@ public func buildApplication(
         services.append(EnvironmentReaper(expiries: repositories.expiries, connector: connector, callBudget: budget,
                                           interval: .milliseconds(Int64(min(settings.deployPollInterval, 10) * 1000)), clock: clock, ready: migrated,
                                           logger: logger))
-        deployer = Deployer(callBudget: budget, connector: connector, runner: runner)
+        var watches: SpaceWatches?
         if settings.syncInterval > 0 {
-            services.append(StatusSync(runtime: repositories.runtime, connector: connector, interval: .milliseconds(Int64(settings.syncInterval * 1000)),
+            if settings.watchClusters {
+                let lease = settings.watchLease
+                watches = SpaceWatches(runtime: repositories.runtime, leases: repositories.spaceLeases, connector: connector, changes: ClusterChanges(),
+                                       round: .milliseconds(Int64(lease * 1000 / 3)), leaseFor: lease, clock: clock, ready: migrated,
+                                       metrics: metrics, logger: logger)
+                services.append(watches!)
+            }
+            services.append(StatusSync(runtime: repositories.runtime, connector: connector, watches: watches,
+                                       interval: .milliseconds(Int64(settings.syncInterval * 1000)),
                                        rolloutFailureAfter: settings.rolloutFailureAfter, ready: migrated, logger: logger))
         }
+        deployer = Deployer(callBudget: budget, connector: connector, runner: runner, watches: watches)
     }
     // Single sign-on talks to the identity provider from either role: its own client, shut down with the app.
     var signOn: SignOnRoutes?

@@ -32,6 +32,12 @@ public struct Settings: Sendable {
     public var rolloutFailureAfter: Double
     /// Seconds between looks for due deploy jobs when nothing woke the runner (a job queued by another process).
     public var deployPollInterval: Double
+    /// Whether the deployer keeps watch-fed caches of the clusters it syncs (docs/api.md §6, "Watching clusters");
+    /// off, status sync lists every namespace on every pass.
+    public var watchClusters: Bool
+    /// Seconds a replica's lease on the spaces it watches lasts unless renewed (renewed every third of it): how long
+    /// the spaces of a replica that died stay unwatched.
+    public var watchLease: Double
     /// Where the deployer reaches AWS, Google Cloud and Azure: the public clouds unless overridden for a
     /// sovereign cloud (AWS China, Azure Government), a private endpoint, or a test's fake cloud.
     public var cloudEndpoints: CloudEndpoints
@@ -41,7 +47,8 @@ public struct Settings: Sendable {
     public static let keys = (
         host: "host", port: "port", database: "database", role: "role", secretKeyFile: "secret-key-file",
         rateLimit: "rate-limit", logFormat: "log-format", bootstrapToken: "bootstrap-token", syncInterval: "sync-interval",
-        clusterTimeout: "cluster-timeout", rolloutFailureAfter: "rollout-failure-after", deployPollInterval: "deploy-poll-interval", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
+        clusterTimeout: "cluster-timeout", rolloutFailureAfter: "rollout-failure-after", deployPollInterval: "deploy-poll-interval",
+        watchClusters: "watch-clusters", watchLease: "watch-lease", awsSTSEndpoint: "aws-sts-endpoint", awsEKSEndpoint: "aws-eks-endpoint",
         gcpTokenEndpoint: "gcp-token-endpoint", gcpContainerEndpoint: "gcp-container-endpoint",
         azureLoginEndpoint: "azure-login-endpoint", azureManagementEndpoint: "azure-management-endpoint",
         awsECREndpoint: "aws-ecr-endpoint", azureRegistryEndpoint: "azure-registry-endpoint"
@@ -72,6 +79,10 @@ public struct Settings: Sendable {
         deployPollInterval = try Self.seconds(reader, Self.keys.deployPollInterval, default: "1", "from 0 to 60", name: Self.variable(for: Self.keys.deployPollInterval)) {
             $0 > 0 && $0 <= 60
         }
+        let watchText = reader.string(forKey: ConfigKey(Self.keys.watchClusters), default: "true")
+        guard let watch = Bool(watchText) else { throw ConfigurationError("--watch-clusters must be true or false (got '\(watchText)')") }
+        watchClusters = watch
+        watchLease = try Self.seconds(reader, Self.keys.watchLease, default: "15", "from 1 to 600") { $0 >= 1 && $0 <= 600 }
         cloudEndpoints = try Self.cloudEndpoints(reader)
         signOn = try SignOnSettings.read(reader)
         bootstrapToken = reader.string(forKey: ConfigKey(Self.keys.bootstrapToken), isSecret: true)

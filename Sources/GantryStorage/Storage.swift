@@ -24,6 +24,7 @@ public struct Repositories: Sendable {
     public let signOn: any SignOnRepository
     public let expiries: any EnvironmentExpiryRepository
     public let costs: any CostRepository
+    public let spaceLeases: any SpaceLeaseRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -44,6 +45,7 @@ public struct Repositories: Sendable {
         signOn = SQLSignOnRepository(database: database, ids: ids)
         expiries = SQLEnvironmentExpiryRepository(database: database, ids: ids)
         costs = SQLCostRepository(database: database)
+        spaceLeases = SQLSpaceLeaseRepository(database: database)
     }
 }
 

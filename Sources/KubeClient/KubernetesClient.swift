@@ -104,17 +104,7 @@ public struct KubernetesClient: Sendable {
 
     func exchange(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String = "application/json",
                   deadline: NIODeadline) async throws(KubeError) -> (Int, HTTPHeaders, ByteBuffer) {
-        var request = HTTPClientRequest(url: Self.url(connection.server, path: path, query: query))
-        request.method = method
-        request.tlsConfiguration = tls
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "gantry-deployer")
-        if case .bearer(let token) = connection.credential { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let tlsServerName = connection.tlsServerName { request.headers.replaceOrAdd(name: "Host", value: tlsServerName) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(data: body))
-        }
+        let request = makeRequest(method, path, query: query, body: body, contentType: contentType)
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
             let buffer = try await response.body.collect(upTo: Self.maximumBody)
@@ -127,12 +117,30 @@ public struct KubernetesClient: Sendable {
         }
     }
 
+    /// A request to the cluster with its TLS (only the cluster CA), credentials, Host override and User-Agent.
+    func makeRequest(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String = "application/json") -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: Self.url(connection.server, path: path, query: query))
+        request.method = method
+        request.tlsConfiguration = tls
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "gantry-deployer")
+        if case .bearer(let token) = connection.credential { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let tlsServerName = connection.tlsServerName { request.headers.replaceOrAdd(name: "Host", value: tlsServerName) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(data: body))
+        }
+        return request
+    }
+
     /// An HTTP client for clusters: a failed connection or TLS handshake fails the call at once instead of
     /// being retried until the deadline, and connecting may take at most 5 s.
     public static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
+        // A watched cluster holds three watches open; clusters behind one proxy host (Rancher, the test fleet) share a pool.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 4096
         configuration.decompression = .enabled(limit: .ratio(50))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

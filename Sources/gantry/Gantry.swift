@@ -52,6 +52,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds between status-sync passes in the deployer role; 0 turns it off (GANTRY_SYNC_INTERVAL, default 30).") var syncInterval: String?
     @Option(help: "Seconds one live-runtime call may take (GANTRY_CLUSTER_TIMEOUT, default 10).") var clusterTimeout: String?
     @Option(help: "Seconds a new pod may wait in an image-pull or crash loop before its revision fails (GANTRY_ROLLOUT_FAILURE_AFTER, default 120).") var rolloutFailureAfter: String?
+    @Option(help: "true or false: keep watch-fed caches of the clusters instead of listing them every pass (GANTRY_WATCH_CLUSTERS, default true).") var watchClusters: String?
+    @Option(help: "Seconds a deployer's lease on the spaces it watches lasts unless renewed (GANTRY_WATCH_LEASE, default 15).") var watchLease: String?
     @Option(help: "OpenID Connect issuer URL; turns single sign-on on (GANTRY_OIDC_ISSUER).") var oidcIssuer: String?
     @Option(help: "The console's OpenID client ID (GANTRY_OIDC_CLIENT_ID).") var oidcClientId: String?
     @Option(help: "File holding the client secret (GANTRY_OIDC_CLIENT_SECRET_FILE).") var oidcClientSecretFile: String?
@@ -74,7 +76,7 @@ struct ServerOptions: ParsableArguments {
             (Settings.keys.host, host), (Settings.keys.port, port), (Settings.keys.database, self.database), (Settings.keys.role, role),
             (Settings.keys.secretKeyFile, secretKeyFile), (Settings.keys.rateLimit, rateLimit), (Settings.keys.logFormat, logFormat),
             (Settings.keys.syncInterval, syncInterval), (Settings.keys.clusterTimeout, clusterTimeout),
-            (Settings.keys.rolloutFailureAfter, rolloutFailureAfter),
+            (Settings.keys.rolloutFailureAfter, rolloutFailureAfter), (Settings.keys.watchClusters, watchClusters), (Settings.keys.watchLease, watchLease),
             (SignOnSettings.keys.issuer, oidcIssuer), (SignOnSettings.keys.clientID, oidcClientId),
             (SignOnSettings.keys.clientSecretFile, oidcClientSecretFile), (SignOnSettings.keys.publicURL, publicUrl),
             (SignOnSettings.keys.organization, oidcOrganization), (SignOnSettings.keys.groupsClaim, oidcGroupsClaim),

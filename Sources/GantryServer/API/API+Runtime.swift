@@ -17,9 +17,13 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let environment = try await repositories.environments.get(id, in: nil, for: caller, requiring: policy)
-        let stats = try await deployer.stats.stats(environmentID: id) {
-            try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-                try await EnvironmentStatsService.read(namespace: environment.namespace, client: client, deadline: deadline)
+        let stats = if let cache = deployer.watchedCache(space: environment.spaceID, namespace: environment.namespace) {
+            try cache.reading { cache throws(KubeError) in try EnvironmentStatsService.read(namespace: environment.namespace, cache: cache) }
+        } else {
+            try await deployer.stats.stats(environmentID: id) {
+                try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
+                    try await EnvironmentStatsService.read(namespace: environment.namespace, client: client, deadline: deadline)
+                }
             }
         }
         return .ok(.init(body: .json(.init(data: .init(
@@ -41,8 +45,14 @@ extension APIImplementation {
             throw AppError.conflict(field: "pricing", "The environment's space has no prices; set them on the space (PATCH /spaces/\(environment.spaceID) "
                                     + "with pricing.cpuCoreHour, pricing.memoryGiBHour and pricing.currency) to estimate its cost.")
         }
-        let reading = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-            try await EnvironmentCostService.read(namespace: environment.namespace, deploymentNames: names, client: client, deadline: deadline)
+        let reading = if let cache = deployer.watchedCache(space: environment.spaceID, namespace: environment.namespace) {
+            try cache.reading { cache throws(KubeError) in
+                try EnvironmentCostService.read(namespace: environment.namespace, deploymentNames: names, cache: cache)
+            }
+        } else {
+            try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
+                try await EnvironmentCostService.read(namespace: environment.namespace, deploymentNames: names, client: client, deadline: deadline)
+            }
         }
         let requested = reading.requested
         let hourly = requested.hourly(at: pricing)

@@ -1,5 +1,6 @@
 import KubeClient
 import NIOCore
+import Prometheus
 
 /// How the deployer reads a namespace's state for rollout tracking, drift and events. Today each read is a LIST
 /// against the cluster; a watch-based cache can take its place without the deploy logic changing.
@@ -15,13 +16,17 @@ protocol ClusterStateReader: Sendable {
 struct PollingClusterState: ClusterStateReader {
     let client: KubernetesClient
     let budget: TimeAmount
+    /// Counts the LISTs for `/metrics` (status sync's fallback for spaces that are not watched).
+    var counter: Counter? = nil
 
     func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout] {
-        try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeRollout.self, deadline: .now() + budget)
+        counter?.increment()
+        return try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeRollout.self, deadline: .now() + budget)
     }
 
     func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {
-        try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("labelSelector", "app.kubernetes.io/managed-by=gantry")],
+        counter?.increment()
+        return try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("labelSelector", "app.kubernetes.io/managed-by=gantry")],
                               of: KubePodState.self, deadline: .now() + budget)
     }
 

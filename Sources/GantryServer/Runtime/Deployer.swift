@@ -14,6 +14,8 @@ struct Deployer: Sendable {
     let stats = EnvironmentStatsService()
     /// Runs the deploy jobs; absent when this process only serves (tests that drive jobs themselves).
     var runner: DeployRunner?
+    /// The watch-fed caches of the spaces this replica watches; nil when watching is off or status sync is.
+    var watches: SpaceWatches?
 
     /// Runs `work` against a space's cluster within the call budget (connecting, and minting a cloud token,
     /// included); cluster errors become docs/api.md §6's, naming the space.
@@ -25,5 +27,12 @@ struct Deployer: Sendable {
         } catch {
             throw ClusterConnector.appError(error, space: space)
         }
+    }
+
+    /// The cache of a space this replica watches, when it is healthy and covers `namespace` (an environment with no
+    /// live deployment is not watched): live reads then need no cluster call.
+    func watchedCache(space spaceID: String, namespace: String) -> SpaceCache? {
+        guard let cache = watches?.cache(forSpace: spaceID), cache.namespaces.contains(namespace) else { return nil }
+        return cache
     }
 }

@@ -25,11 +25,21 @@ enum EnvironmentCostService {
 
     static func read(namespace: String, deploymentNames: [String: String], client: KubernetesClient,
                      deadline: NIODeadline) async throws(KubeError) -> Reading {
+        guard try await EnvironmentStatsService.namespaceExists(namespace, client: client, deadline: deadline) else { return Reading() }
+        return try reading(pods: try await EnvironmentStatsService.livePods(namespace, client: client, deadline: deadline), deploymentNames: deploymentNames)
+    }
+
+    /// From a watched space's cache: no cluster call.
+    static func read(namespace: String, deploymentNames: [String: String], cache: SpaceCache) throws(KubeError) -> Reading {
+        guard cache.namespaceExists(namespace) else { return Reading() }
+        return try reading(pods: cache.livePods(in: namespace), deploymentNames: deploymentNames)
+    }
+
+    static func reading(pods: [KubePod], deploymentNames: [String: String]) throws(KubeError) -> Reading {
         var reading = Reading()
-        guard try await EnvironmentStatsService.namespaceExists(namespace, client: client, deadline: deadline) else { return reading }
         var byName: [String?: Line] = [:]
         var requests = EnvironmentStatsService.PodRequests()
-        for pod in try await EnvironmentStatsService.livePods(namespace, client: client, deadline: deadline) {
+        for pod in pods {
             let name = pod.metadata.labels?[Manifests.deploymentIDLabel].flatMap { deploymentNames[$0] }
             let request = try requests.of(pod)
             byName[name, default: Line(name: name)].pods += 1

@@ -51,17 +51,25 @@ final class EnvironmentStatsService: Sendable {
     }
 
     static func read(namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> Stats {
-        var stats = Stats()
-        guard try await namespaceExists(namespace, client: client, deadline: deadline) else { return stats }
-        stats.namespaceExists = true
+        guard try await namespaceExists(namespace, client: client, deadline: deadline) else { return Stats() }
         async let deploymentsCall = Result { () async throws(KubeError) -> [KubeDeployment] in
             try await client.list("/apis/apps/v1/namespaces/\(namespace)/deployments", of: KubeDeployment.self, deadline: deadline)
         }
         async let podsCall = Result { () async throws(KubeError) -> [KubePod] in
             try await livePods(namespace, client: client, deadline: deadline)
         }
-        let deployments = try await deploymentsCall.get()
-        let pods = try await podsCall.get()
+        return try summarize(deployments: try await deploymentsCall.get(), pods: try await podsCall.get())
+    }
+
+    /// The same reading from a watched space's cache: no cluster call, current as of the watch (docs/api.md §6).
+    static func read(namespace: String, cache: SpaceCache) throws(KubeError) -> Stats {
+        guard cache.namespaceExists(namespace) else { return Stats() }
+        return try summarize(deployments: cache.deployments.items(in: namespace).map(\.deployment), pods: cache.livePods(in: namespace))
+    }
+
+    static func summarize(deployments: [KubeDeployment], pods: [KubePod]) throws(KubeError) -> Stats {
+        var stats = Stats()
+        stats.namespaceExists = true
         stats.deploymentCount = deployments.count
         for deployment in deployments {
             let health = DeploymentHealth(deployment)

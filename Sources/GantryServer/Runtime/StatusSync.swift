@@ -8,15 +8,21 @@ import ServiceLifecycle
 import Synchronization
 
 /// Keeps every catalog deployment's `status` and `lastDeployedAt` in step with the Kubernetes Deployment of
-/// the same name in its environment's namespace (docs/api.md §6). One pass lists each namespace's
-/// Deployments once; spaces are visited a few at a time; a space that fails is retried with exponential
-/// backoff, and its failure is logged when it starts and when it ends, not on every pass.
+/// the same name in its environment's namespace (docs/api.md §6).
+///
+/// A space this replica watches (`SpaceWatches`) is read from its cache: a namespace is synced when its watch reports a
+/// change (at once, not at the next pass), when its catalog digest changed, or while a rollout in it is under way; a
+/// pass makes no cluster call for it. Any other space — watches off, not yet listed, or broken — is polled: one LIST of
+/// each namespace's Deployments per pass, spaces a few at a time, a space that fails retried with exponential backoff and
+/// its failure logged when it starts and when it ends, not on every pass. With watches on, a replica syncs only the
+/// spaces it holds the lease of, so two deployers never sync one space twice.
 final class StatusSync: Service, Sendable {
     struct SpaceKey: Hashable, Sendable { var org: String; var space: String }
     struct Backoff: Sendable { var failures: Int; var retryAt: ContinuousClock.Instant }
 
     let runtime: any RuntimeRepository
     let connector: ClusterConnector
+    let watches: SpaceWatches?
     let interval: Duration
     let maximumBackoff: Duration
     let concurrentSpaces: Int
@@ -26,13 +32,19 @@ final class StatusSync: Service, Sendable {
     /// Opens once migrations have run: the first pass must not read tables that do not exist yet.
     let ready: AsyncLatch
     let backoff = Mutex<[SpaceKey: Backoff]>([:])
+    /// Per watched space, each namespace's catalog digest at the last pass.
+    let digests = Mutex<[SpaceKey: [String: String]]>([:])
+    /// Per watched space, the namespaces with a rollout under way: synced on every pass, since a rollout can fail by time alone.
+    let hot = Mutex<[SpaceKey: Set<String>]>([:])
 
-    init(runtime: any RuntimeRepository, connector: ClusterConnector, interval: Duration, maximumBackoff: Duration = .seconds(900),
-         concurrentSpaces: Int = 4, rolloutFailureAfter: TimeInterval = 120, ready: AsyncLatch, logger: Logger) {
+    init(runtime: any RuntimeRepository, connector: ClusterConnector, watches: SpaceWatches? = nil, interval: Duration,
+         maximumBackoff: Duration = .seconds(900), concurrentSpaces: Int = 4, rolloutFailureAfter: TimeInterval = 120,
+         ready: AsyncLatch, logger: Logger) {
         self.rolloutFailureAfter = rolloutFailureAfter
         self.ready = ready
         self.runtime = runtime
         self.connector = connector
+        self.watches = watches
         self.interval = interval
         self.maximumBackoff = maximumBackoff
         self.concurrentSpaces = concurrentSpaces
@@ -42,32 +54,134 @@ final class StatusSync: Service, Sendable {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await self.ready.wait()
+            var nextPass = ContinuousClock.now
             while !Task.isCancelled {
-                do {
-                    try await self.syncOnce()
-                } catch {
-                    self.logger.warning("status sync could not read the catalog", metadata: ["error": "\(String(describing: type(of: error)))"])
+                if ContinuousClock.now >= nextPass {
+                    do {
+                        try await self.syncOnce()
+                    } catch {
+                        self.logger.warning("status sync could not read the catalog", metadata: ["error": "\(String(describing: type(of: error)))"])
+                    }
+                    nextPass = .now + self.interval
+                } else {
+                    await self.syncChanges()
                 }
-                try? await Task.sleep(for: self.interval)
+                if let changes = self.watches?.changes {
+                    await changes.wait(upTo: nextPass - .now)
+                } else {
+                    try? await Task.sleep(until: nextPass)
+                }
             }
         }
     }
 
-    /// One pass over every space whose backoff has elapsed.
+    /// One pass over every space whose backoff has elapsed (and, with watches, that this replica holds).
     func syncOnce(now: ContinuousClock.Instant = .now) async throws {
+        let changed = watches?.changes.take().changes ?? [:]
         let due = try await runtime.syncSpaces()
+            .filter { watches?.holds($0.spaceID) ?? true }
             .map { SpaceKey(org: $0.organizationID, space: $0.spaceID) }
             .filter { key in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
+        await forEach(due) { key in
+            if let cache = self.watches?.cache(forSpace: key.space) {
+                let space = SyncSpace(organizationID: key.org, spaceID: key.space)
+                await self.syncWatched(key, cache: cache, changed: changed[space] ?? [], checkCatalog: true)
+            } else {
+                await self.sync(key, now: now)
+            }
+        }
+    }
+
+    /// The namespaces the watches reported since the last look, on the spaces whose caches are healthy.
+    func syncChanges() async {
+        guard let watches else { return }
+        let (changed, since) = watches.changes.take()
+        let work = changed.compactMap { space, namespaces -> (SpaceKey, SpaceCache, Set<String>)? in
+            guard let cache = watches.cache(forSpace: space.spaceID) else { return nil }
+            return (SpaceKey(org: space.organizationID, space: space.spaceID), cache, namespaces)
+        }
+        guard !work.isEmpty else { return }
+        await forEach(work) { key, cache, namespaces in
+            await self.syncWatched(key, cache: cache, changed: namespaces, checkCatalog: false)
+        }
+        if let since { watches.metrics.lag.set(Double((ContinuousClock.now - since) / .milliseconds(1)) / 1000) }
+    }
+
+    func forEach<Item: Sendable>(_ items: [Item], _ body: @escaping @Sendable (Item) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
-            for key in due {
+            for item in items {
                 if running >= concurrentSpaces { await group.next(); running -= 1 }
-                group.addTask { await self.sync(key, now: now) }
+                group.addTask { await body(item) }
                 running += 1
             }
         }
     }
 
+    /// A watched space: only what changed (in the cluster or the catalog) or has a rollout under way is read again.
+    func syncWatched(_ key: SpaceKey, cache: SpaceCache, changed: Set<String>, checkCatalog: Bool) async {
+        var namespaces = changed.union(hot.withLock { $0[key] ?? [] })
+        do {
+            if checkCatalog {
+                let current = try await runtime.syncNamespaceDigests(space: key.space, org: key.org)
+                let previous = digests.withLock { digests in
+                    defer { digests[key] = current }
+                    return digests[key] ?? [:]
+                }
+                for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
+            }
+            let state = CachedClusterState(cache: cache, budget: .seconds(10))
+            var stillHot: Set<String> = []
+            for namespace in namespaces.sorted() {
+                if try await syncNamespace(key, namespace: namespace, state: state, space: key.space) { stillHot.insert(namespace) }
+            }
+            hot.withLock { hot in
+                hot[key] = (hot[key] ?? []).subtracting(namespaces).union(stillHot)
+            }
+        } catch {
+            // The catalog could not be read or written: forget the digests so the next pass reads every namespace again.
+            digests.withLock { $0[key] = nil }
+            logger.warning("status sync could not read the catalog", metadata: ["space_id": "\(key.space)", "error": "\(String(describing: type(of: error)))"])
+        }
+    }
+
+    /// Compares one namespace's catalog deployments with the cluster's and records what differs. Returns whether a
+    /// rollout in it is still under way.
+    func syncNamespace(_ key: SpaceKey, namespace: String, state: some ClusterStateReader, space: String) async throws -> Bool {
+        let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
+        guard !targets.isEmpty else { return false }
+        let live: [KubeRollout]
+        do {
+            live = try await state.deployments(in: namespace)
+        } catch {
+            throw ClusterConnector.appError(error, space: space)
+        }
+        let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
+        var pods: [KubePodState]?
+        var underway = false
+        for target in targets {
+            let rollout = byName[target.name]
+            let observation = Self.observe(rollout?.deployment)
+            let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
+            // Most deployments look the same pass after pass: those cost no write transaction.
+            if observation.status != target.status || newRevision {
+                try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
+                                                 deployedAt: newRevision ? Date() : nil)
+            }
+            guard let rollout, let spec = target.revisionSpec, let number = target.currentRevision,
+                  rollout.metadata.annotations?[Manifests.revisionAnnotation] == String(number) else { continue }
+            try await trackDrift(target, live: rollout, spec: spec)
+            guard target.revisionStatus == .applied else { continue }
+            underway = true
+            if pods == nil {
+                do { pods = try await state.pods(in: namespace) } catch { throw ClusterConnector.appError(error, space: space) }
+            }
+            try await trackRollout(target, live: rollout, pods: pods ?? [], revision: number)
+        }
+        return underway
+    }
+
+    /// A space read from its cluster: one LIST of Deployments per namespace (and of pods where a rollout is under way).
     func sync(_ key: SpaceKey, now: ContinuousClock.Instant) async {
         let namespaces: [String]
         do {
@@ -78,39 +192,15 @@ final class StatusSync: Service, Sendable {
         }
         do {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
-            let state = PollingClusterState(client: client, budget: .seconds(10))
+            let state = PollingClusterState(client: client, budget: .seconds(10), counter: watches?.metrics.lists)
             for namespace in namespaces {
-                let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
-                let live: [KubeRollout]
-                do {
-                    live = try await state.deployments(in: namespace)
-                } catch {
-                    throw ClusterConnector.appError(error, space: space)
-                }
-                let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
-                var pods: [KubePodState]?
-                for target in targets {
-                    let rollout = byName[target.name]
-                    let observation = Self.observe(rollout?.deployment)
-                    let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
-                    // Most deployments look the same pass after pass: those cost no write transaction.
-                    if observation.status != target.status || newRevision {
-                        try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
-                                                         deployedAt: newRevision ? Date() : nil)
-                    }
-                    guard let rollout, let spec = target.revisionSpec, let number = target.currentRevision,
-                          rollout.metadata.annotations?[Manifests.revisionAnnotation] == String(number) else { continue }
-                    try await trackDrift(target, live: rollout, spec: spec)
-                    guard target.revisionStatus == .applied else { continue }
-                    if pods == nil {
-                        do { pods = try await state.pods(in: namespace) } catch { throw ClusterConnector.appError(error, space: space) }
-                    }
-                    try await trackRollout(target, live: rollout, pods: pods ?? [], revision: number)
-                }
+                _ = try await syncNamespace(key, namespace: namespace, state: state, space: space)
             }
             let recovered = backoff.withLock { $0.removeValue(forKey: key) != nil }
             if recovered { logger.info("status sync reaches the space again", metadata: ["space_id": "\(key.space)"]) }
         } catch {
+            // A deployer shutting down cancels its calls: that says nothing about the cluster.
+            if Task.isCancelled { return }
             await markUnknown(key, namespaces: namespaces)
             let failures = backoff.withLock { state -> Int in
                 let failures = (state[key]?.failures ?? 0) + 1

@@ -35,6 +35,11 @@ public struct SyncTarget: Sendable, Equatable {
 public struct SyncSpace: Sendable, Hashable {
     public var organizationID: String
     public var spaceID: String
+
+    public init(organizationID: String, spaceID: String) {
+        self.organizationID = organizationID
+        self.spaceID = spaceID
+    }
 }
 
 /// The deployer's reads and the observed state it writes (docs/api.md §6).
@@ -47,6 +52,11 @@ public protocol RuntimeRepository: Sendable {
     func syncSpaces() async throws -> [SyncSpace]
     /// The namespaces of one space that hold live deployments.
     func syncNamespaces(space spaceID: String, org: String) async throws -> [String]
+    /// The same namespaces, each with a digest of its live deployments' catalog state (how many, their versions and
+    /// current revisions): a watched space re-reads a namespace whose cluster did not change only when this does.
+    /// Every space with work and its namespaces that hold live deployments, in one read (the space watches' round).
+    func syncSpaceNamespaces() async throws -> [SyncSpace: Set<String>]
+    func syncNamespaceDigests(space spaceID: String, org: String) async throws -> [String: String]
     /// The live deployments of one namespace: a pass holds one namespace's deployments at a time, not the catalog's.
     func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget]
     /// Writes an observed status (not a client change: `version` stays); a change of status is audited with a
@@ -128,6 +138,34 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 ORDER BY e.namespace
                 """).all(decodingColumn: "namespace", as: String.self)
         }
+    }
+
+    public func syncSpaceNamespaces() async throws -> [SyncSpace: Set<String>] {
+        struct Row: Decodable { var orgId: String; var spaceId: String; var namespace: String }
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT e.org_id, e.space_id, e.namespace FROM environments e
+                WHERE e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
+                """).all(Row.self)
+        }
+        var spaces: [SyncSpace: Set<String>] = [:]
+        for row in rows { spaces[SyncSpace(organizationID: row.orgId, spaceID: row.spaceId), default: []].insert(row.namespace) }
+        return spaces
+    }
+
+    public func syncNamespaceDigests(space spaceID: String, org: String) async throws -> [String: String] {
+        struct Row: Decodable { var namespace: String; var deployments: Int64; var versions: Int64; var revisions: Int64 }
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT e.namespace, COUNT(*) AS deployments, CAST(SUM(d.version) AS BIGINT) AS versions,
+                    CAST(SUM(COALESCE(d.current_revision, 0)) AS BIGINT) AS revisions
+                FROM environments e JOIN deployments d ON d.environment_id = e.id AND d.deleted_at IS NULL
+                    JOIN projects p ON p.id = d.project_id AND p.deleted_at IS NULL
+                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL
+                GROUP BY e.namespace
+                """).all(Row.self)
+        }
+        return Dictionary(rows.map { ($0.namespace, "\($0.deployments)/\($0.versions)/\($0.revisions)") }) { first, _ in first }
     }
 
     public func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget] {

@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Prometheus
 import Testing
 
 /// A fresh Gantry on a fresh database, driven through its router like a client would.
@@ -48,7 +49,8 @@ struct TestApp {
         }
         var logger = Logger(label: "gantry-test")
         logger.logLevel = .warning
-        let app = try await buildApplication(reader: reader, logger: logger, clock: { clock.now })
+        // A registry of its own, as `main` gives: `/metrics` answers what this app counted.
+        let app = try await buildApplication(reader: reader, logger: logger, metrics: PrometheusCollectorRegistry(), clock: { clock.now })
         return try await app.test(mode) { client in
             try await test(TestApp(client: client, token: token, databaseURL: url))
         }

@@ -1,0 +1,123 @@
+import Foundation
+import GantryStorage
+import KubeClient
+import Logging
+import NIOCore
+
+/// A pod as both readers of pods need it: rollout tracking (waiting reasons) and stats and cost (requests, phase).
+/// Read once from the same JSON, so the cache holds one slim copy per pod.
+struct CachedPod: Sendable, Equatable, KubeDecodable {
+    var state: KubePodState
+    var pod: KubePod
+
+    init(json: JSONView) throws(JSONError) {
+        state = try KubePodState(json: json)
+        pod = try KubePod(json: json)
+    }
+}
+
+/// One space's cluster as the deployer last saw it, kept current by watches (docs/api.md §6, "Watching clusters"):
+/// the Namespaces, Deployments and Pods of the environments' namespaces on it, nothing else. Each collection is
+/// watched cluster-wide (three watches per cluster, not three per namespace) and what lies outside Gantry's
+/// namespaces is dropped as it arrives, so a big shared cluster costs bandwidth but not memory. Only the fields
+/// Gantry reads are kept (`KubeRollout`, `CachedPod`, names), never whole objects.
+final class SpaceCache: Sendable {
+    let space: SyncSpace
+    /// The space's name, for errors.
+    let spaceName: String
+    /// The environments' namespaces on the space when the cache was made; a change makes a new cache.
+    let namespaces: Set<String>
+    let client: KubernetesClient
+    let started: ContinuousClock.Instant
+    let namespaceObjects: Reflector<KubeObjectName>
+    let deployments: Reflector<KubeRollout>
+    let pods: Reflector<CachedPod>
+
+    init(space: SyncSpace, spaceName: String, namespaces: Set<String>, client: KubernetesClient, watchTimeoutSeconds: Int = 300,
+         onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
+        self.space = space
+        self.spaceName = spaceName
+        self.namespaces = namespaces
+        self.client = client
+        self.started = .now
+        let notify: @Sendable (Set<String>) -> Void = { changed in
+            let ours = changed.intersection(namespaces)
+            if !ours.isEmpty { onChange(space, ours) }
+        }
+        namespaceObjects = Reflector(client: client, path: "/api/v1/namespaces",
+                                     key: { namespaces.contains($0.metadata.name) ? $0.metadata.name : nil },
+                                     namespace: { $0.metadata.name }, onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+        deployments = Reflector(client: client, path: "/apis/apps/v1/deployments", key: Self.key(in: namespaces), namespace: { $0.metadata.namespace },
+                                onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+        pods = Reflector(client: client, path: "/api/v1/pods", key: Self.key(in: namespaces), namespace: { $0.state.metadata.namespace },
+                         onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+    }
+
+    static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
+        { item in
+            guard let namespace = item.objectMeta.namespace, namespaces.contains(namespace) else { return nil }
+            return namespace + "/" + item.objectMeta.name
+        }
+    }
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.namespaceObjects.run() }
+            group.addTask { await self.deployments.run() }
+            group.addTask { await self.pods.run() }
+        }
+    }
+
+    /// Every watch listed and watching: reads may come from the cache.
+    var isHealthy: Bool {
+        namespaceObjects.state == .synced && deployments.state == .synced && pods.state == .synced
+    }
+
+    var objectCount: Int { namespaceObjects.count + deployments.count + pods.count }
+    var eventsReceived: Int { namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived }
+    var lists: Int { namespaceObjects.lists + deployments.lists + pods.lists }
+
+    /// Why the cache is not healthy, for the log.
+    var problem: String? {
+        if case .failing(let message) = namespaceObjects.state { return message }
+        if case .failing(let message) = deployments.state { return message }
+        if case .failing(let message) = pods.state { return message }
+        return nil
+    }
+
+    // MARK: - Reads
+
+    /// Runs a read of the cache; a cluster error (a pod request that is not a quantity) becomes docs/api.md §6's, naming the space.
+    func reading<T>(_ read: (SpaceCache) throws(KubeError) -> T) throws -> T {
+        do { return try read(self) } catch { throw ClusterConnector.appError(error, space: spaceName) }
+    }
+
+    func namespaceExists(_ namespace: String) -> Bool { !namespaceObjects.items(in: namespace).isEmpty }
+
+    /// Pods of the namespace that hold their requests: neither Succeeded nor Failed.
+    func livePods(in namespace: String) -> [KubePod] {
+        pods.items(in: namespace).map(\.pod).filter { !EnvironmentStatsService.terminalPhases.contains($0.status?.phase ?? "") }
+    }
+}
+
+protocol HasObjectMeta { var objectMeta: ObjectMeta { get } }
+extension KubeRollout: HasObjectMeta { var objectMeta: ObjectMeta { metadata } }
+extension CachedPod: HasObjectMeta { var objectMeta: ObjectMeta { state.metadata } }
+
+/// Rollout tracking and drift read a watched space from its cache; Events are read from the cluster when asked.
+struct CachedClusterState: ClusterStateReader {
+    let cache: SpaceCache
+    let budget: TimeAmount
+
+    func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout] {
+        cache.deployments.items(in: namespace)
+    }
+
+    func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {
+        cache.pods.items(in: namespace).map(\.state).filter { $0.metadata.labels?["app.kubernetes.io/managed-by"] == "gantry" }
+    }
+
+    func events(in namespace: String) async throws(KubeError) -> [KubeEvent] {
+        try await PollingClusterState(client: cache.client, budget: budget).events(in: namespace)
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import GantryStorage
+import KubeClient
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Shares the spaces out between the deployer replicas and keeps a watch-fed `SpaceCache` for each space this replica
+/// holds (docs/api.md §6, "Watching clusters"). Every `round` seconds it renews its leases through
+/// `SpaceLeaseRepository.balance` (so a replica that dies loses its spaces to the others once `leaseFor` passes), starts
+/// caches for spaces it gained or whose namespaces changed, stops those it lost, and remakes a cache that has been
+/// failing for a while with fresh credentials (a minted cloud token may have expired under a long watch).
+final class SpaceWatches: Service, Sendable {
+    struct Running: Sendable {
+        var cache: SpaceCache
+        var task: Task<Void, Never>
+    }
+
+    let runtime: any RuntimeRepository
+    let leases: any SpaceLeaseRepository
+    let connector: ClusterConnector
+    let changes: ClusterChanges
+    let owner: String
+    let round: Duration
+    let leaseFor: TimeInterval
+    /// A cache unhealthy for this long is made again from fresh credentials.
+    let remakeAfter: Duration
+    let watchTimeoutSeconds: Int
+    let clock: @Sendable () -> Date
+    let ready: AsyncLatch
+    let metrics: WatchMetrics
+    let logger: Logger
+    let running = Mutex<[String: Running]>([:])
+    /// The spaces this replica holds after the last round; nil before the first.
+    let held = Mutex<Set<String>?>(nil)
+    /// Spaces whose cache was unhealthy at the last round, for logging a change of health once.
+    let unhealthy = Mutex<Set<String>>([])
+
+    init(runtime: any RuntimeRepository, leases: any SpaceLeaseRepository, connector: ClusterConnector, changes: ClusterChanges,
+         round: Duration = .seconds(5), leaseFor: TimeInterval = 15, remakeAfter: Duration = .seconds(30), watchTimeoutSeconds: Int = 300,
+         clock: @escaping @Sendable () -> Date = { Date() }, ready: AsyncLatch, metrics: PrometheusCollectorRegistry?, logger: Logger) {
+        self.runtime = runtime
+        self.leases = leases
+        self.connector = connector
+        self.changes = changes
+        self.owner = leaseOwner("watch")
+        self.round = round
+        self.leaseFor = leaseFor
+        self.remakeAfter = remakeAfter
+        self.watchTimeoutSeconds = watchTimeoutSeconds
+        self.clock = clock
+        self.ready = ready
+        self.metrics = WatchMetrics(registry: metrics)
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.ready.wait()
+            while !Task.isCancelled {
+                do {
+                    try await self.balance()
+                } catch {
+                    self.logger.warning("space watches could not renew their leases", metadata: ["error": "\(String(describing: type(of: error)))"])
+                }
+                try? await Task.sleep(for: self.round)
+            }
+        }
+        stopAll()
+        try? await leases.release(owner: owner)
+    }
+
+    /// One round: leases renewed and balanced, caches started and stopped to match.
+    func balance() async throws {
+        let spaces = try await runtime.syncSpaceNamespaces()
+        let byID = Dictionary(spaces.keys.map { ($0.spaceID, $0) }) { first, _ in first }
+        let mine = try await leases.balance(owner: owner, wanted: Set(byID.keys), now: clock(), leaseFor: leaseFor)
+        held.withLock { $0 = mine }
+        let stale = running.withLock { running -> [Running] in
+            var stale: [Running] = []
+            for (spaceID, entry) in running {
+                let lost = !mine.contains(spaceID) || byID[spaceID].flatMap { spaces[$0] } != entry.cache.namespaces
+                let failing = !entry.cache.isHealthy && ContinuousClock.now - entry.cache.started > remakeAfter
+                if lost || failing {
+                    stale.append(entry)
+                    running[spaceID] = nil
+                }
+            }
+            return stale
+        }
+        for entry in stale {
+            entry.task.cancel()
+            if !mine.contains(entry.cache.space.spaceID) { metrics.forget(space: entry.cache.space.spaceID) }
+        }
+        for spaceID in mine.sorted() where running.withLock({ $0[spaceID] == nil }) {
+            guard let space = byID[spaceID], let namespaces = spaces[space] else { continue }
+            await start(space, namespaces: namespaces)
+        }
+        report()
+    }
+
+    func start(_ space: SyncSpace, namespaces: Set<String>) async {
+        let client: KubernetesClient, name: String
+        do {
+            (client, name) = try await connector.client(forSpace: space.spaceID, org: space.organizationID)
+        } catch {
+            // Status sync polls the space meanwhile and reports why it cannot; the next round tries again.
+            return
+        }
+        let changes = self.changes
+        let cache = SpaceCache(space: space, spaceName: name, namespaces: namespaces, client: client, watchTimeoutSeconds: watchTimeoutSeconds,
+                               onChange: { space, namespaces in changes.note(space, namespaces: namespaces) }, logger: logger)
+        let task = Task { await cache.run() }
+        running.withLock { $0[space.spaceID] = Running(cache: cache, task: task) }
+    }
+
+    func stopAll() {
+        let all = running.withLock { running in
+            defer { running = [:] }
+            return Array(running.values)
+        }
+        for entry in all { entry.task.cancel() }
+    }
+
+    /// The space's cache when this replica watches it and every watch is listed and current; nil means read the cluster.
+    func cache(forSpace spaceID: String) -> SpaceCache? {
+        guard let cache = running.withLock({ $0[spaceID]?.cache }), cache.isHealthy else { return nil }
+        return cache
+    }
+
+    /// Whether status sync on this replica owns the space: true for every space until the first round has run.
+    func holds(_ spaceID: String) -> Bool {
+        held.withLock { $0?.contains(spaceID) ?? false }
+    }
+
+    func report() {
+        let caches = running.withLock { $0.values.map(\.cache) }
+        metrics.leased.set(Int64(held.withLock { $0?.count ?? 0 }) as Int64)
+        for cache in caches {
+            let spaceID = cache.space.spaceID
+            let healthy = cache.isHealthy
+            metrics.update(space: spaceID, healthy: healthy, objects: cache.objectCount, events: cache.eventsReceived, lists: cache.lists)
+            let changed = unhealthy.withLock { set -> Bool in
+                healthy ? set.remove(spaceID) != nil : set.insert(spaceID).inserted
+            }
+            guard changed else { continue }
+            if healthy {
+                logger.info("watching the space's cluster", metadata: ["space_id": "\(spaceID)", "objects": "\(cache.objectCount)"])
+            } else if let problem = cache.problem {
+                logger.warning("the space's watches are broken; status sync lists its cluster meanwhile",
+                               metadata: ["space_id": "\(spaceID)", "reason": "\(problem)"])
+            }
+        }
+    }
+}
+
+/// The watches in `/metrics`: per space its state, how many objects its cache holds, watch events and LIST calls
+/// (counters), and how many spaces this replica holds. `gantry_kube_list_requests_total` also counts status sync's
+/// LISTs of spaces that are not watched, so "no LIST calls in steady state" can be read off one counter.
+final class WatchMetrics: Sendable {
+    struct Space: Sendable {
+        var healthy: Gauge
+        var objects: Gauge
+        var events: Counter
+        var eventsSeen: Int
+        var listsSeen: Int
+    }
+
+    let registry: PrometheusCollectorRegistry
+    let leased: Gauge
+    let lists: Counter
+    let lag: Gauge
+    let spaces = Mutex<[String: Space]>([:])
+
+    init(registry: PrometheusCollectorRegistry?) {
+        // Without a registry (tests) the figures are still kept, in one nobody reads.
+        let registry = registry ?? PrometheusCollectorRegistry()
+        self.registry = registry
+        leased = registry.makeGauge(name: "gantry_spaces_leased", help: "Spaces whose cluster this deployer replica watches.")
+        lists = registry.makeCounter(name: "gantry_kube_list_requests_total", help: "LIST calls made by status sync and the space caches.")
+        lag = registry.makeGauge(name: "gantry_status_sync_lag_seconds",
+                                 help: "From a watch event to its namespace synced into the catalog, for the last batch of changes.")
+    }
+
+    func update(space spaceID: String, healthy: Bool, objects: Int, events: Int, lists listCount: Int) {
+        let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
+            var entry = spaces[spaceID] ?? Space(
+                healthy: registry.makeGauge(name: "gantry_space_watch_healthy", labels: [("space_id", spaceID)],
+                                            help: "1 while every watch of the space is listed and current, else 0 (status sync lists the cluster)."),
+                objects: registry.makeGauge(name: "gantry_space_cache_objects", labels: [("space_id", spaceID)],
+                                            help: "Objects held in the space's cache."),
+                events: registry.makeCounter(name: "gantry_space_watch_events_total", labels: [("space_id", spaceID)],
+                                             help: "Watch events applied to the space's cache."),
+                eventsSeen: 0, listsSeen: 0)
+            // A remade cache counts from zero again.
+            let eventsDelta = events >= entry.eventsSeen ? events - entry.eventsSeen : events
+            let listsDelta = listCount >= entry.listsSeen ? listCount - entry.listsSeen : listCount
+            entry.eventsSeen = events
+            entry.listsSeen = listCount
+            spaces[spaceID] = entry
+            return (eventsDelta, listsDelta, entry)
+        }
+        entry.healthy.set((healthy ? 1 : 0) as Int64)
+        entry.objects.set(Int64(objects) as Int64)
+        if eventsDelta > 0 { entry.events.increment(by: Int64(eventsDelta)) }
+        if listsDelta > 0 { lists.increment(by: Int64(listsDelta)) }
+    }
+
+    func forget(space spaceID: String) {
+        guard let entry = spaces.withLock({ $0.removeValue(forKey: spaceID) }) else { return }
+        registry.unregisterGauge(entry.healthy)
+        registry.unregisterGauge(entry.objects)
+        registry.unregisterCounter(entry.events)
+    }
+}
