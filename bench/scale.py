@@ -36,12 +36,12 @@ Gantry's own metrics (`gantry_space_watch_healthy{space_id}`, `gantry_space_cach
 `gantry_space_watch_events_total{space_id}`, `gantry_kube_list_requests_total`, `gantry_spaces_leased`) are read from
 `/metrics` when present and reported as absent otherwise. Writes bench/results/scale.md.
 """
-import argparse, http.client, json, os, random, re, shutil, signal, ssl, statistics, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, random, re, shlex, shutil, signal, ssl, statistics, subprocess, sys, tempfile, threading, time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import REPO, free_port, head_commit, kubeconfig as bench_kubeconfig, stop, vm_hwm, wait_line, write_results  # noqa: E402
+from benchlib import REPO, free_port, kubeconfig as bench_kubeconfig, stop, vm_hwm, wait_line, write_results  # noqa: E402
 
 KUBE_TOKEN = "bench-token"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -459,7 +459,9 @@ def run_database(db, args, bin_dir):
                 with lock:
                     if len(latencies) >= args.probes:
                         return
-                    deployment = next(picked)
+                    deployment = next(picked, None)
+                if deployment is None:  # a small run used every Deployment up
+                    return
                 where = deployments[deployment]
                 kube.scale(*where, 0)
                 sent = time.time()
@@ -496,11 +498,11 @@ def run_database(db, args, bin_dir):
             fmt = lambda x: "timeout" if x == float("inf") else f"{x:.2f} s"
             row(f"change → `GET /deployments/{{id}}` reads it, p99 ({len(latencies)} probes, {args.churn}/s churn)",
                 f"p50 {fmt(p50)}, p99 {fmt(p99)}, max {fmt(worst)}", "p99 < 2 s", p99 < 2)
-            notes.append(f"probes: {len(latencies)} in {probe_seconds:.0f} s, {args.probe_concurrency} at a time, {timeouts[0]} timed out "
-                         f"(> {args.probe_timeout:.0f} s), {discarded[0]} discarded (the load generator changed the Deployment again first); "
-                         f"mean {statistics.mean(finite):.2f} s" if finite else "no probe finished")
         else:
             row("change latency", "no probe finished", "p99 < 2 s", False)
+        notes.append(f"probes: {len(latencies)} in {probe_seconds:.0f} s, {args.probe_concurrency} at a time, {timeouts[0]} timed out "
+                     f"(> {args.probe_timeout:.0f} s), {discarded[0]} discarded (the load generator changed the Deployment again first)"
+                     + (f"; mean {statistics.mean(finite):.2f} s" if finite else ""))
         if kc0 and kc1:
             minutes = (time.time() - probe_start + args.churn_warmup) / 60
             notes.append(f"under churn: {(kc1['list'] - kc0['list']) / minutes:,.0f} LISTs/min at the test server, "
@@ -609,6 +611,18 @@ def catalog_stats_figure(db):
     return None
 
 
+def build_commit(bin_dir):
+    """The commit of the tree the binaries were built in (a worktree's, when --bin-dir is inside one), and whether
+    that tree had uncommitted changes to tracked files."""
+    tree = bin_dir
+    while tree != "/" and not os.path.exists(os.path.join(tree, ".git")):
+        tree = os.path.dirname(tree)
+    tree = tree if tree != "/" else REPO
+    git = lambda *a: subprocess.run(["git", "-C", tree, *a], capture_output=True, text=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{git('rev-parse', '--short', 'HEAD')} in {tree}" + (" (with uncommitted changes)" if dirty else "")
+
+
 def command_line(argv):
     """The options as bench/scale.sh took them: without --bin-dir, --pg-url and --psql, which it adds."""
     out, skip = [], False
@@ -619,7 +633,7 @@ def command_line(argv):
             skip = True
         elif not arg.startswith(("--bin-dir=", "--pg-url=", "--psql=")):
             out.append(arg)
-    return " ".join(out)
+    return shlex.join(out)
 
 
 def main():
@@ -646,10 +660,12 @@ def main():
     ap.add_argument("--stats-runs", type=int, default=5)
     ap.add_argument("--replica-timeout", type=float, default=120)
     ap.add_argument("--no-replicas", action="store_true", help="skip the two-replica test on PostgreSQL")
-    ap.add_argument("--deployer-flag", action="append", default=[], dest="deployer_flags",
-                    help="an extra flag for the deployer's `gantry serve` (repeat; e.g. --deployer-flag=--sync-interval=10)")
+    ap.add_argument("--deployer-args", action="append", default=[],
+                    help="extra arguments for every deployer's `gantry serve`, split like a shell line "
+                         "(e.g. --deployer-args '--sync-interval 10 --watch-clusters false'); repeatable")
     ap.add_argument("--results", default="scale.md")
     args = ap.parse_args()
+    args.deployer_flags = [flag for line in args.deployer_args for flag in shlex.split(line)]
     dbs = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     if "postgres" in dbs and not args.pg_url:
         sys.exit("--pg-url is needed for PostgreSQL (bench/scale.sh starts a throwaway cluster)")
@@ -658,15 +674,14 @@ def main():
     results = [run_database(db, args, bin_dir) for db in dbs]
 
     lines = ["# Scale benchmark", "", "Produced by `bench/scale.sh`; do not edit by hand.", "",
-             f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **commit**: {head_commit()}"
-             f"{' (with uncommitted changes)' if subprocess.run(['git', '-C', REPO, 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True).stdout.strip() else ''}",
+             f"- **date**: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; **binaries built from**: {build_commit(bin_dir)}",
              f"- **machine**: {os.cpu_count()} CPUs shared by the bench client, Gantry and kube-test-server ({os.path.basename(bin_dir)} build, "
              f"{args.spaces} clusters, TLS on loopback); loadavg before {load_before}",
              f"- **dataset**: {args.spaces} spaces (one cluster each), {args.environments} environments ({args.environments // args.spaces} namespaces "
              f"per cluster), {args.deployments} deployments ({args.deployments // args.environments} per namespace), "
              f"{args.envs_per_project} environment(s) per project; {args.stopped_fraction * 100:g} % of the Deployments at 0 replicas",
              f"- **command**: `bench/scale.sh --no-build {command_line(sys.argv[1:])}`",
-             f"- **deployer**: `gantry serve --rate-limit 0 {' '.join(args.deployer_flags)}`".rstrip() + " (role all; PostgreSQL replicas `--role deployer`)",
+             f"- **deployer**: `{' '.join(['gantry serve --rate-limit 0', *args.deployer_flags])}` (role all; PostgreSQL replicas `--role deployer`)",
              "- **reference**: Argo CD's published scale test, 50,000 applications across 500 clusters", ""]
     for result in results:
         lines += [f"## {result['db']}", "", "| measure | value | target |", "|---|---|---|"]
