@@ -4,7 +4,7 @@
 # deployer replicas sharing the spaces) over 500 spaces, 10,000 environments and 50,000 deployments.
 #
 #   bench/scale.sh [--no-build] [--database sqlite|postgres|both] [--spaces N] [--environments N] [--deployments N]
-#                  [--churn R] [--probes N] [--probe-concurrency N] [--steady S] [--deployer-flag=--sync-interval=10] …
+#                  [--churn R] [--probes N] [--probe-concurrency N] [--steady S] [--deployer-args '--sync-interval 10'] …
 #
 # Defaults: the full 500 / 10,000 / 50,000 on SQLite. A quick run: --spaces 20 --environments 200 --deployments 1000.
 # Every option but --no-build and --database goes to bench/scale.py (python3 bench/scale.py --help lists them).
