@@ -92,10 +92,16 @@ public final class SQLiteBackend: Database {
 
     /// A backend dropped without `close()` (an application torn down before its services ran, e.g. when startup
     /// failed) still closes its connections: SQLiteNIO traps on a connection freed open, which would take the whole
-    /// process down with it. Each close keeps its connection alive until it has run.
+    /// process down with it. The close's completion holds its connection until the close has run. When the close
+    /// cannot run any more (the backend outlived its thread pool, at the very end of a test or a process), the
+    /// connection is left open rather than freed open.
     deinit {
         guard !closed.load(ordering: .relaxed) else { return }
-        for connection in readers + [writer] { _ = connection.close() }
+        for connection in readers + [writer] {
+            connection.close().whenComplete { result in
+                if case .failure = result { _ = Unmanaged.passRetained(connection) }
+            }
+        }
     }
 }
 

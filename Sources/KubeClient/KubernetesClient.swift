@@ -37,25 +37,7 @@ public struct KubernetesClient: Sendable {
     /// Every item of a list, page by page (`limit`/`continue`). An expired continue token (410) restarts the
     /// list once from the beginning, so pages of two different snapshots are never mixed.
     public func list<Item: KubeDecodable>(_ path: String, query: [(String, String)] = [], of item: Item.Type = Item.self, deadline: NIODeadline) async throws(KubeError) -> [Item] {
-        var restarted = false
-        var items: [Item] = []
-        var next: String?
-        while true {
-            var pageQuery = query + [("limit", String(Self.pageSize))]
-            if let next { pageQuery.append(("continue", next)) }
-            let page: KubeList<Item>
-            do {
-                page = try await get(path, query: pageQuery, as: KubeList<Item>.self, deadline: deadline)
-            } catch KubeError.server(status: 410, _, _) where next != nil && !restarted {
-                restarted = true
-                items = []
-                next = nil
-                continue
-            }
-            items += page.items ?? []
-            guard let token = page.metadata?.continue, !token.isEmpty else { return items }
-            next = token
-        }
+        try await listSnapshot(path, query: query, of: Item.self, deadline: deadline).items
     }
 
     /// POSTs a new object; never retried (it is not idempotent).

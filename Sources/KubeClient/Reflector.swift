@@ -30,17 +30,19 @@ public final class Reflector<Item: KubeDecodable & Sendable>: Sendable {
     let minimumBackoff: Duration
     let maximumBackoff: Duration
     let watchTimeoutSeconds: Int
+    let listGate: ListGate?
     let logger: Logger
     let store = Mutex(Store())
 
     /// - key: identifies an item in the store (e.g. "namespace/name"); nil leaves the item out (a filter).
     /// - namespace: the item's namespace, for `items(in:)` and change notices; nil (cluster-scoped) counts as "".
     /// - onChange: the namespaces whose items appeared, changed or went, after each LIST and each applied event.
+    /// - listGate: shared by reflectors that should not all list at once.
     public init(client: KubernetesClient, path: String, query: [(String, String)] = [],
                 key: @escaping @Sendable (Item) -> String?,
                 namespace: @escaping @Sendable (Item) -> String?,
                 onChange: @escaping @Sendable (_ namespaces: Set<String>) -> Void = { _ in },
-                minimumBackoff: Duration = .milliseconds(500), maximumBackoff: Duration = .seconds(30),
+                listGate: ListGate? = nil, minimumBackoff: Duration = .milliseconds(500), maximumBackoff: Duration = .seconds(30),
                 watchTimeoutSeconds: Int = 300, logger: Logger) {
         self.client = client
         self.path = path
@@ -51,6 +53,7 @@ public final class Reflector<Item: KubeDecodable & Sendable>: Sendable {
         self.minimumBackoff = minimumBackoff
         self.maximumBackoff = max(maximumBackoff, minimumBackoff)
         self.watchTimeoutSeconds = max(watchTimeoutSeconds, 1)
+        self.listGate = listGate
         self.logger = logger
     }
 
@@ -154,8 +157,11 @@ public final class Reflector<Item: KubeDecodable & Sendable>: Sendable {
 
     /// Replaces the store with a fresh LIST and returns the list's resourceVersion.
     func relist() async throws(KubeError) -> String {
-        store.withLock { $0.lists += 1 }
-        let snapshot = try await client.listSnapshot(path, query: query, of: Tracked<Item>.self, deadline: .now() + .seconds(30))
+        let list = { () async throws(KubeError) -> KubeListSnapshot<Tracked<Item>> in
+            self.store.withLock { $0.lists += 1 }
+            return try await self.client.listSnapshot(self.path, query: self.query, of: Tracked<Item>.self, deadline: .now() + .seconds(30))
+        }
+        let snapshot = if let listGate { try await listGate.withPermit(list) } else { try await list() }
         var fresh = Store.Contents()
         for tracked in snapshot.items {
             guard let key = key(tracked.item) else { continue }
@@ -313,5 +319,67 @@ struct Tracked<Item: KubeDecodable & Sendable>: KubeDecodable, Sendable {
         let namespace: String = try metadata?.decodeIfPresent("namespace") ?? ""
         identity = namespace + "/" + name
         resourceVersion = try metadata?.decodeIfPresent("resourceVersion") ?? ""
+    }
+}
+
+/// Bounds how many reflectors list at once: a deployer starting on 500 clusters lists a few at a time instead of
+/// holding 1,500 answers in memory together and timing them out on a busy API server. First come, first served; a
+/// cancelled waiter leaves the queue.
+public final class ListGate: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(permits: Int) {
+        state = Mutex(State(available: max(permits, 1)))
+    }
+
+    public func withPermit<T>(_ body: () async throws(KubeError) -> T) async throws(KubeError) -> T {
+        guard await acquire() else { throw KubeError.timeout }
+        defer { release() }
+        return try await body()
+    }
+
+    /// True once a permit is held; false when the task was cancelled while waiting.
+    private func acquire() async -> Bool {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
+                    if state.available > 0 {
+                        state.available -= 1
+                        return true
+                    }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: false)
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if state.waiters.isEmpty {
+                state.available += 1
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        next?.resume(returning: true)
     }
 }

@@ -54,9 +54,9 @@ extension KubernetesClient {
     /// (the server closes it at `timeoutSeconds`; a half-open TCP connection never would).
     static let watchGrace: Duration = .seconds(60)
 
-    /// Like `list`, page by page with a restart when a continue token expires, and also the list's
-    /// `metadata.resourceVersion`. It is the first page's: later pages are served from the same snapshot, as
-    /// client-go's pager reads it.
+    /// Every item of a list, page by page (`limit`/`continue`; an expired continue token restarts the list once
+    /// from the beginning, so pages of two snapshots are never mixed), and the list's `metadata.resourceVersion`:
+    /// the first page's, since later pages are served from the same snapshot, as client-go's pager reads it.
     public func listSnapshot<Item: KubeDecodable>(_ path: String, query: [(String, String)] = [], of item: Item.Type = Item.self,
                                                   deadline: NIODeadline) async throws(KubeError) -> KubeListSnapshot<Item> {
         var restarted = false

@@ -28,6 +28,9 @@ final class DeployRunner: Service, Sendable {
     let concurrency: Int
     let clock: @Sendable () -> Date
     let ready: AsyncLatch
+    /// Where an applied revision is announced to status sync when clusters are watched: the cluster's own events may
+    /// have come while the revision was still `applying`, and its rollout is tracked only once it is `applied`.
+    let changes: ClusterChanges?
     let logger: Logger
     /// The pull secret's login, with the logins minted from cloud accounts cached for the life of the process.
     let registryLogins: RegistryLogins
@@ -36,7 +39,8 @@ final class DeployRunner: Service, Sendable {
     let active = Atomic<Int>(0)
 
     init(queue: any DeployQueueRepository, renewals: any PullSecretRenewalRepository, connector: ClusterConnector, sealer: CredentialSealer, callBudget: TimeAmount,
-         pollInterval: Duration, concurrency: Int = 8, clock: @escaping @Sendable () -> Date = { Date() }, ready: AsyncLatch, logger: Logger) {
+         pollInterval: Duration, concurrency: Int = 8, clock: @escaping @Sendable () -> Date = { Date() }, ready: AsyncLatch,
+         changes: ClusterChanges? = nil, logger: Logger) {
         self.queue = queue
         self.renewals = renewals
         self.connector = connector
@@ -47,6 +51,7 @@ final class DeployRunner: Service, Sendable {
         self.concurrency = concurrency
         self.clock = clock
         self.ready = ready
+        self.changes = changes
         self.logger = logger
         registryLogins = RegistryLogins(sealer: sealer, http: connector.http, endpoints: connector.endpoints,
                                         cache: RegistryLoginCache(refreshMargin: RegistryLogins.refreshMargin), clock: clock,
@@ -145,6 +150,7 @@ final class DeployRunner: Service, Sendable {
                 try await client.delete(object.kind.path(namespace: namespace, name: object.name), deadline: deadline)
             }
             try await queue.finishApplied(job, revision: revision.number, spec: revision.spec, applied: applied, now: clock())
+            changes?.note(SyncSpace(organizationID: job.organizationID, spaceID: target.spaceID), namespaces: [namespace])
             try await renewals.schedule(environmentID: target.owner.environmentID, at: pullSecret.renewAt)
             logger.info("revision applied", metadata: ["deployment_id": "\(job.deploymentID)", "revision": "\(revision.number)"])
         } catch let error as KubeError {

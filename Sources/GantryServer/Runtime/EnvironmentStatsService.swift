@@ -64,7 +64,7 @@ final class EnvironmentStatsService: Sendable {
     /// The same reading from a watched space's cache: no cluster call, current as of the watch (docs/api.md §6).
     static func read(namespace: String, cache: SpaceCache) throws(KubeError) -> Stats {
         guard cache.namespaceExists(namespace) else { return Stats() }
-        return try summarize(deployments: cache.deployments.items(in: namespace).map(\.deployment), pods: cache.livePods(in: namespace))
+        return try summarize(deployments: cache.deployments.items(in: namespace).map(\.rollout.deployment), pods: cache.livePods(in: namespace))
     }
 
     static func summarize(deployments: [KubeDeployment], pods: [KubePod]) throws(KubeError) -> Stats {

@@ -1,8 +1,35 @@
 import Foundation
+import GantryCore
 import GantryStorage
 import KubeClient
 import Logging
 import NIOCore
+
+/// The labels and annotations the deployer reads; the cache keeps no others (a `last-applied-configuration`
+/// annotation alone can be larger than everything else Gantry keeps of an object).
+enum CachedMetadata {
+    static let labels: Set<String> = ["app.kubernetes.io/managed-by", Manifests.deploymentIDLabel, Manifests.environmentIDLabel, Manifests.revisionAnnotation]
+    static let annotations: Set<String> = ["deployment.kubernetes.io/revision", Manifests.revisionAnnotation]
+
+    static func slim(_ metadata: ObjectMeta) -> ObjectMeta {
+        var slim = ObjectMeta(name: metadata.name, labels: metadata.labels?.filter { labels.contains($0.key) })
+        slim.namespace = metadata.namespace
+        slim.generation = metadata.generation
+        slim.deletionTimestamp = metadata.deletionTimestamp
+        slim.annotations = metadata.annotations?.filter { annotations.contains($0.key) }
+        return slim
+    }
+}
+
+/// A Deployment as status sync, rollout tracking, drift and stats read it, with slim metadata.
+struct CachedRollout: Sendable, Equatable, KubeDecodable {
+    var rollout: KubeRollout
+
+    init(json: JSONView) throws(JSONError) {
+        rollout = try KubeRollout(json: json)
+        rollout.metadata = CachedMetadata.slim(rollout.metadata)
+    }
+}
 
 /// A pod as both readers of pods need it: rollout tracking (waiting reasons) and stats and cost (requests, phase).
 /// Read once from the same JSON, so the cache holds one slim copy per pod.
@@ -13,6 +40,8 @@ struct CachedPod: Sendable, Equatable, KubeDecodable {
     init(json: JSONView) throws(JSONError) {
         state = try KubePodState(json: json)
         pod = try KubePod(json: json)
+        state.metadata = CachedMetadata.slim(state.metadata)
+        pod.metadata = state.metadata
     }
 }
 
@@ -30,11 +59,11 @@ final class SpaceCache: Sendable {
     let client: KubernetesClient
     let started: ContinuousClock.Instant
     let namespaceObjects: Reflector<KubeObjectName>
-    let deployments: Reflector<KubeRollout>
+    let deployments: Reflector<CachedRollout>
     let pods: Reflector<CachedPod>
 
     init(space: SyncSpace, spaceName: String, namespaces: Set<String>, client: KubernetesClient, watchTimeoutSeconds: Int = 300,
-         onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
+         lists: ListGate? = nil, onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
         self.space = space
         self.spaceName = spaceName
         self.namespaces = namespaces
@@ -46,11 +75,13 @@ final class SpaceCache: Sendable {
         }
         namespaceObjects = Reflector(client: client, path: "/api/v1/namespaces",
                                      key: { namespaces.contains($0.metadata.name) ? $0.metadata.name : nil },
-                                     namespace: { $0.metadata.name }, onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
-        deployments = Reflector(client: client, path: "/apis/apps/v1/deployments", key: Self.key(in: namespaces), namespace: { $0.metadata.namespace },
-                                onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+                                     namespace: { $0.metadata.name }, onChange: notify, listGate: lists, watchTimeoutSeconds: watchTimeoutSeconds,
+                                     logger: logger)
+        deployments = Reflector(client: client, path: "/apis/apps/v1/deployments", key: Self.key(in: namespaces),
+                                namespace: { $0.rollout.metadata.namespace }, onChange: notify, listGate: lists,
+                                watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
         pods = Reflector(client: client, path: "/api/v1/pods", key: Self.key(in: namespaces), namespace: { $0.state.metadata.namespace },
-                         onChange: notify, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+                         onChange: notify, listGate: lists, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
     }
 
     static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
@@ -101,7 +132,7 @@ final class SpaceCache: Sendable {
 }
 
 protocol HasObjectMeta { var objectMeta: ObjectMeta { get } }
-extension KubeRollout: HasObjectMeta { var objectMeta: ObjectMeta { metadata } }
+extension CachedRollout: HasObjectMeta { var objectMeta: ObjectMeta { rollout.metadata } }
 extension CachedPod: HasObjectMeta { var objectMeta: ObjectMeta { state.metadata } }
 
 /// Rollout tracking and drift read a watched space from its cache; Events are read from the cluster when asked.
@@ -110,7 +141,7 @@ struct CachedClusterState: ClusterStateReader {
     let budget: TimeAmount
 
     func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout] {
-        cache.deployments.items(in: namespace)
+        cache.deployments.items(in: namespace).map(\.rollout)
     }
 
     func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {

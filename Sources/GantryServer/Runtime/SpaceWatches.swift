@@ -31,6 +31,8 @@ final class SpaceWatches: Service, Sendable {
     let ready: AsyncLatch
     let metrics: WatchMetrics
     let logger: Logger
+    /// At most 8 LISTs at once over every cache (a cold start on 500 clusters is 1,500 of them).
+    let lists = ListGate(permits: 8)
     let running = Mutex<[String: Running]>([:])
     /// The spaces this replica holds after the last round; nil before the first.
     let held = Mutex<Set<String>?>(nil)
@@ -58,13 +60,23 @@ final class SpaceWatches: Service, Sendable {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await self.ready.wait()
-            while !Task.isCancelled {
-                do {
-                    try await self.balance()
-                } catch {
-                    self.logger.warning("space watches could not renew their leases", metadata: ["error": "\(String(describing: type(of: error)))"])
+            await withDiscardingTaskGroup { group in
+                // `/metrics` each second: a cache turns healthy within a second of its lists, not at the next round.
+                group.addTask {
+                    while !Task.isCancelled {
+                        self.report()
+                        try? await Task.sleep(for: .seconds(1))
+                    }
                 }
-                try? await Task.sleep(for: self.round)
+                while !Task.isCancelled {
+                    do {
+                        try await self.balance()
+                    } catch {
+                        self.logger.warning("space watches could not renew their leases", metadata: ["error": "\(String(describing: type(of: error)))"])
+                    }
+                    try? await Task.sleep(for: self.round)
+                }
+                group.cancelAll()
             }
         }
         stopAll()
@@ -76,12 +88,12 @@ final class SpaceWatches: Service, Sendable {
         let spaces = try await runtime.syncSpaceNamespaces()
         let byID = Dictionary(spaces.keys.map { ($0.spaceID, $0) }) { first, _ in first }
         let mine = try await leases.balance(owner: owner, wanted: Set(byID.keys), now: clock(), leaseFor: leaseFor)
-        held.withLock { $0 = mine }
         let stale = running.withLock { running -> [Running] in
             var stale: [Running] = []
             for (spaceID, entry) in running {
                 let lost = !mine.contains(spaceID) || byID[spaceID].flatMap { spaces[$0] } != entry.cache.namespaces
-                let failing = !entry.cache.isHealthy && ContinuousClock.now - entry.cache.started > remakeAfter
+                // Waiting for its first lists is not failing; failing for a while is.
+                let failing = entry.cache.problem != nil && ContinuousClock.now - entry.cache.started > remakeAfter
                 if lost || failing {
                     stale.append(entry)
                     running[spaceID] = nil
@@ -97,7 +109,8 @@ final class SpaceWatches: Service, Sendable {
             guard let space = byID[spaceID], let namespaces = spaces[space] else { continue }
             await start(space, namespaces: namespaces)
         }
-        report()
+        // Status sync takes a space up once its cache is started, so it waits for the cache's lists instead of listing too.
+        held.withLock { $0 = mine }
     }
 
     func start(_ space: SyncSpace, namespaces: Set<String>) async {
@@ -109,7 +122,7 @@ final class SpaceWatches: Service, Sendable {
             return
         }
         let changes = self.changes
-        let cache = SpaceCache(space: space, spaceName: name, namespaces: namespaces, client: client, watchTimeoutSeconds: watchTimeoutSeconds,
+        let cache = SpaceCache(space: space, spaceName: name, namespaces: namespaces, client: client, watchTimeoutSeconds: watchTimeoutSeconds, lists: lists,
                                onChange: { space, namespaces in changes.note(space, namespaces: namespaces) }, logger: logger)
         let task = Task { await cache.run() }
         running.withLock { $0[space.spaceID] = Running(cache: cache, task: task) }
@@ -125,8 +138,22 @@ final class SpaceWatches: Service, Sendable {
 
     /// The space's cache when this replica watches it and every watch is listed and current; nil means read the cluster.
     func cache(forSpace spaceID: String) -> SpaceCache? {
-        guard let cache = running.withLock({ $0[spaceID]?.cache }), cache.isHealthy else { return nil }
+        guard case .healthy(let cache) = watch(ofSpace: spaceID) else { return nil }
         return cache
+    }
+
+    enum Watch {
+        case healthy(SpaceCache)
+        /// Listing (or waiting its turn to), with no failure yet.
+        case starting
+        /// Not watched here, or its watches fail: read the cluster.
+        case broken
+    }
+
+    func watch(ofSpace spaceID: String) -> Watch {
+        guard let cache = running.withLock({ $0[spaceID]?.cache }) else { return .broken }
+        if cache.isHealthy { return .healthy(cache) }
+        return cache.problem == nil ? .starting : .broken
     }
 
     /// Whether status sync on this replica owns the space: true for every space until the first round has run.

@@ -83,10 +83,15 @@ final class StatusSync: Service, Sendable {
             .map { SpaceKey(org: $0.organizationID, space: $0.spaceID) }
             .filter { key in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
         await forEach(due) { key in
-            if let cache = self.watches?.cache(forSpace: key.space) {
+            switch self.watches?.watch(ofSpace: key.space) {
+            case .healthy(let cache):
                 let space = SyncSpace(organizationID: key.org, spaceID: key.space)
                 await self.syncWatched(key, cache: cache, changed: changed[space] ?? [], checkCatalog: true)
-            } else {
+            case .starting:
+                // Its first lists are under way and will report every namespace: listing it here too would double a
+                // cold start's work.
+                break
+            case .broken, nil:
                 await self.sync(key, now: now)
             }
         }
@@ -126,14 +131,23 @@ final class StatusSync: Service, Sendable {
                 let current = try await runtime.syncNamespaceDigests(space: key.space, org: key.org)
                 let previous = digests.withLock { digests in
                     defer { digests[key] = current }
-                    return digests[key] ?? [:]
+                    return digests[key]
                 }
-                for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
+                // The first digests are only remembered: the cache's first lists reported every namespace already.
+                if let previous {
+                    for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
+                }
             }
-            let state = CachedClusterState(cache: cache, budget: .seconds(10))
+            let cached = CachedClusterState(cache: cache, budget: .seconds(10))
+            // A namespace the cache does not cover yet (its environment's first deployment) is listed until the cache is
+            // made again with it, at the watches' next round.
+            let listed = PollingClusterState(client: cache.client, budget: .seconds(10), counter: watches?.metrics.lists)
             var stillHot: Set<String> = []
             for namespace in namespaces.sorted() {
-                if try await syncNamespace(key, namespace: namespace, state: state, space: key.space) { stillHot.insert(namespace) }
+                let underway = cache.namespaces.contains(namespace)
+                    ? try await syncNamespace(key, namespace: namespace, state: cached, space: cache.spaceName)
+                    : try await syncNamespace(key, namespace: namespace, state: listed, space: cache.spaceName)
+                if underway { stillHot.insert(namespace) }
             }
             hot.withLock { hot in
                 hot[key] = (hot[key] ?? []).subtracting(namespaces).union(stillHot)
@@ -157,17 +171,18 @@ final class StatusSync: Service, Sendable {
             throw ClusterConnector.appError(error, space: space)
         }
         let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
+        // Most deployments look the same pass after pass: those cost no write; the others are written together.
+        let observed = targets.compactMap { target -> ObservedStatus? in
+            let observation = Self.observe(byName[target.name]?.deployment)
+            let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
+            guard observation.status != target.status || newRevision else { return nil }
+            return ObservedStatus(target, status: observation.status, revision: observation.completedRevision, deployedAt: newRevision ? Date() : nil)
+        }
+        try await runtime.recordObserved(observed)
         var pods: [KubePodState]?
         var underway = false
         for target in targets {
             let rollout = byName[target.name]
-            let observation = Self.observe(rollout?.deployment)
-            let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
-            // Most deployments look the same pass after pass: those cost no write transaction.
-            if observation.status != target.status || newRevision {
-                try await runtime.recordObserved(target, status: observation.status, revision: observation.completedRevision,
-                                                 deployedAt: newRevision ? Date() : nil)
-            }
             guard let rollout, let spec = target.revisionSpec, let number = target.currentRevision,
                   rollout.metadata.annotations?[Manifests.revisionAnnotation] == String(number) else { continue }
             try await trackDrift(target, live: rollout, spec: spec)
@@ -219,9 +234,9 @@ final class StatusSync: Service, Sendable {
     func markUnknown(_ key: SpaceKey, namespaces: [String]) async {
         for namespace in namespaces {
             let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)) ?? []
-            for target in targets where target.status != .unknown {
-                _ = try? await runtime.recordObserved(target, status: .unknown, revision: nil, deployedAt: nil)
-            }
+            _ = try? await runtime.recordObserved(targets.filter { $0.status != .unknown }.map {
+                ObservedStatus($0, status: .unknown, revision: nil, deployedAt: nil)
+            })
         }
     }
 

@@ -32,6 +32,21 @@ public struct SyncTarget: Sendable, Equatable {
     public var drift: Drift?
 }
 
+/// What status sync saw of one deployment: its status, the revision whose rollout is complete, and when it first saw it.
+public struct ObservedStatus: Sendable {
+    public var target: SyncTarget
+    public var status: DeploymentStatus
+    public var revision: String?
+    public var deployedAt: Date?
+
+    public init(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) {
+        self.target = target
+        self.status = status
+        self.revision = revision
+        self.deployedAt = deployedAt
+    }
+}
+
 public struct SyncSpace: Sendable, Hashable {
     public var organizationID: String
     public var spaceID: String
@@ -59,10 +74,11 @@ public protocol RuntimeRepository: Sendable {
     func syncNamespaceDigests(space spaceID: String, org: String) async throws -> [String: String]
     /// The live deployments of one namespace: a pass holds one namespace's deployments at a time, not the catalog's.
     func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget]
-    /// Writes an observed status (not a client change: `version` stays); a change of status is audited with a
-    /// `system` actor. Returns whether the status changed.
+    /// Writes observed statuses (not a client change: `version` stays), all in one transaction — a namespace at a
+    /// time, so a cold start over 50,000 deployments is not 50,000 transactions; each change of status is audited with
+    /// a `system` actor. Returns how many statuses changed.
     @discardableResult
-    func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool
+    func recordObserved(_ observations: [ObservedStatus]) async throws -> Int
     /// The current revision's rollout finished: `succeeded` (and `lastDeployedAt`), or `failed` with a message a person can act on.
     func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws
     /// When the current revision's new pods were first seen waiting in an image-pull or crash loop; nil clears it.
@@ -206,33 +222,43 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
     }
 
-    public func recordObserved(_ target: SyncTarget, status: DeploymentStatus, revision: String?, deployedAt: Date?) async throws -> Bool {
-        struct Observed: Decodable { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
+    public func recordObserved(_ observations: [ObservedStatus]) async throws -> Int {
+        guard !observations.isEmpty else { return 0 }
         return try await database.transaction { [ids] sql in
-            guard let row = try await sql.raw("""
-                SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
-                """).first(Observed.self) else { return false }
-            let before = DeploymentStatus(rawValue: row.status) ?? .unknown
-            let lastDeployed = row.lastDeployedAt.map(Timestamp.date)
-            let storedRevision = row.observedRevision
-            let newRevision = revision ?? storedRevision
-            let newLastDeployed = deployedAt ?? lastDeployed
-            let unchanged = before == status && newRevision == storedRevision
-                && newLastDeployed.map(Timestamp.micros) == lastDeployed.map(Timestamp.micros)
-            if unchanged { return false }
-            try await sql.raw("""
-                UPDATE deployments SET status = \(bind: status.rawValue), observed_revision = \(bind: newRevision),
-                    last_deployed_at = \(bind: newLastDeployed.map(Timestamp.micros))
-                WHERE id = \(bind: target.deploymentID)
-                """).run()
-            guard before != status else { return false }
-            try await AuditTrail.record(
-                AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
-                           deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])]),
-                actor: .system, org: target.organizationID, requestID: nil, ids: ids, on: sql
-            )
-            return true
+            var changed = 0
+            for observation in observations where try await Self.write(observation, ids: ids, on: sql) { changed += 1 }
+            return changed
         }
+    }
+
+    /// One deployment's observation; true when its status changed (and was audited).
+    static func write(_ observation: ObservedStatus, ids: IDGenerator, on sql: any SQLDatabase) async throws -> Bool {
+        struct Observed: Decodable { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
+        let target = observation.target
+        let status = observation.status
+        guard let row = try await sql.raw("""
+            SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
+            """).first(Observed.self) else { return false }
+        let before = DeploymentStatus(rawValue: row.status) ?? .unknown
+        let lastDeployed = row.lastDeployedAt.map(Timestamp.date)
+        let storedRevision = row.observedRevision
+        let newRevision = observation.revision ?? storedRevision
+        let newLastDeployed = observation.deployedAt ?? lastDeployed
+        let unchanged = before == status && newRevision == storedRevision
+            && newLastDeployed.map(Timestamp.micros) == lastDeployed.map(Timestamp.micros)
+        if unchanged { return false }
+        try await sql.raw("""
+            UPDATE deployments SET status = \(bind: status.rawValue), observed_revision = \(bind: newRevision),
+                last_deployed_at = \(bind: newLastDeployed.map(Timestamp.micros))
+            WHERE id = \(bind: target.deploymentID)
+            """).run()
+        guard before != status else { return false }
+        try await AuditTrail.record(
+            AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
+                       deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])]),
+            actor: .system, org: target.organizationID, requestID: nil, ids: ids, on: sql
+        )
+        return true
     }
 
     public func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws {
