@@ -198,10 +198,13 @@ def metric_by(metrics, name, label):
 # ---------------------------------------------------------------------------------------------------------------------
 
 class Kube:
-    def __init__(self, bin_dir, work, clusters, namespaces, per_namespace):
+    def __init__(self, bin_dir, work, clusters, namespaces, per_namespace, bookmark_interval):
         self.ca = os.path.join(work, "ca.crt")
+        # Bookmarks as often as a real API server's watch cache sends them (about once a minute per watch), not the
+        # test server's default of one a second, which at 1,500 watches is 1,500 events a second no cluster sends.
         args = [os.path.join(bin_dir, "kube-test-server"), "--clusters", str(clusters), "--namespaces", str(namespaces),
-                "--deployments-per-namespace", str(per_namespace), "--ca-out", self.ca, "--token", KUBE_TOKEN]
+                "--deployments-per-namespace", str(per_namespace), "--ca-out", self.ca, "--token", KUBE_TOKEN,
+                "--bookmark-interval", str(bookmark_interval)]
         self.started = time.time()
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         self.base = wait_line(self.process, "listening ", timeout=1800).split(" ", 1)[1]
@@ -345,7 +348,7 @@ def run_database(db, args, bin_dir):
     token = "gnt_" + "".join(random.SystemRandom().choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(40))
     try:
         log(f"[{db}] kube-test-server: {spaces} clusters × {per_cluster} namespaces × {per_namespace} Deployments")
-        kube = Kube(bin_dir, work, spaces, per_cluster, per_namespace)
+        kube = Kube(bin_dir, work, spaces, per_cluster, per_namespace, args.bookmark_interval)
         processes.append(kube.process)
         counters_available = kube.counters() is not None
         log(f"  listening {kube.base} after {kube.build_seconds:.1f} s; /debug/requests {'answers' if counters_available else 'absent'}")
@@ -652,6 +655,7 @@ def main():
     ap.add_argument("--settle", type=float, default=5, help="seconds between the cold start and the steady-state window")
     ap.add_argument("--steady", type=float, default=60)
     ap.add_argument("--churn", type=float, default=100)
+    ap.add_argument("--bookmark-interval", type=float, default=60, help="seconds between the test server's watch bookmarks")
     ap.add_argument("--churn-warmup", type=float, default=5)
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--probe-concurrency", type=int, default=1)

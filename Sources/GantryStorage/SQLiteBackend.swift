@@ -92,15 +92,15 @@ public final class SQLiteBackend: Database {
 
     /// A backend dropped without `close()` (an application torn down before its services ran, e.g. when startup
     /// failed) still closes its connections: SQLiteNIO traps on a connection freed open, which would take the whole
-    /// process down with it. The close's completion holds its connection until the close has run. When the close
-    /// cannot run any more (the backend outlived its thread pool, at the very end of a test or a process), the
-    /// connection is left open rather than freed open.
+    /// process down with it. Each connection is held until its close has run; when the close cannot run any more
+    /// (the backend outlived its event loop or thread pool, at the very end of a test or a process), the connection
+    /// is left open rather than freed open.
     deinit {
         guard !closed.load(ordering: .relaxed) else { return }
         for connection in readers + [writer] {
-            connection.close().whenComplete { result in
-                if case .failure = result { _ = Unmanaged.passRetained(connection) }
-            }
+            // Held until the close has run; a close that never completes (its event loop or thread pool gone) leaves it held.
+            let held = Unmanaged.passRetained(connection)
+            connection.close().whenSuccess { held.release() }
         }
     }
 }

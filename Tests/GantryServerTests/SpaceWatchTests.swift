@@ -94,6 +94,21 @@ struct SpaceWatchTests {
         }
     }
 
+    /// The values of `gantry_space_watch_healthy`, one per space.
+    static func watchHealth(_ metrics: String) -> [String] {
+        metrics.split(separator: "\n").filter { $0.hasPrefix("gantry_space_watch_healthy{") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) }.map { String(Int($0)) } }
+    }
+
+    /// `kubectl scale` on a Deployment of the namespace `shop`.
+    static func scale(_ cluster: FakeKubeAPIServer, _ name: String, to replicas: Int) {
+        cluster.edit("deployments", namespace: "shop", name: name) { object in
+            var spec = object["spec"] as? [String: any Sendable] ?? [:]
+            spec["replicas"] = replicas
+            object["spec"] = spec
+        }
+    }
+
     /// The LIST calls the fake cluster has answered (GETs of collections that are not watches).
     static func lists(_ cluster: FakeKubeAPIServer) -> Int {
         cluster.requests.filter { request in
@@ -113,17 +128,13 @@ struct SpaceWatchTests {
                     let metrics = try await app.get("/metrics").text
                     let statuses = [try await app.get("/api/deployments/\(web)")["status"] as? String,
                                     try await app.get("/api/deployments/\(idle)")["status"] as? String]
-                    return metrics.contains("gantry_space_watch_healthy{space_id=") && metrics.contains("} 1")
+                    return Self.watchHealth(metrics) == ["1"]
                         && statuses == ["running", "stopped"] ? true : nil
                 }
                 try #require(synced == true)
                 let listsBefore = Self.lists(cluster)
 
-                cluster.edit("deployments", namespace: "shop", name: "web") { object in
-                    var spec = object["spec"] as? [String: any Sendable] ?? [:]
-                    spec["replicas"] = 0
-                    object["spec"] = spec
-                }
+                Self.scale(cluster, "web", to: 0)
                 let stopped = try await RuntimeTests.eventually { () async throws -> Bool? in
                     try await app.get("/api/deployments/\(web)")["status"] as? String == "stopped" ? true : nil
                 }
@@ -147,17 +158,13 @@ struct SpaceWatchTests {
                 _ = try await app.createDeployment(environment: environment, name: "web")
                 let first = try await RuntimeTests.eventually { () async throws -> [String: Any]? in
                     let metrics = try await app.get("/metrics").text
-                    guard metrics.contains("gantry_space_watch_healthy{space_id=") && metrics.contains("} 1") else { return nil }
+                    guard Self.watchHealth(metrics) == ["1"] else { return nil }
                     return try await app.get("/api/environments/\(environment)/stats").data
                 }
                 #expect(first?["deploymentCount"] as? Int == 5)
                 #expect(first?["podCount"] as? Int == 3)
                 let listsBefore = cluster.requests.count
-                cluster.edit("deployments", namespace: "shop", name: "idle") { object in
-                    var spec = object["spec"] as? [String: any Sendable] ?? [:]
-                    spec["replicas"] = 2
-                    object["spec"] = spec
-                }
+                Self.scale(cluster, "idle", to: 2)
                 // The 15-second stats cache of unwatched spaces does not hide the change: the watch brought it.
                 let running = try await RuntimeTests.eventually { () async throws -> Int? in
                     let count = try await app.get("/api/environments/\(environment)/stats").data["runningCount"] as? Int
@@ -166,6 +173,27 @@ struct SpaceWatchTests {
                 #expect(running == 2)
                 let calls = cluster.requests.dropFirst(listsBefore).filter { !$0.query.contains("watch=") }
                 #expect(calls.isEmpty, "\(calls.map(\.path))")
+            }
+        }
+    }
+
+    @Test("A space whose watches cannot list falls back to listing its namespaces, and /metrics says so", arguments: [TestDatabase.sqlite])
+    func brokenWatchFallsBack(_ db: TestDatabase) async throws {
+        let cluster = FakeKubeAPIServer(RuntimeTests.shop())
+        // The cluster-wide Deployments collection fails; each namespace's still answers.
+        cluster.inject(.init(path: "/apis/apps/v1/deployments", status: 500))
+        try await cluster.run { url in
+            try await TestApp.run(db, settings: Self.watching) { app in
+                let (_, _, environment) = try await RuntimeTests.environment(app, url)
+                let web = try await app.createDeployment(environment: environment, name: "web")
+                let fellBack = try await RuntimeTests.eventually { () async throws -> Bool? in
+                    let metrics = try await app.get("/metrics").text
+                    let status = try await app.get("/api/deployments/\(web)")["status"] as? String
+                    return Self.watchHealth(metrics) == ["0"]
+                        && status == "running" && Self.lists(cluster) > 0 ? true : nil
+                }
+                #expect(fellBack == true, "the deployment's status did not come from listing while the watch was broken")
+                #expect(cluster.requests.contains { $0.path == "/apis/apps/v1/namespaces/shop/deployments" })
             }
         }
     }

@@ -27,14 +27,6 @@ struct WatchClientTests {
         return scenario
     }
 
-    static func scale(_ server: FakeKubeAPIServer, _ namespace: String, _ name: String, to replicas: Int) {
-        server.edit("deployments", namespace: namespace, name: name) { object in
-            var spec = object["spec"] as? KubeFixtures.Object ?? [:]
-            spec["replicas"] = replicas
-            object["spec"] = spec
-        }
-    }
-
     static func relabel(_ server: FakeKubeAPIServer, _ namespace: String, _ name: String, _ labels: [String: String]) {
         server.edit("deployments", namespace: namespace, name: name) { object in
             var metadata = object["metadata"] as? KubeFixtures.Object ?? [:]
@@ -122,7 +114,7 @@ struct WatchClientTests {
             let version = try #require(Int(snapshot.resourceVersion))
             #expect(server.requests.filter { $0.path == Self.deployments }.count == 2)
 
-            Self.scale(server, "load", "svc-1", to: 1)
+            FakeServerWatchTests.scale(server, "load", "svc-1", to: 1)
             let later = try await client.listSnapshot(Self.deployments, of: KubeRollout.self, deadline: .now() + .seconds(30))
             #expect(try #require(Int(later.resourceVersion)) > version)
         }
@@ -139,7 +131,7 @@ struct WatchClientTests {
                 events.contains { $0.kind == .deleted && $0.object?.metadata.name == "new" }
             }
             server.update { $0.add("deployments", in: "shop", [KubeFixtures.deployment("new", namespace: "shop")]) }
-            Self.scale(server, "shop", "new", to: 4)
+            FakeServerWatchTests.scale(server, "shop", "new", to: 4)
             try await client.delete("/apis/apps/v1/namespaces/shop/deployments/new", deadline: .now() + .seconds(30))
 
             let seen = try await events.value.filter { $0.kind != .bookmark && $0.object?.metadata.name == "new" }
@@ -158,7 +150,7 @@ struct WatchClientTests {
         try await server.run { url in
             let client = try Self.client(url)
             let snapshot = try await client.listSnapshot(Self.deployments, of: KubeRollout.self, deadline: .now() + .seconds(30))
-            for replicas in 1...8 { Self.scale(server, "shop", "api", to: replicas) }
+            for replicas in 1...8 { FakeServerWatchTests.scale(server, "shop", "api", to: replicas) }
 
             let error = await #expect(throws: KubeError.self) {
                 for try await _ in client.watch(Self.deployments, resourceVersion: snapshot.resourceVersion, of: KubeRollout.self) {}
@@ -235,7 +227,7 @@ struct WatchClientTests {
                 #expect(noticed.withLock { $0 } == ["shop", "other"])
                 noticed.withLock { $0 = [] }
 
-                Self.scale(server, "shop", "web", to: 5)
+                FakeServerWatchTests.scale(server, "shop", "web", to: 5)
                 #expect(await Self.eventually { reflector.items(in: "shop").first { $0.metadata.name == "web" }?.replicas == 5 })
                 #expect(noticed.withLock { $0 }.contains("shop"))
 
@@ -278,7 +270,7 @@ struct WatchClientTests {
                 #expect(reflector.state == .synced)
 
                 // And the watch after the new LIST works.
-                Self.scale(server, "shop", "api", to: 7)
+                FakeServerWatchTests.scale(server, "shop", "api", to: 7)
                 #expect(await Self.eventually { reflector.items(in: "shop").first { $0.metadata.name == "api" }?.replicas == 7 })
             }
         }
@@ -301,14 +293,14 @@ struct WatchClientTests {
             return false
         })
         // Changed while the reflector could not see it: the LIST after the restart brings it.
-        Self.scale(server, "other", "web", to: 6)
+        FakeServerWatchTests.scale(server, "other", "web", to: 6)
         #expect(reflector.items(in: "other").first?.replicas == 2)
 
         serving = try await ServingOnPort.start(server, port: serving.port)
         #expect(await Self.eventually { reflector.state == .synced })
         #expect(reflector.lists >= 2)
         #expect(reflector.items(in: "other").first?.replicas == 6)
-        Self.scale(server, "shop", "web", to: 9)
+        FakeServerWatchTests.scale(server, "shop", "web", to: 9)
         #expect(await Self.eventually { reflector.items(in: "shop").first { $0.metadata.name == "web" }?.replicas == 9 })
         task.cancel()
         await task.value
@@ -349,8 +341,8 @@ struct WatchClientTests {
                 #expect(await Self.eventually { rollouts.count == 1 && rollouts.items(in: "other").isEmpty })
             }
             try await Self.running(pods) {
-                Self.scale(server, "shop", "api", to: 4)
-                Self.scale(server, "shop", "web", to: 3)
+                FakeServerWatchTests.scale(server, "shop", "api", to: 4)
+                FakeServerWatchTests.scale(server, "shop", "web", to: 3)
                 // The controller made four api pods and three web ones in shop (and other's web kept its pods).
                 #expect(await Self.eventually { pods.items(in: "shop").count == 3 })
                 #expect(server.objects("pods", namespace: "shop").count == 7)

@@ -143,12 +143,15 @@ final class StatusSync: Service, Sendable {
             // made again with it, at the watches' next round.
             let listed = PollingClusterState(client: cache.client, budget: .seconds(10), counter: watches?.metrics.lists)
             var stillHot: Set<String> = []
+            // The space's statuses in one transaction: a cold start writes 500 transactions for 50,000 deployments, not 10,000.
+            var observed: [ObservedStatus] = []
             for namespace in namespaces.sorted() {
                 let underway = cache.namespaces.contains(namespace)
-                    ? try await syncNamespace(key, namespace: namespace, state: cached, space: cache.spaceName)
-                    : try await syncNamespace(key, namespace: namespace, state: listed, space: cache.spaceName)
+                    ? try await syncNamespace(key, namespace: namespace, state: cached, space: cache.spaceName, observed: &observed)
+                    : try await syncNamespace(key, namespace: namespace, state: listed, space: cache.spaceName, observed: &observed)
                 if underway { stillHot.insert(namespace) }
             }
+            try await runtime.recordObserved(observed)
             hot.withLock { hot in
                 hot[key] = (hot[key] ?? []).subtracting(namespaces).union(stillHot)
             }
@@ -159,9 +162,11 @@ final class StatusSync: Service, Sendable {
         }
     }
 
-    /// Compares one namespace's catalog deployments with the cluster's and records what differs. Returns whether a
+    /// Compares one namespace's catalog deployments with the cluster's: adds the statuses that differ to `observed`
+    /// (the caller writes them, a namespace or a space at a time) and records drift and rollouts. Returns whether a
     /// rollout in it is still under way.
-    func syncNamespace(_ key: SpaceKey, namespace: String, state: some ClusterStateReader, space: String) async throws -> Bool {
+    func syncNamespace(_ key: SpaceKey, namespace: String, state: some ClusterStateReader, space: String,
+                       observed: inout [ObservedStatus]) async throws -> Bool {
         let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
         guard !targets.isEmpty else { return false }
         let live: [KubeRollout]
@@ -171,14 +176,13 @@ final class StatusSync: Service, Sendable {
             throw ClusterConnector.appError(error, space: space)
         }
         let byName = Dictionary(live.map { ($0.metadata.name, $0) }) { first, _ in first }
-        // Most deployments look the same pass after pass: those cost no write; the others are written together.
-        let observed = targets.compactMap { target -> ObservedStatus? in
+        // Most deployments look the same pass after pass: those cost no write.
+        observed += targets.compactMap { target -> ObservedStatus? in
             let observation = Self.observe(byName[target.name]?.deployment)
             let newRevision = observation.completedRevision.map { $0 != target.observedRevision } ?? false
             guard observation.status != target.status || newRevision else { return nil }
             return ObservedStatus(target, status: observation.status, revision: observation.completedRevision, deployedAt: newRevision ? Date() : nil)
         }
-        try await runtime.recordObserved(observed)
         var pods: [KubePodState]?
         var underway = false
         for target in targets {
@@ -209,7 +213,9 @@ final class StatusSync: Service, Sendable {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
             let state = PollingClusterState(client: client, budget: .seconds(10), counter: watches?.metrics.lists)
             for namespace in namespaces {
-                _ = try await syncNamespace(key, namespace: namespace, state: state, space: space)
+                var observed: [ObservedStatus] = []
+                _ = try await syncNamespace(key, namespace: namespace, state: state, space: space, observed: &observed)
+                try await runtime.recordObserved(observed)
             }
             let recovered = backoff.withLock { $0.removeValue(forKey: key) != nil }
             if recovered { logger.info("status sync reaches the space again", metadata: ["space_id": "\(key.space)"]) }
