@@ -225,20 +225,30 @@ public struct SQLRuntimeRepository: RuntimeRepository {
     public func recordObserved(_ observations: [ObservedStatus]) async throws -> Int {
         guard !observations.isEmpty else { return 0 }
         return try await database.transaction { [ids] sql in
-            var changed = 0
-            for observation in observations where try await Self.write(observation, ids: ids, on: sql) { changed += 1 }
-            return changed
+            // The audit entries go in together at the end: the chain's head is locked and moved once per organization.
+            var entries: [String: [AuditEvent]] = [:]
+            for observation in observations {
+                if let event = try await Self.write(observation, on: sql) { entries[observation.target.organizationID, default: []].append(event) }
+            }
+            for (org, events) in entries.sorted(by: { $0.key < $1.key }) {
+                // 18 values per entry: 1,000 entries stay well under SQLite's and PostgreSQL's limits on binds per statement.
+                for start in stride(from: 0, to: events.count, by: 1000) {
+                    try await AuditTrail.record(Array(events[start..<min(start + 1000, events.count)]), actor: .system, org: org,
+                                                requestID: nil, ids: ids, on: sql)
+                }
+            }
+            return entries.values.reduce(0) { $0 + $1.count }
         }
     }
 
-    /// One deployment's observation; true when its status changed (and was audited).
-    static func write(_ observation: ObservedStatus, ids: IDGenerator, on sql: any SQLDatabase) async throws -> Bool {
+    /// One deployment's observation; the audit entry to write when its status changed.
+    static func write(_ observation: ObservedStatus, on sql: any SQLDatabase) async throws -> AuditEvent? {
         struct Observed: Decodable { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
         let target = observation.target
         let status = observation.status
         guard let row = try await sql.raw("""
             SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
-            """).first(Observed.self) else { return false }
+            """).first(Observed.self) else { return nil }
         let before = DeploymentStatus(rawValue: row.status) ?? .unknown
         let lastDeployed = row.lastDeployedAt.map(Timestamp.date)
         let storedRevision = row.observedRevision
@@ -246,19 +256,15 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         let newLastDeployed = observation.deployedAt ?? lastDeployed
         let unchanged = before == status && newRevision == storedRevision
             && newLastDeployed.map(Timestamp.micros) == lastDeployed.map(Timestamp.micros)
-        if unchanged { return false }
+        if unchanged { return nil }
         try await sql.raw("""
             UPDATE deployments SET status = \(bind: status.rawValue), observed_revision = \(bind: newRevision),
                 last_deployed_at = \(bind: newLastDeployed.map(Timestamp.micros))
             WHERE id = \(bind: target.deploymentID)
             """).run()
-        guard before != status else { return false }
-        try await AuditTrail.record(
-            AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
-                       deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])]),
-            actor: .system, org: target.organizationID, requestID: nil, ids: ids, on: sql
-        )
-        return true
+        guard before != status else { return nil }
+        return AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
+                          deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])])
     }
 
     public func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws {
