@@ -667,7 +667,7 @@ def main():
     ap.add_argument("--deployer-args", action="append", default=[],
                     help="extra arguments for every deployer's `gantry serve`, split like a shell line "
                          "(e.g. --deployer-args '--sync-interval 10 --watch-clusters false'); repeatable")
-    ap.add_argument("--results", default="scale.md")
+    ap.add_argument("--results", default="scale.md", help="file name under bench/results/")
     args = ap.parse_args()
     args.deployer_flags = [flag for line in args.deployer_args for flag in shlex.split(line)]
     dbs = ["sqlite", "postgres"] if args.database == "both" else [args.database]
