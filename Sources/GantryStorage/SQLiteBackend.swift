@@ -21,7 +21,6 @@ public final class SQLiteBackend: Database {
     /// write that committed in between: a client's GET could miss what its POST had just created.
     private let readerSlots: SlotPool
     private let logger: Logger
-    private let closed = Atomic<Bool>(false)
 
     public static func open(path: String?, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
@@ -85,19 +84,18 @@ public final class SQLiteBackend: Database {
     }
 
     public func close() async throws {
-        closed.store(true, ordering: .relaxed)
         for reader in readers { try? await reader.close() }
         try await writer.close()
     }
 
-    /// A backend dropped without `close()` (an application torn down before its services ran, e.g. when startup
-    /// failed) still closes its connections: SQLiteNIO traps on a connection freed open, which would take the whole
+    /// A backend dropped without a finished `close()` (an application torn down before its services ran, e.g. when
+    /// startup failed, or during its shutdown) still closes its connections: SQLiteNIO traps on a connection freed open, which would take the whole
     /// process down with it. Each connection is held until its close has run; when the close cannot run any more
     /// (the backend outlived its event loop or thread pool, at the very end of a test or a process), the connection
     /// is left open rather than freed open.
     deinit {
-        guard !closed.load(ordering: .relaxed) else { return }
-        for connection in readers + [writer] {
+        // Each connection by its own state: a `close()` cancelled part-way (an app torn down mid-shutdown) leaves some open.
+        for connection in readers + [writer] where !connection.isClosed {
             // Held until the close has run; a close that never completes (its event loop or thread pool gone) leaves it held.
             let held = Unmanaged.passRetained(connection)
             connection.close().whenSuccess { held.release() }

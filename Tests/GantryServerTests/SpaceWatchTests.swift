@@ -21,76 +21,75 @@ struct SpaceWatchTests {
         return ids
     }
 
+    /// `count` spaces on a fresh Gantry, and the lease repository on a second handle to its database.
+    static func withLeases(_ db: TestDatabase, spaces count: Int,
+                           _ test: @Sendable @escaping (any SpaceLeaseRepository, Set<String>) async throws -> Void) async throws {
+        try await TestApp.run(db) { app in
+            let spaces = try await Self.spaces(app, count: count)
+            try await withDirectDatabase(url: app.databaseURL) { database in
+                try await test(Repositories(database: database).spaceLeases, spaces)
+            }
+        }
+    }
+
     @Test("Two replicas share the spaces out, each space held by one", arguments: TestDatabase.all)
     func leasesShareSpaces(_ db: TestDatabase) async throws {
-        try await TestApp.run(db) { app in
-            let spaces = try await Self.spaces(app, count: 9)
-            try await withDirectDatabase(url: app.databaseURL) { database in
-                let leases = Repositories(database: database).spaceLeases
-                let now = Date()
-                let first = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
-                #expect(first == spaces)
-                // B arrives: A gives back what is beyond its share at its next round, then B takes it.
-                #expect(try await leases.balance(owner: "b", wanted: spaces, now: now, leaseFor: 15).isEmpty)
-                let a = try await leases.balance(owner: "a", wanted: spaces, now: now.addingTimeInterval(1), leaseFor: 15)
-                let b = try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(1), leaseFor: 15)
-                #expect(a.count == 5)
-                #expect(b.count == 4)
-                #expect(a.isDisjoint(with: b))
-                #expect(a.union(b) == spaces)
-                let held = try await leases.leases(now: now.addingTimeInterval(1))
-                #expect(Set(held.keys) == spaces)
-                #expect(held.filter { $0.value == "a" }.count == 5)
-            }
+        try await Self.withLeases(db, spaces: 9) { leases, spaces in
+            let now = Date()
+            let first = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
+            #expect(first == spaces)
+            // B arrives: A gives back what is beyond its share at its next round, then B takes it.
+            #expect(try await leases.balance(owner: "b", wanted: spaces, now: now, leaseFor: 15).isEmpty)
+            let a = try await leases.balance(owner: "a", wanted: spaces, now: now.addingTimeInterval(1), leaseFor: 15)
+            let b = try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(1), leaseFor: 15)
+            #expect(a.count == 5)
+            #expect(b.count == 4)
+            #expect(a.isDisjoint(with: b))
+            #expect(a.union(b) == spaces)
+            let held = try await leases.leases(now: now.addingTimeInterval(1))
+            #expect(Set(held.keys) == spaces)
+            #expect(held.filter { $0.value == "a" }.count == 5)
         }
     }
 
     @Test("The spaces of a replica that stops renewing are taken over once its lease runs out", arguments: TestDatabase.all)
     func deadReplicaTakenOver(_ db: TestDatabase) async throws {
-        try await TestApp.run(db) { app in
-            let spaces = try await Self.spaces(app, count: 4)
-            try await withDirectDatabase(url: app.databaseURL) { database in
-                let leases = Repositories(database: database).spaceLeases
-                let now = Date()
-                _ = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
-                _ = try await leases.balance(owner: "b", wanted: spaces, now: now, leaseFor: 15)
-                let a = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
-                #expect(a.count == 2)
-                // A dies. Within its lease B keeps its share; after it, B holds everything.
-                #expect(try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(10), leaseFor: 15).count == 2)
-                let after = try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(16), leaseFor: 15)
-                #expect(after == spaces)
-                // A space with no more work is given back.
-                let fewer = Set(spaces.sorted().dropFirst())
-                #expect(try await leases.balance(owner: "b", wanted: fewer, now: now.addingTimeInterval(17), leaseFor: 15) == fewer)
-                #expect(try await leases.leases(now: now.addingTimeInterval(17)).count == 3)
-                try await leases.release(owner: "b")
-                #expect(try await leases.leases(now: now.addingTimeInterval(17)).isEmpty)
-            }
+        try await Self.withLeases(db, spaces: 4) { leases, spaces in
+            let now = Date()
+            _ = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
+            _ = try await leases.balance(owner: "b", wanted: spaces, now: now, leaseFor: 15)
+            let a = try await leases.balance(owner: "a", wanted: spaces, now: now, leaseFor: 15)
+            #expect(a.count == 2)
+            // A dies. Within its lease B keeps its share; after it, B holds everything.
+            #expect(try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(10), leaseFor: 15).count == 2)
+            let after = try await leases.balance(owner: "b", wanted: spaces, now: now.addingTimeInterval(16), leaseFor: 15)
+            #expect(after == spaces)
+            // A space with no more work is given back.
+            let fewer = Set(spaces.sorted().dropFirst())
+            #expect(try await leases.balance(owner: "b", wanted: fewer, now: now.addingTimeInterval(17), leaseFor: 15) == fewer)
+            #expect(try await leases.leases(now: now.addingTimeInterval(17)).count == 3)
+            try await leases.release(owner: "b")
+            #expect(try await leases.leases(now: now.addingTimeInterval(17)).isEmpty)
         }
     }
 
     @Test("Replicas balancing together never hold one space twice", arguments: TestDatabase.all)
     func concurrentBalancing(_ db: TestDatabase) async throws {
-        try await TestApp.run(db) { app in
-            let spaces = try await Self.spaces(app, count: 12)
-            try await withDirectDatabase(url: app.databaseURL) { database in
-                let leases = Repositories(database: database).spaceLeases
-                let now = Date()
-                for round in 0..<4 {
-                    let at = now.addingTimeInterval(Double(round))
-                    let held = try await withThrowingTaskGroup(of: Set<String>.self) { group in
-                        for owner in ["a", "b", "c"] {
-                            group.addTask { try await leases.balance(owner: owner, wanted: spaces, now: at, leaseFor: 15) }
-                        }
-                        return try await group.reduce(into: [Set<String>]()) { $0.append($1) }
+        try await Self.withLeases(db, spaces: 12) { leases, spaces in
+            let now = Date()
+            for round in 0..<4 {
+                let at = now.addingTimeInterval(Double(round))
+                let held = try await withThrowingTaskGroup(of: Set<String>.self) { group in
+                    for owner in ["a", "b", "c"] {
+                        group.addTask { try await leases.balance(owner: owner, wanted: spaces, now: at, leaseFor: 15) }
                     }
-                    #expect(held.reduce(0) { $0 + $1.count } == Set(held.joined()).count, "round \(round): a space held twice")
+                    return try await group.reduce(into: [Set<String>]()) { $0.append($1) }
                 }
-                let final = try await leases.leases(now: now.addingTimeInterval(4))
-                #expect(Set(final.keys) == spaces)
-                #expect(Set(final.values).count == 3)
+                #expect(held.reduce(0) { $0 + $1.count } == Set(held.joined()).count, "round \(round): a space held twice")
             }
+            let final = try await leases.leases(now: now.addingTimeInterval(4))
+            #expect(Set(final.keys) == spaces)
+            #expect(Set(final.values).count == 3)
         }
     }
 
