@@ -21,14 +21,14 @@ struct SpaceWatchTests {
         return ids
     }
 
-    /// `count` spaces on a fresh Gantry, and the lease repository on a second handle to its database.
+    /// `count` spaces made through a Gantry that is then stopped, and the lease repository on its database: the
+    /// repository is the only writer, so SQLite's one-writer lock never waits on the app under a loaded machine.
     static func withLeases(_ db: TestDatabase, spaces count: Int,
                            _ test: @Sendable @escaping (any SpaceLeaseRepository, Set<String>) async throws -> Void) async throws {
-        try await TestApp.run(db) { app in
-            let spaces = try await Self.spaces(app, count: count)
-            try await withDirectDatabase(url: app.databaseURL) { database in
-                try await test(Repositories(database: database).spaceLeases, spaces)
-            }
+        let url = try await db.makeURL()
+        let spaces = try await TestApp.run(url: url) { app in try await Self.spaces(app, count: count) }
+        try await withDirectDatabase(url: url) { database in
+            try await test(Repositories(database: database).spaceLeases, spaces)
         }
     }
 
