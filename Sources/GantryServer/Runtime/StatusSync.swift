@@ -107,7 +107,8 @@ final class StatusSync: Service, Sendable {
         }
         guard !work.isEmpty else { return }
         await forEach(work) { key, cache, namespaces in
-            await self.syncWatched(key, cache: cache, changed: namespaces, checkCatalog: false)
+            // The digests are read here too, so that the next pass compares the catalog with what these syncs saw.
+            await self.syncWatched(key, cache: cache, changed: namespaces, checkCatalog: true)
         }
         if let since { watches.metrics.lag.set(Double((ContinuousClock.now - since) / .milliseconds(1)) / 1000) }
     }
@@ -133,9 +134,12 @@ final class StatusSync: Service, Sendable {
                     defer { digests[key] = current }
                     return digests[key]
                 }
-                // The first digests are only remembered: the cache's first lists reported every namespace already.
+                // Without earlier digests every namespace is read: at a cold start the cache's first lists reported them
+                // all in this same batch anyway, so nothing is read twice.
                 if let previous {
                     for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
+                } else {
+                    namespaces.formUnion(current.keys)
                 }
             }
             let cached = CachedClusterState(cache: cache, budget: .seconds(10))
