@@ -40,24 +40,21 @@ public func buildApplication(
         services.append(HTTPClientService(client: http))
         let connector = ClusterConnector(runtime: repositories.runtime, sealer: sealer, http: http, logger: logger, endpoints: settings.cloudEndpoints)
         let budget = TimeAmount.milliseconds(Int64(settings.clusterTimeout * 1000))
-        let watching = settings.syncInterval > 0 && settings.watchClusters
-        let changes = ClusterChanges()
+        // Watches feed status sync: without status sync there is nothing to watch for.
+        let watches = settings.syncInterval > 0 && settings.watchClusters
+            ? SpaceWatches(runtime: repositories.runtime, leases: repositories.spaceLeases, connector: connector, changes: ClusterChanges(),
+                           round: .milliseconds(Int64(settings.watchLease * 1000 / 3)), leaseFor: settings.watchLease,
+                           clock: clock, ready: migrated, metrics: metrics, logger: logger)
+            : nil
         let runner = DeployRunner(queue: repositories.deployQueue, renewals: repositories.pullSecretRenewals, connector: connector, sealer: sealer, callBudget: budget,
                                   pollInterval: .milliseconds(Int64(settings.deployPollInterval * 1000)), clock: clock, ready: migrated,
-                                  changes: watching ? changes : nil, logger: logger)
+                                  changes: watches?.changes, logger: logger)
         services.append(runner)
         services.append(EnvironmentReaper(expiries: repositories.expiries, connector: connector, callBudget: budget,
                                           interval: .milliseconds(Int64(min(settings.deployPollInterval, 10) * 1000)), clock: clock, ready: migrated,
                                           logger: logger))
-        var watches: SpaceWatches?
+        if let watches { services.append(watches) }
         if settings.syncInterval > 0 {
-            if watching {
-                let lease = settings.watchLease
-                watches = SpaceWatches(runtime: repositories.runtime, leases: repositories.spaceLeases, connector: connector, changes: changes,
-                                       round: .milliseconds(Int64(lease * 1000 / 3)), leaseFor: lease, clock: clock, ready: migrated,
-                                       metrics: metrics, logger: logger)
-                services.append(watches!)
-            }
             services.append(StatusSync(runtime: repositories.runtime, connector: connector, watches: watches,
                                        interval: .milliseconds(Int64(settings.syncInterval * 1000)),
                                        rolloutFailureAfter: settings.rolloutFailureAfter, ready: migrated, logger: logger))

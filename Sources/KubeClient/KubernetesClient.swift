@@ -92,11 +92,16 @@ public struct KubernetesClient: Sendable {
             let buffer = try await response.body.collect(upTo: Self.maximumBody)
             return (Int(response.status.code), response.headers, buffer)
         } catch {
-            // The pool reports the last connection failure (refused, TLS) even when the deadline passed meanwhile.
-            let failure = Self.transportFailure(error)
-            if case .unreachable = failure, NIODeadline.now() >= deadline, !Self.isConnectionFailure(error) { throw KubeError.timeout }
-            throw failure
+            throw Self.requestFailure(error, deadline: deadline)
         }
+    }
+
+    /// A request that got no answer: a timeout when its deadline passed, else why it could not be sent. The pool
+    /// reports the last connection failure (refused, TLS) even when the deadline passed meanwhile.
+    static func requestFailure(_ error: any Error, deadline: NIODeadline) -> KubeError {
+        let failure = transportFailure(error)
+        if case .unreachable = failure, NIODeadline.now() >= deadline, !isConnectionFailure(error) { return .timeout }
+        return failure
     }
 
     /// A request to the cluster with its TLS (only the cluster CA), credentials, Host override and User-Agent.
@@ -151,10 +156,15 @@ public struct KubernetesClient: Sendable {
         let decoded = try? KubeStatus(decoding: body)
         let text = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
         let message = decoded?.kind == "Status" ? (decoded?.message ?? "") : String(text.prefix(200))
+        return failure(status: status, reason: decoded?.reason, message: message)
+    }
+
+    /// A refusal by its code, whether it came as an HTTP answer or as a watch's `ERROR` event.
+    static func failure(status: Int, reason: String?, message: String) -> KubeError {
         switch status {
         case 401, 403: return .authentication(status: status, message: message)
         case 404: return .notFound(message)
-        default: return .server(status: status, reason: decoded?.reason, message: message.isEmpty ? "HTTP \(status)" : message)
+        default: return .server(status: status, reason: reason, message: message.isEmpty ? "HTTP \(status)" : message)
         }
     }
 

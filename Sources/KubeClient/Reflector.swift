@@ -62,14 +62,14 @@ public final class Reflector<Item: KubeDecodable & Sendable>: Sendable {
     public var state: State { store.withLock { $0.state } }
 
     public func items(in namespace: String) -> [Item] {
-        store.withLock { store in store.byNamespace[namespace].map { Array($0.values) } ?? [] }
+        store.withLock { store in store.contents.byNamespace[namespace].map { Array($0.values) } ?? [] }
     }
 
     public func allItems() -> [Item] {
-        store.withLock { store in store.byNamespace.values.flatMap(\.values) }
+        store.withLock { store in store.contents.byNamespace.values.flatMap(\.values) }
     }
 
-    public var count: Int { store.withLock { $0.locations.count } }
+    public var count: Int { store.withLock { $0.contents.locations.count } }
 
     /// Watch events applied (bookmarks not counted) since the reflector started.
     public var eventsReceived: Int { store.withLock { $0.eventsReceived } }
@@ -271,8 +271,6 @@ extension Reflector {
         }
 
         var contents = Contents()
-        var byNamespace: [String: [String: Item]] { contents.byNamespace }
-        var locations: [String: Contents.Location] { contents.locations }
         var state = State.starting
         var hasSynced = false
         var syncWaiters: [Int: CheckedContinuation<Void, Never>] = [:]

@@ -124,9 +124,7 @@ extension KubernetesClient {
         do {
             response = try await http.execute(request, deadline: deadline, logger: logger)
         } catch {
-            let failure = Self.transportFailure(error)
-            if case .unreachable = failure, NIODeadline.now() >= deadline, !Self.isConnectionFailure(error) { throw KubeError.timeout }
-            throw failure
+            throw Self.requestFailure(error, deadline: deadline)
         }
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
@@ -205,13 +203,7 @@ extension KubernetesClient {
         case .event(let event):
             return event
         case .failure(let status):
-            let code = status.code ?? 500
-            let message = status.message ?? ""
-            switch code {
-            case 401, 403: throw KubeError.authentication(status: code, message: message)
-            case 404: throw KubeError.notFound(message)
-            default: throw KubeError.server(status: code, reason: status.reason, message: message.isEmpty ? "HTTP \(code)" : message)
-            }
+            throw Self.failure(status: status.code ?? 500, reason: status.reason, message: status.message ?? "")
         case .unknown(let type):
             logger.debug("a watch event of an unknown type is skipped", metadata: ["path": "\(path)", "type": "\(type)"])
             return nil

@@ -13,23 +13,23 @@ import Synchronization
 ///        "openWatches": 500, "openDeploymentWatches": 500, "clusters": 500, "clustersWatchingDeployments": 500,
 ///        "churnPerSecond": 0}
 ///
-///   A LIST is a GET of a collection without `watch`; a WATCH a GET with `watch=1|true`; a GET names one object. The
-///   counts are shared by every fake cluster of the process (a fleet's clusters add up).
+///   A LIST is a GET of a collection without `watch`; a WATCH a GET with `watch=1|true`; a GET names one object. Each
+///   fake cluster counts its own; a fleet answers the sum over its clusters.
 /// - `POST /debug/churn?perSecond=R`: from now on R Deployment changes a second spread over every cluster, as `--churn R`
 ///   (which keeps running on its own); 0 stops them. Answers `{"churnPerSecond": R}`.
 enum DebugRoutes {
     static let prefix = "/debug/"
 
     /// The answer for a `/debug/…` request on `clusters`.
-    static func respond(_ request: Request, path: String, clusters: [FakeKubeAPIServer]) -> Response {
+    static func respond(_ request: Request, path: String, clusters: [FakeKubeAPIServer], churn: Churn) -> Response {
         switch (request.method, path) {
         case (.get, "/debug/requests"):
-            return RequestCounters.shared.response(clusters, churn: Churn.shared.rate)
+            return RequestCounters.response(clusters, churn: churn.rate)
         case (.post, "/debug/churn"):
             guard let rate = request.uri.queryParameters["perSecond"].flatMap({ Double(String($0)) }), rate >= 0 else {
                 return FakeKubeAPIServer.status(400, reason: "BadRequest", message: "perSecond must be a number ≥ 0")
             }
-            Churn.shared.set(rate, clusters)
+            churn.set(rate, clusters)
             return FakeKubeAPIServer.json(["churnPerSecond": rate] as FakeKubeAPIServer.Object)
         default:
             return FakeKubeAPIServer.notFound
@@ -38,7 +38,6 @@ enum DebugRoutes {
 
     /// The load generator the benchmark turns on and off.
     final class Churn: Sendable {
-        static let shared = Churn()
         let running = Mutex<(rate: Double, task: Task<Void, Never>?)>((0, nil))
 
         var rate: Double { running.withLock { $0.rate } }
@@ -52,9 +51,8 @@ enum DebugRoutes {
     }
 }
 
+/// One fake cluster's requests, by verb and resource.
 final class RequestCounters: Sendable {
-    static let shared = RequestCounters()
-
     struct Counts {
         var verbs: [String: Int] = [:]
         var listByResource: [String: Int] = [:]
@@ -86,20 +84,25 @@ final class RequestCounters: Sendable {
         }
     }
 
-    /// The counts, with the watches open now on `clusters`.
-    func response(_ clusters: [FakeKubeAPIServer], churn: Double) -> Response {
+    /// The counts summed over `clusters`, with the watches open on them now.
+    static func response(_ clusters: [FakeKubeAPIServer], churn: Double) -> Response {
         let open = clusters.map { cluster in
             cluster.state.withLock { state in
                 (all: state.watchers.count, deployments: state.watchers.values.count(where: { $0.plural == "deployments" }))
             }
         }
-        var body: FakeKubeAPIServer.Object = counts.withLock { counts in
-            var body: FakeKubeAPIServer.Object = [:]
-            for verb in ["list", "watch", "get", "patch", "create", "delete", "other"] { body[verb] = counts.verbs[verb] ?? 0 }
-            body["listByResource"] = counts.listByResource
-            body["watchByResource"] = counts.watchByResource
-            return body
+        var total = Counts()
+        for cluster in clusters {
+            cluster.requestCounts.counts.withLock { counts in
+                total.verbs.merge(counts.verbs, uniquingKeysWith: +)
+                total.listByResource.merge(counts.listByResource, uniquingKeysWith: +)
+                total.watchByResource.merge(counts.watchByResource, uniquingKeysWith: +)
+            }
         }
+        var body: FakeKubeAPIServer.Object = [:]
+        for verb in ["list", "watch", "get", "patch", "create", "delete", "other"] { body[verb] = total.verbs[verb] ?? 0 }
+        body["listByResource"] = total.listByResource
+        body["watchByResource"] = total.watchByResource
         body["openWatches"] = open.reduce(0) { $0 + $1.all }
         body["openDeploymentWatches"] = open.reduce(0) { $0 + $1.deployments }
         body["clusters"] = clusters.count

@@ -88,6 +88,9 @@ public final class FakeKubeAPIServer: FakeServing {
     }
 
     let state: Mutex<State>
+    /// What `GET /debug/requests` counts of this cluster's requests, and the load `POST /debug/churn` starts on it alone.
+    let requestCounts = RequestCounters()
+    let churnControl = DebugRoutes.Churn()
     /// The bearer token accepted; nil accepts any request that got through TLS (client-certificate mode).
     public let token: String?
     public let requireClientCertificate: Bool
@@ -169,8 +172,8 @@ public final class FakeKubeAPIServer: FakeServing {
 
     /// Answers a request for `path` (the request's own path, or what follows a fleet's `/clusters/{id}`).
     func respond(_ request: Request, path: String) async throws -> Response {
-        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: [self]) }
-        RequestCounters.shared.record(request, path: path)
+        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: [self], churn: churnControl) }
+        requestCounts.record(request, path: path)
         let query = request.uri.queryParameters
         let hasContinue = query["continue"].map { !$0.isEmpty } ?? false
         let fault: Fault? = state.withLock { state in

@@ -9,6 +9,8 @@ import Synchronization
 public final class FakeKubeFleet: FakeServing {
     public let ids: [String]
     let clusters: [String: FakeKubeAPIServer]
+    /// The load `POST /debug/churn` starts over every cluster of the fleet.
+    let churnControl = DebugRoutes.Churn()
 
     /// Clusters by id, in this order.
     public init(_ clusters: [(id: String, cluster: FakeKubeAPIServer)]) {
@@ -40,7 +42,7 @@ public final class FakeKubeFleet: FakeServing {
 
     func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
-        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: all) }
+        if path.hasPrefix(DebugRoutes.prefix) { return DebugRoutes.respond(request, path: path, clusters: all, churn: churnControl) }
         let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: true)
         guard parts.count >= 2, parts[0] == "clusters", let cluster = clusters[String(parts[1])] else { return FakeKubeAPIServer.notFound }
         return try await cluster.respond(request, path: parts.count == 3 ? "/" + parts[2] : "/")

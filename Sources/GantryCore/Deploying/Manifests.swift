@@ -60,6 +60,9 @@ public struct ManifestOwner: Sendable, Equatable {
 public enum Manifests {
     public static let fieldManager = "gantry"
     public static let pullSecretName = "gantry-registry"
+    /// Every object Gantry applies carries `managedByLabel: managedBy`; status sync reads only such pods.
+    public static let managedByLabel = "app.kubernetes.io/managed-by"
+    public static let managedBy = "gantry"
     public static let deploymentIDLabel = "gantry.dev/deployment-id"
     public static let environmentIDLabel = "gantry.dev/environment-id"
     public static let revisionAnnotation = "gantry.dev/revision"
@@ -67,7 +70,7 @@ public enum Manifests {
     public static func labels(_ owner: ManifestOwner) -> [String: String] {
         [
             "app.kubernetes.io/name": owner.name,
-            "app.kubernetes.io/managed-by": "gantry",
+            managedByLabel: managedBy,
             "gantry.dev/project-id": owner.projectID,
             environmentIDLabel: owner.environmentID,
             deploymentIDLabel: owner.deploymentID,
@@ -211,7 +214,7 @@ public enum Manifests {
             "apiVersion": .string("v1"), "kind": .string("Secret"),
             "metadata": .object([
                 "name": .string(pullSecretName), "namespace": .string(namespace),
-                "labels": strings(["app.kubernetes.io/managed-by": "gantry", "gantry.dev/project-id": projectID, environmentIDLabel: environmentID]),
+                "labels": strings([managedByLabel: managedBy, "gantry.dev/project-id": projectID, environmentIDLabel: environmentID]),
             ]),
             "type": .string("kubernetes.io/dockerconfigjson"),
             "data": .object([".dockerconfigjson": .string(Data(json.utf8).base64EncodedString())]),

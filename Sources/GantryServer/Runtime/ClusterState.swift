@@ -1,9 +1,10 @@
+import GantryCore
 import KubeClient
 import NIOCore
 import Prometheus
 
-/// How the deployer reads a namespace's state for rollout tracking, drift and events. Today each read is a LIST
-/// against the cluster; a watch-based cache can take its place without the deploy logic changing.
+/// How the deployer reads a namespace's state for rollout tracking, drift and events: from a watched space's cache
+/// (`CachedClusterState`), or one LIST per question (`PollingClusterState`) for a space that is not watched.
 protocol ClusterStateReader: Sendable {
     func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout]
     /// Pods made by Gantry in the namespace.
@@ -26,7 +27,7 @@ struct PollingClusterState: ClusterStateReader {
 
     func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {
         counter?.increment()
-        return try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("labelSelector", "app.kubernetes.io/managed-by=gantry")],
+        return try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("labelSelector", "\(Manifests.managedByLabel)=\(Manifests.managedBy)")],
                               of: KubePodState.self, deadline: .now() + budget)
     }
 
@@ -36,5 +37,23 @@ struct PollingClusterState: ClusterStateReader {
         } catch .notFound {
             return try await client.list("/api/v1/namespaces/\(namespace)/events", of: KubeEvent.self, deadline: .now() + budget)
         }
+    }
+}
+
+/// Rollout tracking and drift read a watched space from its cache; Events are read from the cluster when asked.
+struct CachedClusterState: ClusterStateReader {
+    let cache: SpaceCache
+    let budget: TimeAmount
+
+    func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout] {
+        cache.deployments.items(in: namespace).map(\.rollout)
+    }
+
+    func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {
+        cache.pods.items(in: namespace).map(\.state).filter { $0.metadata.labels?[Manifests.managedByLabel] == Manifests.managedBy }
+    }
+
+    func events(in namespace: String) async throws(KubeError) -> [KubeEvent] {
+        try await PollingClusterState(client: cache.client, budget: budget).events(in: namespace)
     }
 }

@@ -99,8 +99,11 @@ final class EnvironmentStatsService: Sendable {
     /// The namespace's pods that hold their requests: neither Succeeded nor Failed.
     static func livePods(_ namespace: String, client: KubernetesClient, deadline: NIODeadline) async throws(KubeError) -> [KubePod] {
         try await client.list("/api/v1/namespaces/\(namespace)/pods", query: [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")],
-                              of: KubePod.self, deadline: deadline).filter { !terminalPhases.contains($0.status?.phase ?? "") }
+                              of: KubePod.self, deadline: deadline).filter(holdsRequests)
     }
+
+    /// A pod neither Succeeded nor Failed: the scheduler still counts its requests.
+    static func holdsRequests(_ pod: KubePod) -> Bool { !terminalPhases.contains(pod.status?.phase ?? "") }
 
     /// Replicas share their template, so a namespace holds few distinct pod specs: each is added up once.
     struct PodRequests {

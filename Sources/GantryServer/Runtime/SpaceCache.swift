@@ -8,7 +8,7 @@ import NIOCore
 /// The labels and annotations the deployer reads; the cache keeps no others (a `last-applied-configuration`
 /// annotation alone can be larger than everything else Gantry keeps of an object).
 enum CachedMetadata {
-    static let labels: Set<String> = ["app.kubernetes.io/managed-by", Manifests.deploymentIDLabel, Manifests.environmentIDLabel, Manifests.revisionAnnotation]
+    static let labels: Set<String> = [Manifests.managedByLabel, Manifests.deploymentIDLabel, Manifests.environmentIDLabel, Manifests.revisionAnnotation]
     static let annotations: Set<String> = ["deployment.kubernetes.io/revision", Manifests.revisionAnnotation]
 
     static func slim(_ metadata: ObjectMeta) -> ObjectMeta {
@@ -63,25 +63,23 @@ final class SpaceCache: Sendable {
     let pods: Reflector<CachedPod>
 
     init(space: SyncSpace, spaceName: String, namespaces: Set<String>, client: KubernetesClient, watchTimeoutSeconds: Int = 300,
-         lists: ListGate? = nil, onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
+         listGate: ListGate? = nil, onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
         self.space = space
         self.spaceName = spaceName
         self.namespaces = namespaces
         self.client = client
         self.started = .now
-        let notify: @Sendable (Set<String>) -> Void = { changed in
-            let ours = changed.intersection(namespaces)
-            if !ours.isEmpty { onChange(space, ours) }
-        }
+        // The keys keep only `namespaces`, so every change reported is in one of them.
+        let notify: @Sendable (Set<String>) -> Void = { onChange(space, $0) }
         namespaceObjects = Reflector(client: client, path: "/api/v1/namespaces",
                                      key: { namespaces.contains($0.metadata.name) ? $0.metadata.name : nil },
-                                     namespace: { $0.metadata.name }, onChange: notify, listGate: lists, watchTimeoutSeconds: watchTimeoutSeconds,
+                                     namespace: { $0.metadata.name }, onChange: notify, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds,
                                      logger: logger)
         deployments = Reflector(client: client, path: "/apis/apps/v1/deployments", key: Self.key(in: namespaces),
-                                namespace: { $0.rollout.metadata.namespace }, onChange: notify, listGate: lists,
+                                namespace: { $0.rollout.metadata.namespace }, onChange: notify, listGate: listGate,
                                 watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
         pods = Reflector(client: client, path: "/api/v1/pods", key: Self.key(in: namespaces), namespace: { $0.state.metadata.namespace },
-                         onChange: notify, listGate: lists, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+                         onChange: notify, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
     }
 
     static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
@@ -127,28 +125,10 @@ final class SpaceCache: Sendable {
 
     /// Pods of the namespace that hold their requests: neither Succeeded nor Failed.
     func livePods(in namespace: String) -> [KubePod] {
-        pods.items(in: namespace).map(\.pod).filter { !EnvironmentStatsService.terminalPhases.contains($0.status?.phase ?? "") }
+        pods.items(in: namespace).map(\.pod).filter(EnvironmentStatsService.holdsRequests)
     }
 }
 
 protocol HasObjectMeta { var objectMeta: ObjectMeta { get } }
 extension CachedRollout: HasObjectMeta { var objectMeta: ObjectMeta { rollout.metadata } }
 extension CachedPod: HasObjectMeta { var objectMeta: ObjectMeta { state.metadata } }
-
-/// Rollout tracking and drift read a watched space from its cache; Events are read from the cluster when asked.
-struct CachedClusterState: ClusterStateReader {
-    let cache: SpaceCache
-    let budget: TimeAmount
-
-    func deployments(in namespace: String) async throws(KubeError) -> [KubeRollout] {
-        cache.deployments.items(in: namespace).map(\.rollout)
-    }
-
-    func pods(in namespace: String) async throws(KubeError) -> [KubePodState] {
-        cache.pods.items(in: namespace).map(\.state).filter { $0.metadata.labels?["app.kubernetes.io/managed-by"] == "gantry" }
-    }
-
-    func events(in namespace: String) async throws(KubeError) -> [KubeEvent] {
-        try await PollingClusterState(client: cache.client, budget: budget).events(in: namespace)
-    }
-}

@@ -32,7 +32,7 @@ final class SpaceWatches: Service, Sendable {
     let metrics: WatchMetrics
     let logger: Logger
     /// At most 8 LISTs at once over every cache (a cold start on 500 clusters is 1,500 of them).
-    let lists = ListGate(permits: 8)
+    let listGate = ListGate(permits: 8)
     let running = Mutex<[String: Running]>([:])
     /// The spaces this replica holds after the last round; nil before the first.
     let held = Mutex<Set<String>?>(nil)
@@ -122,7 +122,7 @@ final class SpaceWatches: Service, Sendable {
             return
         }
         let changes = self.changes
-        let cache = SpaceCache(space: space, spaceName: name, namespaces: namespaces, client: client, watchTimeoutSeconds: watchTimeoutSeconds, lists: lists,
+        let cache = SpaceCache(space: space, spaceName: name, namespaces: namespaces, client: client, watchTimeoutSeconds: watchTimeoutSeconds, listGate: listGate,
                                onChange: { space, namespaces in changes.note(space, namespaces: namespaces) }, logger: logger)
         let task = Task { await cache.run() }
         running.withLock { $0[space.spaceID] = Running(cache: cache, task: task) }
@@ -156,7 +156,7 @@ final class SpaceWatches: Service, Sendable {
         return cache.problem == nil ? .starting : .broken
     }
 
-    /// Whether status sync on this replica owns the space: true for every space until the first round has run.
+    /// Whether status sync on this replica owns the space: none until the first round has started their caches.
     func holds(_ spaceID: String) -> Bool {
         held.withLock { $0?.contains(spaceID) ?? false }
     }
@@ -179,65 +179,5 @@ final class SpaceWatches: Service, Sendable {
                                metadata: ["space_id": "\(spaceID)", "reason": "\(problem)"])
             }
         }
-    }
-}
-
-/// The watches in `/metrics`: per space its state, how many objects its cache holds, watch events and LIST calls
-/// (counters), and how many spaces this replica holds. `gantry_kube_list_requests_total` also counts status sync's
-/// LISTs of spaces that are not watched, so "no LIST calls in steady state" can be read off one counter.
-final class WatchMetrics: Sendable {
-    struct Space: Sendable {
-        var healthy: Gauge
-        var objects: Gauge
-        var events: Counter
-        var eventsSeen: Int
-        var listsSeen: Int
-    }
-
-    let registry: PrometheusCollectorRegistry
-    let leased: Gauge
-    let lists: Counter
-    let lag: Gauge
-    let spaces = Mutex<[String: Space]>([:])
-
-    init(registry: PrometheusCollectorRegistry?) {
-        // Without a registry (tests) the figures are still kept, in one nobody reads.
-        let registry = registry ?? PrometheusCollectorRegistry()
-        self.registry = registry
-        leased = registry.makeGauge(name: "gantry_spaces_leased", help: "Spaces whose cluster this deployer replica watches.")
-        lists = registry.makeCounter(name: "gantry_kube_list_requests_total", help: "LIST calls made by status sync and the space caches.")
-        lag = registry.makeGauge(name: "gantry_status_sync_lag_seconds",
-                                 help: "From a watch event to its namespace synced into the catalog, for the last batch of changes.")
-    }
-
-    func update(space spaceID: String, healthy: Bool, objects: Int, events: Int, lists listCount: Int) {
-        let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
-            var entry = spaces[spaceID] ?? Space(
-                healthy: registry.makeGauge(name: "gantry_space_watch_healthy", labels: [("space_id", spaceID)],
-                                            help: "1 while every watch of the space is listed and current, else 0 (status sync lists the cluster)."),
-                objects: registry.makeGauge(name: "gantry_space_cache_objects", labels: [("space_id", spaceID)],
-                                            help: "Objects held in the space's cache."),
-                events: registry.makeCounter(name: "gantry_space_watch_events_total", labels: [("space_id", spaceID)],
-                                             help: "Watch events applied to the space's cache."),
-                eventsSeen: 0, listsSeen: 0)
-            // A remade cache counts from zero again.
-            let eventsDelta = events >= entry.eventsSeen ? events - entry.eventsSeen : events
-            let listsDelta = listCount >= entry.listsSeen ? listCount - entry.listsSeen : listCount
-            entry.eventsSeen = events
-            entry.listsSeen = listCount
-            spaces[spaceID] = entry
-            return (eventsDelta, listsDelta, entry)
-        }
-        entry.healthy.set((healthy ? 1 : 0) as Int64)
-        entry.objects.set(Int64(objects) as Int64)
-        if eventsDelta > 0 { entry.events.increment(by: Int64(eventsDelta)) }
-        if listsDelta > 0 { lists.increment(by: Int64(listsDelta)) }
-    }
-
-    func forget(space spaceID: String) {
-        guard let entry = spaces.withLock({ $0.removeValue(forKey: spaceID) }) else { return }
-        registry.unregisterGauge(entry.healthy)
-        registry.unregisterGauge(entry.objects)
-        registry.unregisterCounter(entry.events)
     }
 }

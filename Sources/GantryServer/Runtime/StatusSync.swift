@@ -78,21 +78,20 @@ final class StatusSync: Service, Sendable {
     /// One pass over every space whose backoff has elapsed (and, with watches, that this replica holds).
     func syncOnce(now: ContinuousClock.Instant = .now) async throws {
         let changed = watches?.changes.take().changes ?? [:]
-        let due = try await runtime.syncSpaces()
-            .filter { watches?.holds($0.spaceID) ?? true }
-            .map { SpaceKey(org: $0.organizationID, space: $0.spaceID) }
-            .filter { key in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
-        await forEach(due) { key in
+        let due = try await runtime.syncSpaceNamespaces()
+            .filter { space, _ in watches?.holds(space.spaceID) ?? true }
+            .map { space, namespaces in (SpaceKey(org: space.organizationID, space: space.spaceID), space, namespaces.sorted()) }
+            .filter { key, _, _ in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
+        await forEach(due) { key, space, namespaces in
             switch self.watches?.watch(ofSpace: key.space) {
             case .healthy(let cache):
-                let space = SyncSpace(organizationID: key.org, spaceID: key.space)
-                await self.syncWatched(key, cache: cache, changed: changed[space] ?? [], checkCatalog: true)
+                await self.syncWatched(key, cache: cache, changed: changed[space] ?? [])
             case .starting:
                 // Its first lists are under way and will report every namespace: listing it here too would double a
                 // cold start's work.
                 break
             case .broken, nil:
-                await self.sync(key, now: now)
+                await self.sync(key, namespaces: namespaces, now: now)
             }
         }
     }
@@ -107,8 +106,7 @@ final class StatusSync: Service, Sendable {
         }
         guard !work.isEmpty else { return }
         await forEach(work) { key, cache, namespaces in
-            // The digests are read here too, so that the next pass compares the catalog with what these syncs saw.
-            await self.syncWatched(key, cache: cache, changed: namespaces, checkCatalog: true)
+            await self.syncWatched(key, cache: cache, changed: namespaces)
         }
         if let since { watches.metrics.lag.set(Double((ContinuousClock.now - since) / .milliseconds(1)) / 1000) }
     }
@@ -125,22 +123,21 @@ final class StatusSync: Service, Sendable {
     }
 
     /// A watched space: only what changed (in the cluster or the catalog) or has a rollout under way is read again.
-    func syncWatched(_ key: SpaceKey, cache: SpaceCache, changed: Set<String>, checkCatalog: Bool) async {
+    /// The catalog digests are read with every batch, so the next pass compares the catalog with what this one saw.
+    func syncWatched(_ key: SpaceKey, cache: SpaceCache, changed: Set<String>) async {
         var namespaces = changed.union(hot.withLock { $0[key] ?? [] })
         do {
-            if checkCatalog {
-                let current = try await runtime.syncNamespaceDigests(space: key.space, org: key.org)
-                let previous = digests.withLock { digests in
-                    defer { digests[key] = current }
-                    return digests[key]
-                }
-                // Without earlier digests every namespace is read: at a cold start the cache's first lists reported them
-                // all in this same batch anyway, so nothing is read twice.
-                if let previous {
-                    for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
-                } else {
-                    namespaces.formUnion(current.keys)
-                }
+            let current = try await runtime.syncNamespaceDigests(space: key.space, org: key.org)
+            let previous = digests.withLock { digests in
+                defer { digests[key] = current }
+                return digests[key]
+            }
+            // Without earlier digests every namespace is read: at a cold start the cache's first lists reported them
+            // all in this same batch anyway, so nothing is read twice.
+            if let previous {
+                for (namespace, digest) in current where previous[namespace] != digest { namespaces.insert(namespace) }
+            } else {
+                namespaces.formUnion(current.keys)
             }
             let cached = CachedClusterState(cache: cache, budget: .seconds(10))
             // A namespace the cache does not cover yet (its environment's first deployment) is listed until the cache is
@@ -150,10 +147,10 @@ final class StatusSync: Service, Sendable {
             // The space's statuses in one transaction: a cold start writes 500 transactions for 50,000 deployments, not 10,000.
             var observed: [ObservedStatus] = []
             for namespace in namespaces.sorted() {
-                let underway = cache.namespaces.contains(namespace)
-                    ? try await syncNamespace(key, namespace: namespace, state: cached, space: cache.spaceName, observed: &observed)
-                    : try await syncNamespace(key, namespace: namespace, state: listed, space: cache.spaceName, observed: &observed)
-                if underway { stillHot.insert(namespace) }
+                let state: any ClusterStateReader = cache.namespaces.contains(namespace) ? cached : listed
+                if try await syncNamespace(key, namespace: namespace, state: state, space: cache.spaceName, observed: &observed) {
+                    stillHot.insert(namespace)
+                }
             }
             try await runtime.recordObserved(observed)
             hot.withLock { hot in
@@ -169,7 +166,7 @@ final class StatusSync: Service, Sendable {
     /// Compares one namespace's catalog deployments with the cluster's: adds the statuses that differ to `observed`
     /// (the caller writes them, a namespace or a space at a time) and records drift and rollouts. Returns whether a
     /// rollout in it is still under way.
-    func syncNamespace(_ key: SpaceKey, namespace: String, state: some ClusterStateReader, space: String,
+    func syncNamespace(_ key: SpaceKey, namespace: String, state: any ClusterStateReader, space: String,
                        observed: inout [ObservedStatus]) async throws -> Bool {
         let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
         guard !targets.isEmpty else { return false }
@@ -205,14 +202,7 @@ final class StatusSync: Service, Sendable {
     }
 
     /// A space read from its cluster: one LIST of Deployments per namespace (and of pods where a rollout is under way).
-    func sync(_ key: SpaceKey, now: ContinuousClock.Instant) async {
-        let namespaces: [String]
-        do {
-            namespaces = try await runtime.syncNamespaces(space: key.space, org: key.org)
-        } catch {
-            logger.warning("status sync could not read the catalog", metadata: ["space_id": "\(key.space)", "error": "\(String(describing: type(of: error)))"])
-            return
-        }
+    func sync(_ key: SpaceKey, namespaces: [String], now: ContinuousClock.Instant) async {
         do {
             let (client, space) = try await connector.client(forSpace: key.space, org: key.org)
             let state = PollingClusterState(client: client, budget: .seconds(10), counter: watches?.metrics.lists)

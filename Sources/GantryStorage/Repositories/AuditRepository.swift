@@ -198,7 +198,7 @@ enum AuditTrail {
     }
 
     /// Appends `events` to the organization's hash chain, in order: the chain's head is locked and moved once, and the
-    /// entries go in with one statement.
+    /// entries go in with one statement per thousand.
     static func record(
         _ events: [AuditEvent], actor: AuditActor, org: String, requestID: String?, ids: IDGenerator, on sql: any SQLDatabase
     ) async throws {
@@ -213,24 +213,27 @@ enum AuditTrail {
         var seq = head?.seq ?? 0
         var previous = head?.hash
         let now = Timestamp.now()
-        var insert = sql.insert(into: "audit_logs").columns(
-            "id", "org_id", "seq", "action", "actor_type", "actor_id", "actor_email", "token_id", "resource_type", "resource_id",
-            "project_id", "environment_id", "deployment_id", "request_id", "changes", "created_at", "hash", "prev_hash")
-        for event in events {
-            seq += 1
-            let entry = AuditEntry(
-                id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
-                createdAtMicros: now, prevHash: previous
-            )
-            insert = insert.values(
-                SQLBind(entry.id), SQLBind(org), SQLBind(seq), SQLBind(entry.action), SQLBind(actor.type), SQLBind(actor.id),
-                SQLBind(actor.email), SQLBind(actor.tokenId), SQLBind(entry.resourceType), SQLBind(entry.resourceId), SQLBind(entry.projectId),
-                SQLBind(entry.environmentId), SQLBind(entry.deploymentId), SQLBind(entry.requestId),
-                SQLBind(try entry.changes.map { try JSONColumn.encode($0) }), SQLBind(entry.createdAtMicros), SQLBind(entry.hash),
-                SQLBind(entry.prevHash))
-            previous = entry.hash
+        // 18 values per entry: 1,000 entries a statement stay well under SQLite's and PostgreSQL's limits on binds.
+        for start in stride(from: 0, to: events.count, by: 1000) {
+            var insert = sql.insert(into: "audit_logs").columns(
+                "id", "org_id", "seq", "action", "actor_type", "actor_id", "actor_email", "token_id", "resource_type", "resource_id",
+                "project_id", "environment_id", "deployment_id", "request_id", "changes", "created_at", "hash", "prev_hash")
+            for event in events[start..<min(start + 1000, events.count)] {
+                seq += 1
+                let entry = AuditEntry(
+                    id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,
+                    createdAtMicros: now, prevHash: previous
+                )
+                insert = insert.values(
+                    SQLBind(entry.id), SQLBind(org), SQLBind(seq), SQLBind(entry.action), SQLBind(actor.type), SQLBind(actor.id),
+                    SQLBind(actor.email), SQLBind(actor.tokenId), SQLBind(entry.resourceType), SQLBind(entry.resourceId), SQLBind(entry.projectId),
+                    SQLBind(entry.environmentId), SQLBind(entry.deploymentId), SQLBind(entry.requestId),
+                    SQLBind(try entry.changes.map { try JSONColumn.encode($0) }), SQLBind(entry.createdAtMicros), SQLBind(entry.hash),
+                    SQLBind(entry.prevHash))
+                previous = entry.hash
+            }
+            try await insert.run()
         }
-        try await insert.run()
         try await sql.raw("UPDATE audit_heads SET seq = \(bind: seq), hash = \(bind: previous) WHERE org_id = \(bind: org)").run()
     }
 }

@@ -62,21 +62,18 @@ public protocol RuntimeRepository: Sendable {
     func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials
     /// Namespace → live environment bound to it, on one space.
     func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String]
-    /// Every live deployment of every organization, with where it runs.
-    /// The spaces that have live deployments to sync, as (organization, space) pairs.
-    func syncSpaces() async throws -> [SyncSpace]
-    /// The namespaces of one space that hold live deployments.
-    func syncNamespaces(space spaceID: String, org: String) async throws -> [String]
-    /// The same namespaces, each with a digest of its live deployments' catalog state (how many, their versions and
-    /// current revisions): a watched space re-reads a namespace whose cluster did not change only when this does.
-    /// Every space with work and its namespaces that hold live deployments, in one read (the space watches' round).
+    /// Every space with live deployments to sync and its namespaces that hold them, in one read (a status-sync pass,
+    /// a space-watches round).
     func syncSpaceNamespaces() async throws -> [SyncSpace: Set<String>]
+    /// The same namespaces of one space, each with a digest of its live deployments' catalog state (how many, their
+    /// versions and current revisions): a watched space re-reads a namespace whose cluster did not change only when
+    /// this does.
     func syncNamespaceDigests(space spaceID: String, org: String) async throws -> [String: String]
     /// The live deployments of one namespace: a pass holds one namespace's deployments at a time, not the catalog's.
     func syncTargets(space spaceID: String, org: String, namespace: String) async throws -> [SyncTarget]
-    /// Writes observed statuses (not a client change: `version` stays), all in one transaction — a namespace at a
-    /// time, so a cold start over 50,000 deployments is not 50,000 transactions; each change of status is audited with
-    /// a `system` actor. Returns how many statuses changed.
+    /// Writes observed statuses (not a client change: `version` stays), all in one transaction — a namespace or a
+    /// space at a time, so a cold start over 50,000 deployments is not 50,000 transactions; each change of status is
+    /// audited with a `system` actor. Returns how many statuses changed.
     @discardableResult
     func recordObserved(_ observations: [ObservedStatus]) async throws -> Int
     /// The current revision's rollout finished: `succeeded` (and `lastDeployedAt`), or `failed` with a message a person can act on.
@@ -135,26 +132,6 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         EXISTS (SELECT 1 FROM deployments d JOIN projects p ON p.id = d.project_id
                 WHERE d.environment_id = e.id AND d.deleted_at IS NULL AND p.deleted_at IS NULL)
         """
-
-    public func syncSpaces() async throws -> [SyncSpace] {
-        struct Row: Decodable { var orgId: String; var spaceId: String }
-        return try await database.read { sql in
-            try await sql.raw("""
-                SELECT DISTINCT e.org_id, e.space_id FROM environments e
-                WHERE e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
-                """).all(Row.self).map { SyncSpace(organizationID: $0.orgId, spaceID: $0.spaceId) }
-        }
-    }
-
-    public func syncNamespaces(space spaceID: String, org: String) async throws -> [String] {
-        try await database.read { sql in
-            try await sql.raw("""
-                SELECT e.namespace FROM environments e
-                WHERE e.org_id = \(bind: org) AND e.space_id = \(bind: spaceID) AND e.deleted_at IS NULL AND \(unsafeRaw: Self.hasLiveDeployment)
-                ORDER BY e.namespace
-                """).all(decodingColumn: "namespace", as: String.self)
-        }
-    }
 
     public func syncSpaceNamespaces() async throws -> [SyncSpace: Set<String>] {
         struct Row: Decodable { var orgId: String; var spaceId: String; var namespace: String }
@@ -231,11 +208,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 if let event = try await Self.write(observation, on: sql) { entries[observation.target.organizationID, default: []].append(event) }
             }
             for (org, events) in entries.sorted(by: { $0.key < $1.key }) {
-                // 18 values per entry: 1,000 entries stay well under SQLite's and PostgreSQL's limits on binds per statement.
-                for start in stride(from: 0, to: events.count, by: 1000) {
-                    try await AuditTrail.record(Array(events[start..<min(start + 1000, events.count)]), actor: .system, org: org,
-                                                requestID: nil, ids: ids, on: sql)
-                }
+                try await AuditTrail.record(events, actor: .system, org: org, requestID: nil, ids: ids, on: sql)
             }
             return entries.values.reduce(0) { $0 + $1.count }
         }
