@@ -150,8 +150,9 @@ struct RuntimeTests {
                 let (_, _, environment) = try await Self.environment(app, url)
                 let data = try await app.get("/api/environments/\(environment)/cluster-discovery").data
                 let controllers = data["ingressControllers"] as? [[String: Any]] ?? []
-                #expect(controllers.map { $0["className"] as? String } == ["nginx", "traefik", "haproxy", "cilium"])
-                #expect(controllers.map { $0["vendor"] as? String } == ["nginx", "traefik", "haproxy", "other"])
+                // The default class first, then by name.
+                #expect(controllers.map { $0["className"] as? String } == ["nginx", "cilium", "haproxy", "traefik"])
+                #expect(controllers.map { $0["vendor"] as? String } == ["nginx", "other", "haproxy", "traefik"])
                 #expect(controllers.map { $0["isDefault"] as? Bool } == [true, false, false, false])
                 let certManager = (data["certManagers"] as? [[String: Any]])?.first
                 #expect(certManager?["name"] as? String == "cert-manager")

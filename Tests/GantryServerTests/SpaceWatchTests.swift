@@ -214,6 +214,64 @@ struct SpaceWatchTests {
         }
     }
 
+    /// LISTs (not watches) of a collection path.
+    static func lists(_ cluster: FakeKubeAPIServer, of path: String) -> Int {
+        cluster.requests.filter { $0.method == "GET" && $0.path == path && !$0.query.contains("watch=") }.count
+    }
+
+    @Test("Cluster discovery reads a watched space's IngressClasses from its cache, and sees a new one", arguments: [TestDatabase.sqlite])
+    func discoveryFromCache(_ db: TestDatabase) async throws {
+        let classes = "/apis/networking.k8s.io/v1/ingressclasses"
+        try await DeployingTests.withDeployer(db, settings: DeployingTests.fast.merging(Self.watching) { $1 }) { app, cluster, environment in
+            _ = try await DeployingTests.createDeployment(app, environment)
+            try await DeployingTests.waitUntil("the space is watched") {
+                Self.watchHealth(try await app.get("/metrics").text) == ["1"]
+                    && cluster.requests.contains { $0.path == classes && $0.query.contains("watch=") }
+            }
+            let listed = Self.lists(cluster, of: classes)
+            cluster.update { $0.ingressClasses.append(KubeFixtures.ingressClass("traefik", controller: "traefik.io/ingress-controller", isDefault: false)) }
+            try await DeployingTests.waitUntil("discovery shows the new class") {
+                let found = try await app.get("/api/environments/\(environment)/cluster-discovery")
+                let names = (found["ingressControllers"] as? [[String: Any]])?.compactMap { $0["className"] as? String }
+                return names == ["nginx", "traefik"]
+            }
+            #expect(Self.lists(cluster, of: classes) == listed, "discovery listed the IngressClasses of a watched space")
+        }
+    }
+
+    @Test("A namespace's Events are watched while a rollout in it is under way, and the timeline reads them from the cache", arguments: [TestDatabase.sqlite])
+    func timelineFromCache(_ db: TestDatabase) async throws {
+        let events = "/api/v1/namespaces/shop/events"
+        var settings = DeployingTests.fast.merging(Self.watching) { $1 }
+        // The image never pulls, so the rollout stays under way for the whole test.
+        settings[Settings.keys.rolloutFailureAfter] = "600"
+        try await DeployingTests.withDeployer(db, settings: settings) { app, cluster, environment in
+            let deployment = try await DeployingTests.createDeployment(app, environment, ["image": "ghcr.io/acme/web:does-not-exist"])
+            try await DeployingTests.waitUntil("the space is watched") { Self.watchHealth(try await app.get("/metrics").text) == ["1"] }
+            #expect(try await app.post("/api/deployments/\(deployment)/deploy").status == 202)
+            try await DeployingTests.waitUntil("the namespace's Events are watched") {
+                cluster.requests.contains { $0.path == events && $0.query.contains("watch=") }
+            }
+            let listed = Self.lists(cluster, of: events) + Self.lists(cluster, of: "/apis/events.k8s.io/v1/namespaces/shop/events")
+            try await DeployingTests.waitUntil("the timeline shows the kubelet's pull failure") {
+                try await app.get("/api/deployments/\(deployment)/events").items.contains {
+                    $0["source"] as? String == "kubernetes" && $0["type"] as? String == "Warning" && ($0["message"] as? String)?.contains("ImagePull") == true
+                }
+            }
+            #expect(Self.lists(cluster, of: events) + Self.lists(cluster, of: "/apis/events.k8s.io/v1/namespaces/shop/events") == listed,
+                    "the timeline listed Events that are watched")
+
+            // A good image finishes the rollout: the Events watch stops, and the timeline lists them again.
+            #expect(try await app.patch("/api/deployments/\(deployment)", ["image": "ghcr.io/acme/web:1.1"]).status == 200)
+            #expect(try await app.post("/api/deployments/\(deployment)/deploy").status == 202)
+            try await DeployingTests.waitForRevision(app, deployment, 2, in: ["succeeded"])
+            try await DeployingTests.waitUntil("the timeline lists Events again") {
+                _ = try await app.get("/api/deployments/\(deployment)/events")
+                return Self.lists(cluster, of: "/apis/events.k8s.io/v1/namespaces/shop/events") > 0
+            }
+        }
+    }
+
     @Test("Two deployers watch each space once, and one takes the other's spaces when it stops", arguments: TestDatabase.all)
     func twoDeployers(_ db: TestDatabase) async throws {
         let cluster = FakeKubeAPIServer(RuntimeTests.shop())

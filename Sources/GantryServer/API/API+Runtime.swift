@@ -75,9 +75,7 @@ extension APIImplementation {
         let caller = try RequestScope.caller()
         let id = try HTTPSupport.pathID(input.path.envID, .environment, resource: "environment")
         let environment = try await repositories.environments.get(id, in: nil, for: caller, requiring: policy)
-        let found = try await deployer.onCluster(space: environment.spaceID, org: caller.organizationID) { client, deadline throws(KubeError) in
-            try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
-        }
+        let found = try await deployer.discovery(of: environment, org: caller.organizationID)
         return .ok(.init(body: .json(.init(data: .init(
             ingressControllers: found.ingressControllers.map {
                 .init(className: $0.className, controller: $0.controller, vendor: .init(rawValue: $0.vendor) ?? .other, isDefault: $0.isDefault)

@@ -40,7 +40,8 @@ struct PollingClusterState: ClusterStateReader {
     }
 }
 
-/// Rollout tracking and drift read a watched space from its cache; Events are read from the cluster when asked.
+/// Rollout tracking and drift read a watched space from its cache; so does the deploy timeline while the namespace has a
+/// rollout under way (its Events are watched then), and lists them otherwise.
 struct CachedClusterState: ClusterStateReader {
     let cache: SpaceCache
     let budget: TimeAmount
@@ -54,6 +55,7 @@ struct CachedClusterState: ClusterStateReader {
     }
 
     func events(in namespace: String) async throws(KubeError) -> [KubeEvent] {
-        try await PollingClusterState(client: cache.client, budget: budget).events(in: namespace)
+        if let watched = cache.events(in: namespace) { return watched }
+        return try await PollingClusterState(client: cache.client, budget: budget).events(in: namespace)
     }
 }

@@ -44,8 +44,6 @@ enum Preflight {
 extension Deployer {
     /// The environment's ingress classes and issuers, or nil when its cluster cannot be read now.
     func discoveryIfReachable(_ environment: Environment, org: String) async -> ClusterDiscoveryService.Discovery? {
-        try? await onCluster(space: environment.spaceID, org: org) { client, deadline throws(KubeError) in
-            try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, deadline: deadline)
-        }
+        try? await discovery(of: environment, org: org)
     }
 }

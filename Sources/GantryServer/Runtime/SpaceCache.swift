@@ -4,6 +4,7 @@ import GantryStorage
 import KubeClient
 import Logging
 import NIOCore
+import Synchronization
 
 /// The labels and annotations the deployer reads; the cache keeps no others (a `last-applied-configuration`
 /// annotation alone can be larger than everything else Gantry keeps of an object).
@@ -45,11 +46,43 @@ struct CachedPod: Sendable, Equatable, KubeDecodable {
     }
 }
 
+/// An IngressClass as cluster discovery reads it: name, controller and the default-class annotation.
+struct CachedIngressClass: Sendable, Equatable, KubeDecodable {
+    static let defaultClassAnnotation = "ingressclass.kubernetes.io/is-default-class"
+    var ingressClass: KubeIngressClass
+
+    init(json: JSONView) throws(JSONError) {
+        ingressClass = try KubeIngressClass(json: json)
+        var slim = ObjectMeta(name: ingressClass.metadata.name)
+        slim.annotations = ingressClass.metadata.annotations?.filter { $0.key == Self.defaultClassAnnotation }
+        ingressClass.metadata = slim
+    }
+}
+
+/// A core v1 Event as the deploy timeline reads it, keyed by its own name.
+struct CachedEvent: Sendable, Equatable, KubeDecodable {
+    var name: String
+    var namespace: String?
+    var event: KubeEvent
+
+    init(json: JSONView) throws(JSONError) {
+        let metadata: ObjectMeta = try json.decode("metadata")
+        name = metadata.name
+        namespace = metadata.namespace
+        event = try KubeEvent(json: json)
+    }
+}
+
 /// One space's cluster as the deployer last saw it, kept current by watches (docs/api.md §6, "Watching clusters"):
-/// the Namespaces, Deployments and Pods of the environments' namespaces on it, nothing else. Each collection is
-/// watched cluster-wide (three watches per cluster, not three per namespace) and what lies outside Gantry's
-/// namespaces is dropped as it arrives, so a big shared cluster costs bandwidth but not memory. Only the fields
-/// Gantry reads are kept (`KubeRollout`, `CachedPod`, names), never whole objects.
+/// the Namespaces, Deployments and Pods of the environments' namespaces on it, the cluster's IngressClasses, and the
+/// Events of namespaces with a rollout under way; nothing else. Namespaces, Deployments and Pods are watched
+/// cluster-wide (three watches per cluster, not three per namespace) and what lies outside Gantry's namespaces is
+/// dropped as it arrives, so a big shared cluster costs bandwidth but not memory. Only the fields Gantry reads are
+/// kept (`KubeRollout`, `CachedPod`, names), never whole objects.
+///
+/// ReplicaSets are not watched: Gantry's pods carry their deployment and revision labels, so rollout tracking never
+/// needs the ReplicaSet between a Deployment and its pods, and a cache of them would hold one object per kept revision
+/// for no reader.
 final class SpaceCache: Sendable {
     let space: SyncSpace
     /// The space's name, for errors.
@@ -61,6 +94,19 @@ final class SpaceCache: Sendable {
     let namespaceObjects: Reflector<KubeObjectName>
     let deployments: Reflector<CachedRollout>
     let pods: Reflector<CachedPod>
+    /// For cluster discovery. Not part of `isHealthy`: credentials that may not read a cluster-scoped kind still let
+    /// status sync and stats use the cache; discovery then lists.
+    let ingressClasses: Reflector<CachedIngressClass>
+    let listGate: ListGate?
+    let watchTimeoutSeconds: Int
+    let logger: Logger
+    /// Per namespace with a rollout under way, a watch of its Events for the deploy timeline; nil once the cache stopped.
+    let eventWatches = Mutex<[String: EventWatch]?>([:])
+
+    struct EventWatch: Sendable {
+        var events: Reflector<CachedEvent>
+        var task: Task<Void, Never>
+    }
 
     init(space: SyncSpace, spaceName: String, namespaces: Set<String>, client: KubernetesClient, watchTimeoutSeconds: Int = 300,
          listGate: ListGate? = nil, onChange: @escaping @Sendable (SyncSpace, Set<String>) -> Void, logger: Logger) {
@@ -69,6 +115,9 @@ final class SpaceCache: Sendable {
         self.namespaces = namespaces
         self.client = client
         self.started = .now
+        self.listGate = listGate
+        self.watchTimeoutSeconds = watchTimeoutSeconds
+        self.logger = logger
         // The keys keep only `namespaces`, so every change reported is in one of them.
         let notify: @Sendable (Set<String>) -> Void = { onChange(space, $0) }
         namespaceObjects = Reflector(client: client, path: "/api/v1/namespaces",
@@ -80,6 +129,8 @@ final class SpaceCache: Sendable {
                                 watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
         pods = Reflector(client: client, path: "/api/v1/pods", key: Self.key(in: namespaces), namespace: { $0.state.metadata.namespace },
                          onChange: notify, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+        ingressClasses = Reflector(client: client, path: "/apis/networking.k8s.io/v1/ingressclasses", key: { $0.ingressClass.metadata.name },
+                                   namespace: { _ in nil }, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
     }
 
     static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
@@ -94,17 +145,59 @@ final class SpaceCache: Sendable {
             group.addTask { await self.namespaceObjects.run() }
             group.addTask { await self.deployments.run() }
             group.addTask { await self.pods.run() }
+            group.addTask { await self.ingressClasses.run() }
+        }
+        for watch in eventWatches.withLock({ watches in
+            defer { watches = nil }
+            return watches.map { Array($0.values) } ?? []
+        }) {
+            watch.task.cancel()
         }
     }
+
+    /// Watches the Events of exactly `namespaces` (those with a rollout under way), starting and stopping watches to match.
+    func watchEvents(in namespaces: Set<String>) {
+        let stopped = eventWatches.withLock { watches -> [EventWatch] in
+            guard var current = watches else { return [] }
+            defer { watches = current }
+            var stopped: [EventWatch] = []
+            for namespace in current.keys where !namespaces.contains(namespace) {
+                stopped.append(current.removeValue(forKey: namespace)!)
+            }
+            for namespace in namespaces.intersection(self.namespaces) where current[namespace] == nil {
+                // Core v1 Events: every cluster serves them, and they are the same objects as events.k8s.io/v1's.
+                let events = Reflector<CachedEvent>(client: client, path: "/api/v1/namespaces/\(namespace)/events",
+                                                    key: { $0.name }, namespace: { $0.namespace }, listGate: listGate,
+                                                    watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
+                current[namespace] = EventWatch(events: events, task: Task { await events.run() })
+            }
+            return stopped
+        }
+        for watch in stopped { watch.task.cancel() }
+    }
+
+    /// The namespace's Events when they are watched and listed; nil means list them.
+    func events(in namespace: String) -> [KubeEvent]? {
+        guard let events = eventWatches.withLock({ $0?[namespace]?.events }), events.state == .synced else { return nil }
+        return events.items(in: namespace).map(\.event)
+    }
+
+    var eventWatchCount: Int { eventWatches.withLock { $0?.count ?? 0 } }
 
     /// Every watch listed and watching: reads may come from the cache.
     var isHealthy: Bool {
         namespaceObjects.state == .synced && deployments.state == .synced && pods.state == .synced
     }
 
-    var objectCount: Int { namespaceObjects.count + deployments.count + pods.count }
-    var eventsReceived: Int { namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived }
-    var lists: Int { namespaceObjects.lists + deployments.lists + pods.lists }
+    var eventReflectors: [Reflector<CachedEvent>] { eventWatches.withLock { $0.map { $0.values.map(\.events) } ?? [] } }
+    var objectCount: Int {
+        namespaceObjects.count + deployments.count + pods.count + ingressClasses.count + eventReflectors.reduce(0) { $0 + $1.count }
+    }
+    var eventsReceived: Int {
+        namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived + ingressClasses.eventsReceived
+            + eventReflectors.reduce(0) { $0 + $1.eventsReceived }
+    }
+    var lists: Int { namespaceObjects.lists + deployments.lists + pods.lists + ingressClasses.lists + eventReflectors.reduce(0) { $0 + $1.lists } }
 
     /// Why the cache is not healthy, for the log.
     var problem: String? {
@@ -119,6 +212,11 @@ final class SpaceCache: Sendable {
     /// Runs a read of the cache; a cluster error (a pod request that is not a quantity) becomes docs/api.md §6's, naming the space.
     func reading<T>(_ read: (SpaceCache) throws(KubeError) -> T) throws -> T {
         do { return try read(self) } catch { throw ClusterConnector.appError(error, space: spaceName) }
+    }
+
+    /// The cluster's IngressClasses once listed and watched; nil means list them.
+    var watchedIngressClasses: [KubeIngressClass]? {
+        ingressClasses.state == .synced ? ingressClasses.allItems().map(\.ingressClass) : nil
     }
 
     func namespaceExists(_ namespace: String) -> Bool { !namespaceObjects.items(in: namespace).isEmpty }

@@ -153,9 +153,12 @@ final class StatusSync: Service, Sendable {
                 }
             }
             try await runtime.recordObserved(observed)
-            hot.withLock { hot in
+            let underway = hot.withLock { hot in
                 hot[key] = (hot[key] ?? []).subtracting(namespaces).union(stillHot)
+                return hot[key]!
             }
+            // The deploy timeline of a rollout under way reads its namespace's Events from the cache.
+            cache.watchEvents(in: underway)
         } catch {
             // The catalog could not be read or written: forget the digests so the next pass reads every namespace again.
             digests.withLock { $0[key] = nil }

@@ -204,8 +204,11 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         return try await database.transaction { [ids] sql in
             // The audit entries go in together at the end: the chain's head is locked and moved once per organization.
             var entries: [String: [AuditEvent]] = [:]
-            for observation in observations {
-                if let event = try await Self.write(observation, on: sql) { entries[observation.target.organizationID, default: []].append(event) }
+            // A few statements per 500 deployments, not two per deployment: a cold start on 50,000 deployments made
+            // 100,000 round trips to PostgreSQL (bench/scale.sh).
+            for start in stride(from: 0, to: observations.count, by: Self.observedBatch) {
+                let batch = observations[start..<min(start + Self.observedBatch, observations.count)]
+                for (org, event) in try await Self.write(batch, on: sql) { entries[org, default: []].append(event) }
             }
             for (org, events) in entries.sorted(by: { $0.key < $1.key }) {
                 try await AuditTrail.record(events, actor: .system, org: org, requestID: nil, ids: ids, on: sql)
@@ -214,30 +217,53 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
     }
 
-    /// One deployment's observation; the audit entry to write when its status changed.
-    static func write(_ observation: ObservedStatus, on sql: any SQLDatabase) async throws -> AuditEvent? {
-        struct Observed: Decodable { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
-        let target = observation.target
-        let status = observation.status
-        guard let row = try await sql.raw("""
-            SELECT status, last_deployed_at, observed_revision FROM deployments WHERE id = \(bind: target.deploymentID) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
-            """).first(Observed.self) else { return nil }
-        let before = DeploymentStatus(rawValue: row.status) ?? .unknown
-        let lastDeployed = row.lastDeployedAt.map(Timestamp.date)
-        let storedRevision = row.observedRevision
-        let newRevision = observation.revision ?? storedRevision
-        let newLastDeployed = observation.deployedAt ?? lastDeployed
-        let unchanged = before == status && newRevision == storedRevision
-            && newLastDeployed.map(Timestamp.micros) == lastDeployed.map(Timestamp.micros)
-        if unchanged { return nil }
+    /// Deployments read and written per statement (4 values a row stays far below either database's limit on binds).
+    static let observedBatch = 500
+
+    /// A batch of observations, each compared with its row read under lock: the rows that changed are updated in one
+    /// statement, and a changed status gives an audit entry (with its organization). A deployment deleted meanwhile is skipped.
+    static func write(_ batch: ArraySlice<ObservedStatus>, on sql: any SQLDatabase) async throws -> [(String, AuditEvent)] {
+        struct Observed { var status: String; var lastDeployedAt: Int64?; var observedRevision: String? }
+        let rows = try await sql.raw("""
+            SELECT id, status, last_deployed_at, observed_revision FROM deployments
+            WHERE id IN (\(binds: batch.map(\.target.deploymentID))) AND deleted_at IS NULL\(RowLocking(.update, of: "deployments"))
+            """).all()
+        var stored: [String: Observed] = [:]
+        for row in rows {
+            stored[try row.decode(column: "id", as: String.self)] = Observed(
+                status: try row.decode(column: "status", as: String.self), lastDeployedAt: try row.decode(column: "last_deployed_at", as: Int64?.self),
+                observedRevision: try row.decode(column: "observed_revision", as: String?.self))
+        }
+        var events: [(String, AuditEvent)] = []
+        var changed: [String] = [], seen: Set<String> = []
+        for observation in batch {
+            let target = observation.target
+            guard let row = stored[target.deploymentID] else { continue }
+            let status = observation.status
+            let before = DeploymentStatus(rawValue: row.status) ?? .unknown
+            let newRevision = observation.revision ?? row.observedRevision
+            let newLastDeployed = observation.deployedAt.map(Timestamp.micros) ?? row.lastDeployedAt
+            guard before != status || newRevision != row.observedRevision || newLastDeployed != row.lastDeployedAt else { continue }
+            if seen.insert(target.deploymentID).inserted { changed.append(target.deploymentID) }
+            stored[target.deploymentID] = Observed(status: status.rawValue, lastDeployedAt: newLastDeployed, observedRevision: newRevision)
+            guard before != status else { continue }
+            events.append((target.organizationID, AuditEvent(
+                "status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
+                deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])])))
+        }
+        guard !changed.isEmpty else { return events }
+        // Typed by CAST: PostgreSQL reads an untyped parameter in VALUES as text, and a NULL has no type at all.
+        let values = changed.map { id -> SQLQueryString in
+            let row = stored[id]!
+            return "(\(bind: id), \(bind: row.status), CAST(\(bind: row.observedRevision) AS TEXT), CAST(\(bind: row.lastDeployedAt) AS BIGINT))"
+        }
         try await sql.raw("""
-            UPDATE deployments SET status = \(bind: status.rawValue), observed_revision = \(bind: newRevision),
-                last_deployed_at = \(bind: newLastDeployed.map(Timestamp.micros))
-            WHERE id = \(bind: target.deploymentID)
+            WITH observed (id, status, observed_revision, last_deployed_at) AS (VALUES \(values.joined(separator: ", ")))
+            UPDATE deployments SET status = observed.status, observed_revision = observed.observed_revision,
+                last_deployed_at = observed.last_deployed_at
+            FROM observed WHERE deployments.id = observed.id
             """).run()
-        guard before != status else { return nil }
-        return AuditEvent("status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
-                          deploymentID: target.deploymentID, changes: ["status": .object(["from": .string(before.rawValue), "to": .string(status.rawValue)])])
+        return events
     }
 
     public func recordRollout(_ target: SyncTarget, succeeded: Bool, message: String?, now: Date) async throws {
