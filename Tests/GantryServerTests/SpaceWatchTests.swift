@@ -219,14 +219,17 @@ struct SpaceWatchTests {
         cluster.requests.filter { $0.method == "GET" && $0.path == path && !$0.query.contains("watch=") }.count
     }
 
-    @Test("Cluster discovery reads a watched space's IngressClasses from its cache, and sees a new one", arguments: [TestDatabase.sqlite])
+    @Test("A watched space's first cluster discovery starts watching its IngressClasses; later ones read them from the cache",
+          arguments: [TestDatabase.sqlite])
     func discoveryFromCache(_ db: TestDatabase) async throws {
         let classes = "/apis/networking.k8s.io/v1/ingressclasses"
         try await DeployingTests.withDeployer(db, settings: DeployingTests.fast.merging(Self.watching) { $1 }) { app, cluster, environment in
             _ = try await DeployingTests.createDeployment(app, environment)
-            try await DeployingTests.waitUntil("the space is watched") {
-                Self.watchHealth(try await app.get("/metrics").text) == ["1"]
-                    && cluster.requests.contains { $0.path == classes && $0.query.contains("watch=") }
+            try await DeployingTests.waitUntil("the space is watched") { Self.watchHealth(try await app.get("/metrics").text) == ["1"] }
+            #expect(!cluster.requests.contains { $0.path == classes }, "IngressClasses are watched only once discovery asks")
+            #expect(try await app.get("/api/environments/\(environment)/cluster-discovery").status == 200)
+            try await DeployingTests.waitUntil("the IngressClasses are watched") {
+                cluster.requests.contains { $0.path == classes && $0.query.contains("watch=") }
             }
             let listed = Self.lists(cluster, of: classes)
             cluster.update { $0.ingressClasses.append(KubeFixtures.ingressClass("traefik", controller: "traefik.io/ingress-controller", isDefault: false)) }

@@ -52,9 +52,10 @@ enum ClusterDiscoveryService {
 }
 
 extension Deployer {
-    /// The environment's cluster discovery, its IngressClasses from the space's cache when this replica watches it.
+    /// The environment's cluster discovery, its IngressClasses from the space's cache when this replica watches it (the
+    /// space's first discovery lists them and starts their watch).
     func discovery(of environment: Environment, org: String) async throws -> ClusterDiscoveryService.Discovery {
-        let watchedClasses = watches?.cache(forSpace: environment.spaceID)?.watchedIngressClasses
+        let watchedClasses = watches?.cache(forSpace: environment.spaceID)?.ingressClassesWatchingFromNowOn()
         return try await onCluster(space: environment.spaceID, org: org) { client, deadline throws(KubeError) in
             try await ClusterDiscoveryService.discover(namespace: environment.namespace, client: client, watchedClasses: watchedClasses, deadline: deadline)
         }

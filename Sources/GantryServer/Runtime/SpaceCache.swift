@@ -74,8 +74,8 @@ struct CachedEvent: Sendable, Equatable, KubeDecodable {
 }
 
 /// One space's cluster as the deployer last saw it, kept current by watches (docs/api.md §6, "Watching clusters"):
-/// the Namespaces, Deployments and Pods of the environments' namespaces on it, the cluster's IngressClasses, and the
-/// Events of namespaces with a rollout under way; nothing else. Namespaces, Deployments and Pods are watched
+/// the Namespaces, Deployments and Pods of the environments' namespaces on it, and on demand the cluster's IngressClasses
+/// (once cluster discovery asked) and the Events of namespaces with a rollout under way; nothing else. Namespaces, Deployments and Pods are watched
 /// cluster-wide (three watches per cluster, not three per namespace) and what lies outside Gantry's namespaces is
 /// dropped as it arrives, so a big shared cluster costs bandwidth but not memory. Only the fields Gantry reads are
 /// kept (`KubeRollout`, `CachedPod`, names), never whole objects.
@@ -94,18 +94,44 @@ final class SpaceCache: Sendable {
     let namespaceObjects: Reflector<KubeObjectName>
     let deployments: Reflector<CachedRollout>
     let pods: Reflector<CachedPod>
-    /// For cluster discovery. Not part of `isHealthy`: credentials that may not read a cluster-scoped kind still let
-    /// status sync and stats use the cache; discovery then lists.
-    let ingressClasses: Reflector<CachedIngressClass>
     let listGate: ListGate?
     let watchTimeoutSeconds: Int
     let logger: Logger
-    /// Per namespace with a rollout under way, a watch of its Events for the deploy timeline; nil once the cache stopped.
-    let eventWatches = Mutex<[String: EventWatch]?>([:])
+    /// Watches started when first needed, stopped with the cache.
+    let onDemand = Mutex(OnDemand())
 
-    struct EventWatch: Sendable {
-        var events: Reflector<CachedEvent>
+    /// A collection watched only once something reads it: each open watch is a connection to the cluster (~180 KB with
+    /// TLS), too much to hold at 500 clusters for a few IngressClasses nobody asked about.
+    struct OnDemand: Sendable {
+        var stopped = false
+        /// The cluster's IngressClasses, from the first cluster discovery of the space on. Not part of `isHealthy`:
+        /// credentials that may not read a cluster-scoped kind still let status sync and stats use the cache.
+        var ingressClasses: Watch<CachedIngressClass>?
+        /// Per namespace with a rollout under way, its Events for the deploy timeline.
+        var events: [String: Watch<CachedEvent>] = [:]
+
+        var tasks: [Task<Void, Never>] { (ingressClasses.map { [$0.task] } ?? []) + events.values.map(\.task) }
+        var counts: (objects: Int, events: Int, lists: Int) {
+            var counts = (objects: 0, events: 0, lists: 0)
+            func add<Item>(_ reflector: Reflector<Item>) {
+                counts.objects += reflector.count
+                counts.events += reflector.eventsReceived
+                counts.lists += reflector.lists
+            }
+            if let ingressClasses { add(ingressClasses.reflector) }
+            for watch in events.values { add(watch.reflector) }
+            return counts
+        }
+    }
+
+    struct Watch<Item: KubeDecodable & Sendable>: Sendable {
+        var reflector: Reflector<Item>
         var task: Task<Void, Never>
+
+        init(_ reflector: Reflector<Item>) {
+            self.reflector = reflector
+            task = Task { await reflector.run() }
+        }
     }
 
     init(space: SyncSpace, spaceName: String, namespaces: Set<String>, client: KubernetesClient, watchTimeoutSeconds: Int = 300,
@@ -129,8 +155,6 @@ final class SpaceCache: Sendable {
                                 watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
         pods = Reflector(client: client, path: "/api/v1/pods", key: Self.key(in: namespaces), namespace: { $0.state.metadata.namespace },
                          onChange: notify, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
-        ingressClasses = Reflector(client: client, path: "/apis/networking.k8s.io/v1/ingressclasses", key: { $0.ingressClass.metadata.name },
-                                   namespace: { _ in nil }, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
     }
 
     static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
@@ -145,59 +169,66 @@ final class SpaceCache: Sendable {
             group.addTask { await self.namespaceObjects.run() }
             group.addTask { await self.deployments.run() }
             group.addTask { await self.pods.run() }
-            group.addTask { await self.ingressClasses.run() }
         }
-        for watch in eventWatches.withLock({ watches in
-            defer { watches = nil }
-            return watches.map { Array($0.values) } ?? []
+        for task in onDemand.withLock({ state in
+            state.stopped = true
+            return state.tasks
         }) {
-            watch.task.cancel()
+            task.cancel()
         }
     }
 
     /// Watches the Events of exactly `namespaces` (those with a rollout under way), starting and stopping watches to match.
     func watchEvents(in namespaces: Set<String>) {
-        let stopped = eventWatches.withLock { watches -> [EventWatch] in
-            guard var current = watches else { return [] }
-            defer { watches = current }
-            var stopped: [EventWatch] = []
-            for namespace in current.keys where !namespaces.contains(namespace) {
-                stopped.append(current.removeValue(forKey: namespace)!)
+        let stopped = onDemand.withLock { state -> [Task<Void, Never>] in
+            guard !state.stopped else { return [] }
+            var stopped: [Task<Void, Never>] = []
+            for namespace in state.events.keys where !namespaces.contains(namespace) {
+                stopped.append(state.events.removeValue(forKey: namespace)!.task)
             }
-            for namespace in namespaces.intersection(self.namespaces) where current[namespace] == nil {
+            for namespace in namespaces.intersection(self.namespaces) where state.events[namespace] == nil {
                 // Core v1 Events: every cluster serves them, and they are the same objects as events.k8s.io/v1's.
-                let events = Reflector<CachedEvent>(client: client, path: "/api/v1/namespaces/\(namespace)/events",
-                                                    key: { $0.name }, namespace: { $0.namespace }, listGate: listGate,
-                                                    watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
-                current[namespace] = EventWatch(events: events, task: Task { await events.run() })
+                state.events[namespace] = Watch(Reflector<CachedEvent>(
+                    client: client, path: "/api/v1/namespaces/\(namespace)/events", key: { $0.name }, namespace: { $0.namespace },
+                    listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger))
             }
             return stopped
         }
-        for watch in stopped { watch.task.cancel() }
+        for task in stopped { task.cancel() }
     }
 
     /// The namespace's Events when they are watched and listed; nil means list them.
     func events(in namespace: String) -> [KubeEvent]? {
-        guard let events = eventWatches.withLock({ $0?[namespace]?.events }), events.state == .synced else { return nil }
+        guard let events = onDemand.withLock({ $0.events[namespace]?.reflector }), events.state == .synced else { return nil }
         return events.items(in: namespace).map(\.event)
     }
 
-    var eventWatchCount: Int { eventWatches.withLock { $0?.count ?? 0 } }
+    /// The cluster's IngressClasses once watched and listed. The first ask starts the watch and answers nil: list them.
+    func ingressClassesWatchingFromNowOn() -> [KubeIngressClass]? {
+        let reflector = onDemand.withLock { state -> Reflector<CachedIngressClass>? in
+            if let watch = state.ingressClasses { return watch.reflector }
+            guard !state.stopped else { return nil }
+            state.ingressClasses = Watch(Reflector<CachedIngressClass>(
+                client: client, path: "/apis/networking.k8s.io/v1/ingressclasses", key: { $0.ingressClass.metadata.name },
+                namespace: { _ in nil }, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger))
+            return nil
+        }
+        guard let reflector, reflector.state == .synced else { return nil }
+        return reflector.allItems().map(\.ingressClass)
+    }
 
-    /// Every watch listed and watching: reads may come from the cache.
+    /// Namespaces, Deployments and Pods listed and watching: reads may come from the cache.
     var isHealthy: Bool {
         namespaceObjects.state == .synced && deployments.state == .synced && pods.state == .synced
     }
 
-    var eventReflectors: [Reflector<CachedEvent>] { eventWatches.withLock { $0.map { $0.values.map(\.events) } ?? [] } }
-    var objectCount: Int {
-        namespaceObjects.count + deployments.count + pods.count + ingressClasses.count + eventReflectors.reduce(0) { $0 + $1.count }
+    /// Objects held, watch events applied and LISTs made, over every watch of the cache, for `/metrics`.
+    var counts: (objects: Int, events: Int, lists: Int) {
+        let extra = onDemand.withLock { $0.counts }
+        return (namespaceObjects.count + deployments.count + pods.count + extra.objects,
+                namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived + extra.events,
+                namespaceObjects.lists + deployments.lists + pods.lists + extra.lists)
     }
-    var eventsReceived: Int {
-        namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived + ingressClasses.eventsReceived
-            + eventReflectors.reduce(0) { $0 + $1.eventsReceived }
-    }
-    var lists: Int { namespaceObjects.lists + deployments.lists + pods.lists + ingressClasses.lists + eventReflectors.reduce(0) { $0 + $1.lists } }
 
     /// Why the cache is not healthy, for the log.
     var problem: String? {
@@ -212,11 +243,6 @@ final class SpaceCache: Sendable {
     /// Runs a read of the cache; a cluster error (a pod request that is not a quantity) becomes docs/api.md §6's, naming the space.
     func reading<T>(_ read: (SpaceCache) throws(KubeError) -> T) throws -> T {
         do { return try read(self) } catch { throw ClusterConnector.appError(error, space: spaceName) }
-    }
-
-    /// The cluster's IngressClasses once listed and watched; nil means list them.
-    var watchedIngressClasses: [KubeIngressClass]? {
-        ingressClasses.state == .synced ? ingressClasses.allItems().map(\.ingressClass) : nil
     }
 
     func namespaceExists(_ namespace: String) -> Bool { !namespaceObjects.items(in: namespace).isEmpty }

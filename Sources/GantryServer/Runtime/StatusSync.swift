@@ -143,12 +143,17 @@ final class StatusSync: Service, Sendable {
             // A namespace the cache does not cover yet (its environment's first deployment) is listed until the cache is
             // made again with it, at the watches' next round.
             let listed = PollingClusterState(client: cache.client, budget: .seconds(10), counter: watches?.metrics.lists)
+            // A batch that covers much of the space (a cold start, a wide change) reads its deployments in one query.
+            let known: [String: [SyncTarget]]? = namespaces.count > 1 && namespaces.count * 4 >= current.count
+                ? Dictionary(grouping: try await runtime.syncTargets(space: key.space, org: key.org, namespace: nil), by: \.namespace)
+                : nil
             var stillHot: Set<String> = []
             // The space's statuses in one transaction: a cold start writes 500 transactions for 50,000 deployments, not 10,000.
             var observed: [ObservedStatus] = []
             for namespace in namespaces.sorted() {
                 let state: any ClusterStateReader = cache.namespaces.contains(namespace) ? cached : listed
-                if try await syncNamespace(key, namespace: namespace, state: state, space: cache.spaceName, observed: &observed) {
+                if try await syncNamespace(key, namespace: namespace, targets: known.map { $0[namespace] ?? [] }, state: state,
+                                           space: cache.spaceName, observed: &observed) {
                     stillHot.insert(namespace)
                 }
             }
@@ -169,9 +174,11 @@ final class StatusSync: Service, Sendable {
     /// Compares one namespace's catalog deployments with the cluster's: adds the statuses that differ to `observed`
     /// (the caller writes them, a namespace or a space at a time) and records drift and rollouts. Returns whether a
     /// rollout in it is still under way.
-    func syncNamespace(_ key: SpaceKey, namespace: String, state: any ClusterStateReader, space: String,
+    /// - targets: the namespace's deployments when the caller read them with others; nil reads them.
+    func syncNamespace(_ key: SpaceKey, namespace: String, targets known: [SyncTarget]? = nil, state: any ClusterStateReader, space: String,
                        observed: inout [ObservedStatus]) async throws -> Bool {
-        let targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)
+        var targets = known ?? []
+        if known == nil { targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace) }
         guard !targets.isEmpty else { return false }
         let live: [KubeRollout]
         do {

@@ -29,7 +29,8 @@ final class WatchMetrics: Sendable {
                                  help: "From a watch event to its namespace synced into the catalog, for the last batch of changes.")
     }
 
-    func update(space spaceID: String, healthy: Bool, objects: Int, events: Int, lists listCount: Int) {
+    /// - counts: the cache's objects, watch events and LISTs; nil leaves those figures as they were.
+    func update(space spaceID: String, healthy: Bool, counts: (objects: Int, events: Int, lists: Int)?) {
         let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
             var entry = spaces[spaceID] ?? Space(
                 healthy: registry.makeGauge(name: "gantry_space_watch_healthy", labels: [("space_id", spaceID)],
@@ -39,16 +40,17 @@ final class WatchMetrics: Sendable {
                 events: registry.makeCounter(name: "gantry_space_watch_events_total", labels: [("space_id", spaceID)],
                                              help: "Watch events applied to the space's cache."),
                 eventsSeen: 0, listsSeen: 0)
+            defer { spaces[spaceID] = entry }
+            guard let counts else { return (0, 0, entry) }
             // A remade cache counts from zero again.
-            let eventsDelta = events >= entry.eventsSeen ? events - entry.eventsSeen : events
-            let listsDelta = listCount >= entry.listsSeen ? listCount - entry.listsSeen : listCount
-            entry.eventsSeen = events
-            entry.listsSeen = listCount
-            spaces[spaceID] = entry
+            let eventsDelta = counts.events >= entry.eventsSeen ? counts.events - entry.eventsSeen : counts.events
+            let listsDelta = counts.lists >= entry.listsSeen ? counts.lists - entry.listsSeen : counts.lists
+            entry.eventsSeen = counts.events
+            entry.listsSeen = counts.lists
             return (eventsDelta, listsDelta, entry)
         }
         entry.healthy.set((healthy ? 1 : 0) as Int64)
-        entry.objects.set(Int64(objects) as Int64)
+        if let counts { entry.objects.set(Int64(counts.objects) as Int64) }
         if eventsDelta > 0 { entry.events.increment(by: Int64(eventsDelta)) }
         if listsDelta > 0 { lists.increment(by: Int64(listsDelta)) }
     }

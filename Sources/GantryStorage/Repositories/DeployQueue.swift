@@ -121,13 +121,13 @@ public struct DeployQueue: DeployQueueRepository {
                     \(unsafeRaw: RegistryAccess.joins)
                 WHERE d.id = \(bind: job.deploymentID)
                 """).first() else { throw AppError.notFound("deployment") }
-            let row = try found.decode(model: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let row = try found.decode(model: Row.self, keyDecodingStrategy: ColumnNames.fromProperties)
             var revision: Revision?
             var sealedSecretEnv: String?
             if let revisionID = job.revisionID, let found = try await sql.raw("""
                 SELECT \(unsafeRaw: RevisionRow.columns), r.sealed_secret_env FROM revisions r WHERE r.id = \(bind: revisionID)
                 """).first() {
-                revision = try found.decode(model: RevisionRow.self, keyDecodingStrategy: .convertFromSnakeCase).revision
+                revision = try found.decode(model: RevisionRow.self, keyDecodingStrategy: ColumnNames.fromProperties).revision
                 sealedSecretEnv = try found.decode(column: "sealed_secret_env", as: String?.self)
             }
             let previouslyApplied = try await sql.raw("""

@@ -77,7 +77,7 @@ public struct SQLPullSecretRenewalRepository: PullSecretRenewalRepository {
                 FROM environments e \(unsafeRaw: RegistryAccess.joins)
                 WHERE e.id = \(bind: environmentID) AND e.deleted_at IS NULL
                 """).first() else { return nil }
-            let row = try found.decode(model: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let row = try found.decode(model: Row.self, keyDecodingStrategy: ColumnNames.fromProperties)
             return PullSecretTarget(organizationID: row.orgId, projectID: row.projectId, environmentID: environmentID, namespace: row.namespace,
                                     spaceID: row.spaceId, registry: try RegistryAccess.decode(found), liveDeployments: row.liveDeployments)
         }

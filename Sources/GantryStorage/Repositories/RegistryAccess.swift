@@ -29,7 +29,7 @@ extension RegistryAccess {
 
     /// The integration a row read with `columns` names, or nil when the environment has none.
     static func decode(_ row: any SQLRow) throws -> RegistryAccess? {
-        let row = try row.decode(model: Columns.self, keyDecodingStrategy: .convertFromSnakeCase)
+        let row = try row.decode(model: Columns.self, keyDecodingStrategy: ColumnNames.fromProperties)
         return row.integrationId.map {
             RegistryAccess(integrationID: $0, kind: row.integrationKind ?? "generic", registry: row.registry ?? "",
                            sealedCredentials: row.integrationCredentials, cloudAccountID: row.integrationAccountId,
