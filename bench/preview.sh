@@ -2,7 +2,7 @@
 # Preview environments and cost benchmark: see bench/preview.py for what it measures (the project cost over 2,000
 # deployments against GET /projects/{id}; the reaper expiring 500 environments at once on the fake cluster).
 #
-#   bench/preview.sh [--no-build] [--environments N] [--deployments N] [--expire N] [--duration S]
+#   bench/preview.sh [--no-build] [--environments N] [--deployments N] [--expire N] [--duration S] [--rounds N]
 #
 # Builds the release binaries (gantry, kube-test-server) unless --no-build. SWIFT_SCRATCH_PATH picks another build
 # directory than .build (its release/ binaries are used). Writes bench/results/preview.md.
