@@ -37,11 +37,22 @@ public struct SQLCostRepository: CostRepository {
             return rows
         }
         // Read by hand, not through a Decodable row: SQLKit converts every key to snake case on every row, which was a
-        // third of a 50-environment answer (perf, bench/preview.sh).
+        // third of a 50-environment answer (perf, bench/preview.sh). A project's environments mostly share a space, so
+        // a price text like the previous row's is not looked up again.
+        var previous: (text: String, pricing: SpacePricing?)?
         return try rows.map { row in
-            let pricing = try row.decodeNil(column: "pricing") ? nil : try row.string("pricing")
+            let text = try row.decode(column: "pricing", as: String?.self)
+            var pricing: SpacePricing?
+            if let text {
+                if let previous, previous.text == text {
+                    pricing = previous.pricing
+                } else {
+                    pricing = prices.pricing(stored: text)
+                    previous = (text, pricing)
+                }
+            }
             return .init(
-                environmentID: try row.string("id"), name: try row.string("name"), pricing: pricing.flatMap(prices.pricing(stored:)),
+                environmentID: try row.string("id"), name: try row.string("name"), pricing: pricing,
                 requested: RequestedCapacity(cpuMilli: Int128(try row.decode(column: "cpu_milli", as: Double.self)),
                                              memoryBytes: Int128(try row.decode(column: "memory_bytes", as: Double.self))),
                 deploymentsWithoutRequests: try row.decode(column: "without_requests", as: Int.self)
