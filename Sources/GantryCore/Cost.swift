@@ -31,6 +31,16 @@ public struct SpacePricing: Sendable, Equatable {
     }
 
     /// A JSON number as the client wrote it: `0.1` is 0.1, not the binary fraction nearest to it.
+    /// A price as stored: the number as the client wrote it, to 12 decimal places (answers show 12). Finer digits are
+    /// rounded; a price `Decimal` cannot even hold (1e-308, found by the fuzzer) made the answer unencodable after the
+    /// space was saved.
+    public static func price(_ number: Double) -> Decimal {
+        guard number.magnitude >= 0.5e-12 else { return 0 }
+        var exact = decimal(number), rounded = Decimal()
+        NSDecimalRound(&rounded, &exact, 12, .plain)
+        return rounded
+    }
+
     public static func decimal(_ number: Double) -> Decimal {
         Decimal(string: "\(number)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(number)
     }

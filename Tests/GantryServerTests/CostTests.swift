@@ -26,6 +26,14 @@ struct CostTests {
             let negative = try await app.patch("/api/spaces/\(space)", ["pricing": ["cpuCoreHour": -1, "memoryGiBHour": 0.005, "currency": "USD"]])
             #expect(negative.status == 400)
             #expect(negative.fieldNames.contains("pricing.cpuCoreHour") || negative.fieldNames.contains("body.pricing.cpuCoreHour"), "\(negative.text)")
+            // Kept to the 12 places an answer shows: finer digits are rounded, and a price too small for that is 0 (1e-308
+            // once made the answer unencodable after the space was saved).
+            let tiny = try await app.post("/api/spaces", ["name": "tiny", "provider": "kubeconfig", "kubeconfig": TestApp.kubeconfig(),
+                                                          "pricing": ["cpuCoreHour": 5.960464477539063e-08, "memoryGiBHour": 1.1125369292536007e-308,
+                                                                      "currency": "USD"]])
+            #expect(tiny.status == 201, "\(tiny.text)")
+            #expect((tiny["pricing"] as? [String: Any])?["cpuCoreHour"] as? Double == 0.000000059605, "\(tiny.text)")
+            #expect((tiny["pricing"] as? [String: Any])?["memoryGiBHour"] as? Double == 0, "\(tiny.text)")
             let currency = try await app.patch("/api/spaces/\(space)", ["pricing": ["cpuCoreHour": 1, "memoryGiBHour": 1, "currency": "usd"]])
             #expect(currency.status == 400, "\(currency.text)")
             let created = try await app.post("/api/spaces", ["name": "priced", "provider": "kubeconfig", "kubeconfig": TestApp.kubeconfig(), "pricing": Self.prices])

@@ -160,10 +160,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation():
                "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")])}
         started = time.monotonic()
         document = os.environ.get("GANTRY_FUZZ_DOCUMENT", server.base + "/api/openapi.json")  # a local file while editing it
+        # One worker: with two threads, Hypothesis's `ast.parse` of its own strategies sometimes fails inside CPython 3.11
+        # ("AST constructor recursion depth mismatch", python/cpython#106905), a failure of the tool, not of Gantry.
         result = subprocess.run([schemathesis, "--config-file", config, "run", document,
                                  "--url", server.base + "/api", "-H", f"Authorization: Bearer {token}", "--checks", "all",
                                  "--max-examples", str(MAX_EXAMPLES), "--seed", "42",
-                                 "--exclude-operation-id", "revokeToken", "--no-color", "--workers", "2"],
+                                 "--exclude-operation-id", "revokeToken", "--no-color", "--workers", "1"],
                                 capture_output=True, text=True, timeout=600, env=env, cwd=work)
         elapsed = time.monotonic() - started
         with open(os.path.join(work, "schemathesis.txt"), "w") as out:  # the whole report, kept when the test fails

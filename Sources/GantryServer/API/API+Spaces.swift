@@ -105,7 +105,7 @@ extension APIImplementation {
             guard value.isFinite, (0...1_000_000).contains(value) else {
                 validator.fail("pricing.\(field)", "must be a number from 0 to 1000000"); return nil
             }
-            return SpacePricing.decimal(value)
+            return SpacePricing.price(value)
         }
         let cpu = price(body.cpuCoreHour, "cpuCoreHour"), memory = price(body.memoryGiBHour, "memoryGiBHour")
         let currency = body.currency
