@@ -30,7 +30,6 @@ public struct SpacePricing: Sendable, Equatable {
         lhs.cpuCoreHour == rhs.cpuCoreHour && lhs.memoryGiBHour == rhs.memoryGiBHour && lhs.currency == rhs.currency
     }
 
-    /// A JSON number as the client wrote it: `0.1` is 0.1, not the binary fraction nearest to it.
     /// A price as stored: the number as the client wrote it, to 12 decimal places (answers show 12). Finer digits are
     /// rounded; a price `Decimal` cannot even hold (1e-308, found by the fuzzer) made the answer unencodable after the
     /// space was saved.
@@ -41,6 +40,7 @@ public struct SpacePricing: Sendable, Equatable {
         return rounded
     }
 
+    /// A JSON number as the client wrote it: `0.1` is 0.1, not the binary fraction nearest to it.
     public static func decimal(_ number: Double) -> Decimal {
         Decimal(string: "\(number)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(number)
     }

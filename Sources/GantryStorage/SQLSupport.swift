@@ -200,7 +200,6 @@ enum ColumnNames {
         for (index, start) in starts.enumerated() {
             let end = index + 1 < starts.count ? starts[index + 1] : bytes.count
             if index > 0 { out.append(95) }
-            guard start < end else { continue }
             out.append(isUpper(bytes[start]) ? bytes[start] + 32 : bytes[start])
             out += bytes[(start + 1)..<end]
         }

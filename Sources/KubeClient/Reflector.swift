@@ -79,6 +79,11 @@ public final class Reflector<Item: KubeDecodable & Sendable>: Sendable {
 
     public var lastEventAt: ContinuousClock.Instant? { store.withLock { $0.lastEventAt } }
 
+    /// `count`, `eventsReceived` and `lists` read together, under one lock (metrics read them for every reflector).
+    public var figures: Figures {
+        store.withLock { Figures(objects: $0.contents.locations.count, events: $0.eventsReceived, lists: $0.lists) }
+    }
+
     /// Returns once the store has been filled from a LIST at least once, or when the calling task is cancelled.
     public func waitUntilSynced() async {
         let waiter = store.withLock { store in
@@ -317,6 +322,23 @@ struct Tracked<Item: KubeDecodable & Sendable>: KubeDecodable, Sendable {
         let namespace: String = try metadata?.decodeIfPresent("namespace") ?? ""
         identity = namespace + "/" + name
         resourceVersion = try metadata?.decodeIfPresent("resourceVersion") ?? ""
+    }
+}
+
+/// What a reflector holds and has done, for metrics; figures of several reflectors add up.
+public struct Figures: Sendable, Equatable {
+    public var objects = 0
+    public var events = 0
+    public var lists = 0
+
+    public init(objects: Int = 0, events: Int = 0, lists: Int = 0) {
+        self.objects = objects
+        self.events = events
+        self.lists = lists
+    }
+
+    public static func + (lhs: Figures, rhs: Figures) -> Figures {
+        Figures(objects: lhs.objects + rhs.objects, events: lhs.events + rhs.events, lists: lhs.lists + rhs.lists)
     }
 }
 

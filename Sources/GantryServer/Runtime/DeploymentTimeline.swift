@@ -27,11 +27,11 @@ extension Deployer {
     /// The cluster's events about the deployment `name` in the environment's namespace: from the space's cache while
     /// a rollout in the namespace is under way and the space is watched here, else one LIST.
     func clusterEvents(of name: String, in environment: Environment, org: String) async throws -> [DeploymentEvent] {
+        let cache = watchedCache(space: environment.spaceID, namespace: environment.namespace)
         let live = try await onCluster(space: environment.spaceID, org: org) { client, deadline throws(KubeError) in
-            if let cache = watchedCache(space: environment.spaceID, namespace: environment.namespace) {
-                return try await CachedClusterState(cache: cache, budget: deadline - NIODeadline.now()).events(in: environment.namespace)
-            }
-            return try await PollingClusterState(client: client, budget: deadline - NIODeadline.now()).events(in: environment.namespace)
+            let budget = deadline - NIODeadline.now()
+            let state: any ClusterStateReader = cache.map { CachedClusterState(cache: $0, budget: budget) } ?? PollingClusterState(client: client, budget: budget)
+            return try await state.events(in: environment.namespace)
         }
         return DeploymentTimeline.clusterEvents(live, deploymentName: name)
     }

@@ -106,25 +106,15 @@ final class SpaceCache: Sendable {
         var stopped = false
         /// The cluster's IngressClasses, from the first cluster discovery of the space on. Not part of `isHealthy`:
         /// credentials that may not read a cluster-scoped kind still let status sync and stats use the cache.
-        var ingressClasses: Watch<CachedIngressClass>?
+        var ingressClasses: OnDemandWatch<CachedIngressClass>?
         /// Per namespace with a rollout under way, its Events for the deploy timeline.
-        var events: [String: Watch<CachedEvent>] = [:]
+        var events: [String: OnDemandWatch<CachedEvent>] = [:]
 
         var tasks: [Task<Void, Never>] { (ingressClasses.map { [$0.task] } ?? []) + events.values.map(\.task) }
-        var counts: (objects: Int, events: Int, lists: Int) {
-            var counts = (objects: 0, events: 0, lists: 0)
-            func add<Item>(_ reflector: Reflector<Item>) {
-                counts.objects += reflector.count
-                counts.events += reflector.eventsReceived
-                counts.lists += reflector.lists
-            }
-            if let ingressClasses { add(ingressClasses.reflector) }
-            for watch in events.values { add(watch.reflector) }
-            return counts
-        }
+        var figures: [Figures] { (ingressClasses.map { [$0.reflector.figures] } ?? []) + events.values.map(\.reflector.figures) }
     }
 
-    struct Watch<Item: KubeDecodable & Sendable>: Sendable {
+    struct OnDemandWatch<Item: KubeDecodable & Sendable>: Sendable {
         var reflector: Reflector<Item>
         var task: Task<Void, Never>
 
@@ -188,9 +178,7 @@ final class SpaceCache: Sendable {
             }
             for namespace in namespaces.intersection(self.namespaces) where state.events[namespace] == nil {
                 // Core v1 Events: every cluster serves them, and they are the same objects as events.k8s.io/v1's.
-                state.events[namespace] = Watch(Reflector<CachedEvent>(
-                    client: client, path: "/api/v1/namespaces/\(namespace)/events", key: { $0.name }, namespace: { $0.namespace },
-                    listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger))
+                state.events[namespace] = onDemandWatch("/api/v1/namespaces/\(namespace)/events", key: { $0.name }, namespace: { $0.namespace })
             }
             return stopped
         }
@@ -208,13 +196,17 @@ final class SpaceCache: Sendable {
         let reflector = onDemand.withLock { state -> Reflector<CachedIngressClass>? in
             if let watch = state.ingressClasses { return watch.reflector }
             guard !state.stopped else { return nil }
-            state.ingressClasses = Watch(Reflector<CachedIngressClass>(
-                client: client, path: "/apis/networking.k8s.io/v1/ingressclasses", key: { $0.ingressClass.metadata.name },
-                namespace: { _ in nil }, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger))
+            state.ingressClasses = onDemandWatch("/apis/networking.k8s.io/v1/ingressclasses", key: { $0.ingressClass.metadata.name }, namespace: { _ in nil })
             return nil
         }
         guard let reflector, reflector.state == .synced else { return nil }
         return reflector.allItems().map(\.ingressClass)
+    }
+
+    /// An on-demand watch of `path`, running from now on, through the cache's list gate.
+    func onDemandWatch<Item>(_ path: String, key: @escaping @Sendable (Item) -> String?, namespace: @escaping @Sendable (Item) -> String?) -> OnDemandWatch<Item> {
+        OnDemandWatch(Reflector(client: client, path: path, key: key, namespace: namespace, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds,
+                        logger: logger))
     }
 
     /// Namespaces, Deployments and Pods listed and watching: reads may come from the cache.
@@ -223,11 +215,8 @@ final class SpaceCache: Sendable {
     }
 
     /// Objects held, watch events applied and LISTs made, over every watch of the cache, for `/metrics`.
-    var counts: (objects: Int, events: Int, lists: Int) {
-        let extra = onDemand.withLock { $0.counts }
-        return (namespaceObjects.count + deployments.count + pods.count + extra.objects,
-                namespaceObjects.eventsReceived + deployments.eventsReceived + pods.eventsReceived + extra.events,
-                namespaceObjects.lists + deployments.lists + pods.lists + extra.lists)
+    var figures: Figures {
+        ([namespaceObjects.figures, deployments.figures, pods.figures] + onDemand.withLock(\.figures)).reduce(Figures(), +)
     }
 
     /// Why the cache is not healthy, for the log.

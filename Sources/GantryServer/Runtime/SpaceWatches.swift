@@ -34,8 +34,9 @@ final class SpaceWatches: Service, Sendable {
     /// At most 8 LISTs at once over every cache (a cold start on 500 clusters is 1,500 of them).
     let listGate = ListGate(permits: 8)
     let running = Mutex<[String: Running]>([:])
-    /// The spaces this replica holds after the last round; nil before the first.
-    let held = Mutex<Set<String>?>(nil)
+    /// The spaces this replica holds after the last round, with their namespaces as that round read them; empty before
+    /// the first.
+    let held = Mutex<[SyncSpace: Set<String>]>([:])
     /// Spaces whose cache was unhealthy at the last round, for logging a change of health once.
     let unhealthy = Mutex<Set<String>>([])
 
@@ -113,7 +114,7 @@ final class SpaceWatches: Service, Sendable {
             await start(space, namespaces: namespaces)
         }
         // Status sync takes a space up once its cache is started, so it waits for the cache's lists instead of listing too.
-        held.withLock { $0 = mine }
+        held.withLock { $0 = spaces.filter { mine.contains($0.key.spaceID) } }
     }
 
     func start(_ space: SyncSpace, namespaces: Set<String>) async {
@@ -159,24 +160,25 @@ final class SpaceWatches: Service, Sendable {
         return cache.problem == nil ? .starting : .broken
     }
 
-    /// Whether status sync on this replica owns the space: none until the first round has started their caches.
-    func holds(_ spaceID: String) -> Bool {
-        held.withLock { $0?.contains(spaceID) ?? false }
+    /// The spaces status sync on this replica owns, with their namespaces: none until the first round has started their
+    /// caches. Status sync reads them here rather than from the catalog again: a round every few seconds has just read them.
+    func heldSpaces() -> [SyncSpace: Set<String>] {
+        held.withLock { $0 }
     }
 
     func report(counting: Bool = true) {
         let caches = running.withLock { $0.values.map(\.cache) }
-        metrics.leased.set(Int64(held.withLock { $0?.count ?? 0 }) as Int64)
+        metrics.leased.set(Int64(held.withLock(\.count)) as Int64)
         for cache in caches {
             let spaceID = cache.space.spaceID
             let healthy = cache.isHealthy
-            metrics.update(space: spaceID, healthy: healthy, counts: counting ? cache.counts : nil)
+            metrics.update(space: spaceID, healthy: healthy, figures: counting ? cache.figures : nil)
             let changed = unhealthy.withLock { set -> Bool in
                 healthy ? set.remove(spaceID) != nil : set.insert(spaceID).inserted
             }
             guard changed else { continue }
             if healthy {
-                logger.info("watching the space's cluster", metadata: ["space_id": "\(spaceID)", "objects": "\(cache.counts.objects)"])
+                logger.info("watching the space's cluster", metadata: ["space_id": "\(spaceID)", "objects": "\(cache.figures.objects)"])
             } else if let problem = cache.problem {
                 logger.warning("the space's watches are broken; status sync lists its cluster meanwhile",
                                metadata: ["space_id": "\(spaceID)", "reason": "\(problem)"])

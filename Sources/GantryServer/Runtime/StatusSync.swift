@@ -78,8 +78,9 @@ final class StatusSync: Service, Sendable {
     /// One pass over every space whose backoff has elapsed (and, with watches, that this replica holds).
     func syncOnce(now: ContinuousClock.Instant = .now) async throws {
         let changed = watches?.changes.take().changes ?? [:]
-        let due = try await runtime.syncSpaceNamespaces()
-            .filter { space, _ in watches?.holds(space.spaceID) ?? true }
+        // With watches, the spaces this replica holds as their last round read them; else every space with work.
+        let spaces = if let watches { watches.heldSpaces() } else { try await runtime.syncSpaceNamespaces() }
+        let due = spaces
             .map { space, namespaces in (SpaceKey(org: space.organizationID, space: space.spaceID), space, namespaces.sorted()) }
             .filter { key, _, _ in backoff.withLock { $0[key].map { $0.retryAt <= now } ?? true } }
         await forEach(due) { key, space, namespaces in
@@ -177,8 +178,8 @@ final class StatusSync: Service, Sendable {
     /// - targets: the namespace's deployments when the caller read them with others; nil reads them.
     func syncNamespace(_ key: SpaceKey, namespace: String, targets known: [SyncTarget]? = nil, state: any ClusterStateReader, space: String,
                        observed: inout [ObservedStatus]) async throws -> Bool {
-        var targets = known ?? []
-        if known == nil { targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace) }
+        let targets: [SyncTarget]
+        if let known { targets = known } else { targets = try await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace) }
         guard !targets.isEmpty else { return false }
         let live: [KubeRollout]
         do {
@@ -226,7 +227,7 @@ final class StatusSync: Service, Sendable {
         } catch {
             // A deployer shutting down cancels its calls: that says nothing about the cluster.
             if Task.isCancelled { return }
-            await markUnknown(key, namespaces: namespaces)
+            await markUnknown(key)
             let failures = backoff.withLock { state -> Int in
                 let failures = (state[key]?.failures ?? 0) + 1
                 let delay = min(maximumBackoff, interval * (1 << min(failures, 16)))
@@ -241,13 +242,12 @@ final class StatusSync: Service, Sendable {
     }
 
     /// Credentials refused or cluster unreachable: the truth is unknown until the space answers again.
-    func markUnknown(_ key: SpaceKey, namespaces: [String]) async {
-        for namespace in namespaces {
-            let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: namespace)) ?? []
-            _ = try? await runtime.recordObserved(targets.filter { $0.status != .unknown }.map {
-                ObservedStatus($0, status: .unknown, revision: nil, deployedAt: nil)
-            })
-        }
+    /// The whole space in one read and one transaction.
+    func markUnknown(_ key: SpaceKey) async {
+        let targets = (try? await runtime.syncTargets(space: key.space, org: key.org, namespace: nil)) ?? []
+        _ = try? await runtime.recordObserved(targets.filter { $0.status != .unknown }.map {
+            ObservedStatus($0, status: .unknown, revision: nil, deployedAt: nil)
+        })
     }
 
     /// docs/api.md §6's mapping, and the revision whose rollout is complete (for `lastDeployedAt`).

@@ -1,3 +1,4 @@
+import KubeClient
 import Prometheus
 import Synchronization
 
@@ -29,8 +30,8 @@ final class WatchMetrics: Sendable {
                                  help: "From a watch event to its namespace synced into the catalog, for the last batch of changes.")
     }
 
-    /// - counts: the cache's objects, watch events and LISTs; nil leaves those figures as they were.
-    func update(space spaceID: String, healthy: Bool, counts: (objects: Int, events: Int, lists: Int)?) {
+    /// - figures: the cache's objects, watch events and LISTs; nil leaves those figures as they were.
+    func update(space spaceID: String, healthy: Bool, figures counts: Figures?) {
         let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
             var entry = spaces[spaceID] ?? Space(
                 healthy: registry.makeGauge(name: "gantry_space_watch_healthy", labels: [("space_id", spaceID)],

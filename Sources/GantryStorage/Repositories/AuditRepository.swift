@@ -197,6 +197,9 @@ enum AuditTrail {
         try await record([event], actor: actor, org: org, requestID: requestID, ids: ids, on: sql)
     }
 
+    /// 18 values per entry: 1,000 entries a statement stay well under SQLite's and PostgreSQL's limits on binds.
+    static let entriesPerStatement = 1000
+
     /// Appends `events` to the organization's hash chain, in order: the chain's head is locked and moved once, and the
     /// entries go in with one statement per thousand.
     static func record(
@@ -213,12 +216,11 @@ enum AuditTrail {
         var seq = head?.seq ?? 0
         var previous = head?.hash
         let now = Timestamp.now()
-        // 18 values per entry: 1,000 entries a statement stay well under SQLite's and PostgreSQL's limits on binds.
-        for start in stride(from: 0, to: events.count, by: 1000) {
+        for start in stride(from: 0, to: events.count, by: entriesPerStatement) {
             var insert = sql.insert(into: "audit_logs").columns(
                 "id", "org_id", "seq", "action", "actor_type", "actor_id", "actor_email", "token_id", "resource_type", "resource_id",
                 "project_id", "environment_id", "deployment_id", "request_id", "changes", "created_at", "hash", "prev_hash")
-            for event in events[start..<min(start + 1000, events.count)] {
+            for event in events[start..<min(start + entriesPerStatement, events.count)] {
                 seq += 1
                 let entry = AuditEntry(
                     id: ids.make(.auditLog), event: event, actor: actor, requestID: requestID?.isEmpty == false ? requestID : nil,

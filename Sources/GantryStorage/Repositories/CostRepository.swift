@@ -36,23 +36,12 @@ public struct SQLCostRepository: CostRepository {
             if rows.isEmpty { _ = try await ProjectRow.fetchLive(projectID, org: org, lock: nil, on: sql) }
             return rows
         }
-        // Read by hand, not through a Decodable row: SQLKit converts every key to snake case on every row, which was a
-        // third of a 50-environment answer (perf, bench/preview.sh). A project's environments mostly share a space, so
-        // a price text like the previous row's is not looked up again.
-        var previous: (text: String, pricing: SpacePricing?)?
+        // Read by hand, not through a Decodable row: SQLKit's decoder (its snake-case keys then) was a third of a
+        // 50-environment answer (perf, bench/preview.sh).
         return try rows.map { row in
-            let text = try row.decode(column: "pricing", as: String?.self)
-            var pricing: SpacePricing?
-            if let text {
-                if let previous, previous.text == text {
-                    pricing = previous.pricing
-                } else {
-                    pricing = prices.pricing(stored: text)
-                    previous = (text, pricing)
-                }
-            }
-            return .init(
-                environmentID: try row.string("id"), name: try row.string("name"), pricing: pricing,
+            .init(
+                environmentID: try row.string("id"), name: try row.string("name"),
+                pricing: try row.decode(column: "pricing", as: String?.self).flatMap(prices.pricing(stored:)),
                 requested: RequestedCapacity(cpuMilli: Int128(try row.decode(column: "cpu_milli", as: Double.self)),
                                              memoryBytes: Int128(try row.decode(column: "memory_bytes", as: Double.self))),
                 deploymentsWithoutRequests: try row.decode(column: "without_requests", as: Int.self)

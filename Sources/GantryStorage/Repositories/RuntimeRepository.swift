@@ -62,8 +62,8 @@ public protocol RuntimeRepository: Sendable {
     func credentials(forSpace spaceID: String, org: String) async throws -> SpaceCredentials
     /// Namespace → live environment bound to it, on one space.
     func namespaceBindings(space spaceID: String, org: String) async throws -> [String: String]
-    /// Every space with live deployments to sync and its namespaces that hold them, in one read (a status-sync pass,
-    /// a space-watches round).
+    /// Every space with live deployments to sync and its namespaces that hold them, in one read (a space-watches round,
+    /// or a status-sync pass when clusters are not watched).
     func syncSpaceNamespaces() async throws -> [SyncSpace: Set<String>]
     /// The same namespaces of one space, each with a digest of its live deployments' catalog state (how many, their
     /// versions and current revisions): a watched space re-reads a namespace whose cluster did not change only when
@@ -248,7 +248,7 @@ public struct SQLRuntimeRepository: RuntimeRepository {
                 observedRevision: try row.decode(column: "observed_revision", as: String?.self))
         }
         var events: [(String, AuditEvent)] = []
-        var changed: [String] = [], seen: Set<String> = []
+        var changed: [String: Observed] = [:]
         for observation in batch {
             let target = observation.target
             guard let row = stored[target.deploymentID] else { continue }
@@ -257,8 +257,9 @@ public struct SQLRuntimeRepository: RuntimeRepository {
             let newRevision = observation.revision ?? row.observedRevision
             let newLastDeployed = observation.deployedAt.map(Timestamp.micros) ?? row.lastDeployedAt
             guard before != status || newRevision != row.observedRevision || newLastDeployed != row.lastDeployedAt else { continue }
-            if seen.insert(target.deploymentID).inserted { changed.append(target.deploymentID) }
-            stored[target.deploymentID] = Observed(status: status.rawValue, lastDeployedAt: newLastDeployed, observedRevision: newRevision)
+            let now = Observed(status: status.rawValue, lastDeployedAt: newLastDeployed, observedRevision: newRevision)
+            stored[target.deploymentID] = now
+            changed[target.deploymentID] = now
             guard before != status else { continue }
             events.append((target.organizationID, AuditEvent(
                 "status_changed", "deployment", target.deploymentID, projectID: target.projectID, environmentID: target.environmentID,
@@ -266,9 +267,8 @@ public struct SQLRuntimeRepository: RuntimeRepository {
         }
         guard !changed.isEmpty else { return events }
         // Typed by CAST: PostgreSQL reads an untyped parameter in VALUES as text, and a NULL has no type at all.
-        let values = changed.map { id -> SQLQueryString in
-            let row = stored[id]!
-            return "(\(bind: id), \(bind: row.status), CAST(\(bind: row.observedRevision) AS TEXT), CAST(\(bind: row.lastDeployedAt) AS BIGINT))"
+        let values = changed.map { id, row -> SQLQueryString in
+            "(\(bind: id), \(bind: row.status), CAST(\(bind: row.observedRevision) AS TEXT), CAST(\(bind: row.lastDeployedAt) AS BIGINT))"
         }
         try await sql.raw("""
             WITH observed (id, status, observed_revision, last_deployed_at) AS (VALUES \(values.joined(separator: ", ")))
