@@ -58,14 +58,14 @@ public final class SQLiteBackend: Database {
 
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if readers.isEmpty {
-            return try await writeLock.withLock { try await work(writer.sql()) }
+            return try await writeLock.withLock { try await work(PlainSQLiteDatabase(writer)) }
         }
-        return try await readerSlots.withSlot { [readers] index in try await work(readers[index].sql()) }
+        return try await readerSlots.withSlot { [readers] index in try await work(PlainSQLiteDatabase(readers[index])) }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.withLock {
-            let sql = writer.sql()
+            let sql = PlainSQLiteDatabase(writer)
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await work(sql)
