@@ -16,20 +16,10 @@ import Synchronization
 /// A statement whose binds are not all plain values (text, integers, floats, booleans, bytes, or nil), and any text
 /// beyond the first `PreparedStatementNames.capacity` distinct ones (an `IN (…)` list of every length, say), runs
 /// unprepared as before, so the server's memory per connection stays bounded.
-struct PreparingPostgresDatabase: SQLDatabase {
+struct PreparingPostgresDatabase: ForwardingSQLDatabase {
     let connection: PostgresConnection
     let base: any SQLDatabase
     let names: PreparedStatementNames
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
-    }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         let (sql, binds) = serialize(query)
@@ -42,10 +32,6 @@ struct PreparingPostgresDatabase: SQLDatabase {
         for try await row in rows {
             onRow(row.sql(decodingContext: .default))
         }
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
     }
 
     /// The binds as PostgresNIO encodes them, or nil when one is not a plain value.

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import NIOCore
 import GantryCore
 import PostgresNIO
 import SQLKit
@@ -288,5 +290,27 @@ extension AuditedRepository {
             try await sql.raw("UPDATE \(unsafeRaw: Row.table) SET deleted_at = \(bind: now) WHERE id = \(bind: id)").run()
             try await record(AuditEvent("deleted", resourceType, id, changes: Changes.deleted(at: now)), by: caller, on: sql)
         }
+    }
+}
+
+/// A database that runs statements its own way (`PreparingPostgresDatabase`, `PlainSQLiteDatabase`) and is otherwise
+/// SQLKit's own for the same connection, `base`.
+protocol ForwardingSQLDatabase: SQLDatabase {
+    var base: any SQLDatabase { get }
+}
+
+extension ForwardingSQLDatabase {
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        base.execute(sql: query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
     }
 }

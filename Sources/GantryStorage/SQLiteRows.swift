@@ -11,23 +11,13 @@ import SQLiteNIO
 /// the largest part of reading a row (perf, `GET /api/projects/{id}/cost`: 9 % of the request for 300 cells). Here
 /// the values Gantry reads and writes (text, integers, reals, booleans, `nil`, and optionals of them) are converted
 /// directly, with exactly SQLiteKit's results; any other type goes through SQLiteKit's own coders as before.
-struct PlainSQLiteDatabase: SQLDatabase {
+struct PlainSQLiteDatabase: ForwardingSQLDatabase {
     let connection: SQLiteConnection
     let base: any SQLDatabase
 
     init(_ connection: SQLiteConnection) {
         self.connection = connection
         self.base = connection.sql()
-    }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
@@ -41,10 +31,6 @@ struct PlainSQLiteDatabase: SQLDatabase {
             data.append(try Self.data(bind))
         }
         try await connection.query(sql, data) { row in onRow(PlainSQLiteRow(row: row)) }
-    }
-
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await closure(self)
     }
 
     static let encoder = SQLiteDataEncoder()
