@@ -27,6 +27,10 @@ struct ConventionsTests {
             #expect(echoed.header("X-Request-Id") == "abc.DEF_123-x")
             let replaced = try await app.request(.get, "/api/projects", headers: ["X-Request-Id": "bad id!"])
             #expect(replaced.header("X-Request-Id") != nil && replaced.header("X-Request-Id") != "bad id!")
+            // A made id is `req_` and 128 random bits in hex, a new one each time.
+            let made = try await [app.get("/api/projects"), app.get("/api/projects")].map { $0.header("X-Request-Id") ?? "" }
+            for id in made { #expect(id.wholeMatch(of: /req_[0-9a-f]{32}/) != nil, "\(id)") }
+            #expect(made[0] != made[1])
             let error = try await app.get("/api/projects/prj_00000000000000000000000000")
             #expect(error.error["requestId"] as? String == error.header("X-Request-Id"))
         }
