@@ -3,7 +3,7 @@
 # 10,000 projects, 50,000 environments and 200,000 deployments, on SQLite and PostgreSQL.
 #
 #   bench/catalog.sh [--no-build] [--db sqlite|postgres|all] [--duration SECONDS]
-#                    [--threads N] [--connections N] [--warmup SECONDS] [--projects N]
+#                    [--threads N] [--connections N] [--warmup SECONDS] [--rounds N] [--projects N]
 #
 # For each database it:
 #   1. creates a fresh database (SQLite file in a temp dir; for PostgreSQL a throwaway cluster,
@@ -27,7 +27,10 @@
 #   --db WHICH          sqlite, postgres or all (default all; postgres is skipped with a note when
 #                       no /usr/lib/postgresql/*/bin/initdb exists)
 #   --duration S        wrk run length per route in seconds (default 10)
-#   --warmup S          discarded wrk run before each measured one (default 2; 0 disables)
+#   --warmup S          discarded wrk run before each route's first measured one (default 2; 0 disables)
+#   --rounds N          measure every route N times, the routes in turn each round (default 3); each route's figure
+#                       is its median round, and its ratio to /healthz the median of the rounds' ratios, so that one
+#                       slow minute on a shared machine moves a figure less than it moves a single run
 #   --threads N         wrk threads (default 2)
 #   --connections N     wrk connections (default 32)
 #   --projects N        projects to seed (default 10000; 5 environments each, 4 deployments each)
@@ -51,6 +54,7 @@ BUILD=1
 DBS="all"
 DURATION=10
 WARMUP=2
+ROUNDS=3
 THREADS=2
 CONNECTIONS=32
 PROJECTS=10000
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
     --db) DBS="${2:?--db needs a value}"; shift ;;
     --duration) DURATION="${2:?}"; shift ;;
     --warmup) WARMUP="${2:?}"; shift ;;
+    --rounds) ROUNDS="${2:?}"; shift ;;
     --threads) THREADS="${2:?}"; shift ;;
     --connections) CONNECTIONS="${2:?}"; shift ;;
     --projects) PROJECTS="${2:?}"; shift ;;
@@ -82,10 +87,10 @@ case "$DBS" in
   sqlite|postgres) ;;
   *) die "--db must be sqlite, postgres or all" ;;
 esac
-for v in DURATION WARMUP THREADS CONNECTIONS PROJECTS; do
+for v in DURATION WARMUP ROUNDS THREADS CONNECTIONS PROJECTS; do
   is_uint "${!v}" || die "--$(echo "$v" | tr 'A-Z' 'a-z') must be a whole number"
 done
-[ "$DURATION" -ge 1 ] && [ "$PROJECTS" -ge 1 ] || die "--duration and --projects must be at least 1"
+[ "$DURATION" -ge 1 ] && [ "$PROJECTS" -ge 1 ] && [ "$ROUNDS" -ge 1 ] || die "--duration, --rounds and --projects must be at least 1"
 
 # ---------------------------------------------------------------------------
 # cleanup: everything this script starts is recorded here and undone on exit
@@ -307,17 +312,20 @@ bench_db() {
   load_before="$(load_note)"
   echo "machine: $load_before"
   : >"$raw/routes.tsv"
-  for i in "${!paths[@]}"; do
-    local target="http://127.0.0.1:$SERVER_PORT${paths[$i]}"
-    if [ "$WARMUP" -gt 0 ]; then
-      timeout $((WARMUP + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 10s \
-        -H "Authorization: Bearer ${tokens[$i]}" "$target" >/dev/null
-    fi
-    echo "wrk ${labels[$i]} (${DURATION} s)"
-    timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
-      -H "Authorization: Bearer ${tokens[$i]}" "$target" >"$raw/wrk-$i.txt"
-    grep -E "Requests/sec|^\s+99%|Non-2xx|Socket errors" "$raw/wrk-$i.txt" | sed 's/^/    /'
-    printf '%s\t%s\t%s\n' "${labels[$i]}" "${paths[$i]%%\?*}" "$raw/wrk-$i.txt" >>"$raw/routes.tsv"
+  local round
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for i in "${!paths[@]}"; do
+      local target="http://127.0.0.1:$SERVER_PORT${paths[$i]}"
+      if [ "$WARMUP" -gt 0 ] && [ "$round" -eq 1 ]; then
+        timeout $((WARMUP + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 10s \
+          -H "Authorization: Bearer ${tokens[$i]}" "$target" >/dev/null
+      fi
+      echo "wrk ${labels[$i]} (${DURATION} s, round $round of $ROUNDS)"
+      timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
+        -H "Authorization: Bearer ${tokens[$i]}" "$target" >"$raw/wrk-$i-$round.txt"
+      grep -E "Requests/sec|^\s+99%|Non-2xx|Socket errors" "$raw/wrk-$i-$round.txt" | sed 's/^/    /'
+      printf '%s\t%s\t%s\t%s\n' "${labels[$i]}" "${paths[$i]%%\?*}" "$raw/wrk-$i-$round.txt" "$round" >>"$raw/routes.tsv"
+    done
   done
   # report.py recognises the floor by its path; keep the query strings in the label only.
 
@@ -350,7 +358,7 @@ bench_db() {
     echo "projects=$PROJECTS"
     echo "dataset=$PROJECTS projects, $((PROJECTS * ENVS_PER_PROJECT)) environments, $((PROJECTS * ENVS_PER_PROJECT * DEPS_PER_ENV)) deployments, 1 space, seeded by bench/seed.py"
     echo "server=release build, \`gantry serve --database <$db>$pg_version --rate-limit 0 --sync-interval 0\`, bootstrap admin token (role_admin at org scope)"
-    echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1 after a ${WARMUP} s warm-up per route; p99 from wrk's latency distribution"
+    echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1, $ROUNDS rounds of every route in turn after a ${WARMUP} s warm-up per route; each figure is the route's median round, each ratio the median of the rounds' ratios to that round's /healthz; p99 from wrk's latency distribution"
   } >"$raw/meta.env"
 
   section "[$db] results"
