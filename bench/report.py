@@ -95,7 +95,6 @@ def main():
             "runs": runs,
         }
         rows.append((label, path, w))
-    floor = median_of(x["rps"] for x in floors.values())
 
     times = []
     codes = []

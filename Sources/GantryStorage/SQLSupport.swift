@@ -178,7 +178,7 @@ enum ColumnNames {
     /// by asking each character's Unicode properties: ~1 µs a key, a third of an idle deployer's CPU at 500 clusters and
     /// a share of every catalog read (perf, bench/scale.sh). Column names are ASCII.
     static let fromProperties = SQLRowDecoder.KeyDecodingStrategy.custom { path in
-        SnakeCaseKey(stringValue: snakeCase(path.last?.stringValue ?? ""))
+        SomeCodingKey(stringValue: snakeCase(path.last?.stringValue ?? ""))
     }
 
     /// `orgId` → `org_id`. Words as in SQLKit: a new word starts at each capital, and a run of capitals before a
@@ -206,13 +206,6 @@ enum ColumnNames {
             out += bytes[(start + 1)..<end]
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    struct SnakeCaseKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 }
 

@@ -14,6 +14,9 @@ public final class SQLiteBackend: Database {
     public let callers = CallerCache(trusted: true)
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    /// The connections as SQLKit databases, made once: SQLiteKit's `sql()` builds a JSON encoder and decoder each time.
+    private let writerSQL: PlainSQLiteDatabase
+    private let readersSQL: [PlainSQLiteDatabase]
     private let writeLock = AsyncLock()
     /// One read at a time per reader connection. Statements that overlap on one connection share its read
     /// transaction, so a read could see the snapshot of a long read already running there, from before a
@@ -44,6 +47,8 @@ public final class SQLiteBackend: Database {
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.writerSQL = PlainSQLiteDatabase(writer)
+        self.readersSQL = readers.map(PlainSQLiteDatabase.init)
         self.readerSlots = SlotPool(count: readers.count)
         self.logger = logger
     }
@@ -58,14 +63,14 @@ public final class SQLiteBackend: Database {
 
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if readers.isEmpty {
-            return try await writeLock.withLock { try await work(PlainSQLiteDatabase(writer)) }
+            return try await writeLock.withLock { try await work(writerSQL) }
         }
-        return try await readerSlots.withSlot { [readers] index in try await work(PlainSQLiteDatabase(readers[index])) }
+        return try await readerSlots.withSlot { [readersSQL] index in try await work(readersSQL[index]) }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.withLock {
-            let sql = PlainSQLiteDatabase(writer)
+            let sql = writerSQL
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await work(sql)
@@ -104,6 +109,6 @@ public final class SQLiteBackend: Database {
 
 extension SQLiteBackend: MigratableDatabase {
     public func withMigrationLock<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock { try await work(writer.sql()) }
+        try await writeLock.withLock { try await work(writerSQL) }
     }
 }

@@ -42,9 +42,8 @@ struct PlainSQLiteDatabase: ForwardingSQLDatabase {
         case let value as Bool: .integer(value ? 1 : 0)
         case let value as Int: .integer(value)
         case let value as Double: .float(value)
-        case let value as String?: value.map(SQLiteData.text) ?? .null
-        case let value as Int?: value.map(SQLiteData.integer) ?? .null
-        case let value as Double?: value.map(SQLiteData.float) ?? .null
+        // A non-nil optional was unwrapped by the casts above; a nil of any optional type casts to every optional type.
+        case let value as String? where value == nil: .null
         default: try encoder.encode(bind)
         }
     }
@@ -71,7 +70,7 @@ struct PlainSQLiteRow: SQLRow {
     /// is an optional of `D`: either made the runtime look generic metadata up on every cell (2 % of a 50-row answer).
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let data = row.column(column) else {
-            throw DecodingError.keyNotFound(SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "No column \(column) in the row."))
+            throw DecodingError.keyNotFound(SomeCodingKey(stringValue: column), .init(codingPath: [], debugDescription: "No column \(column) in the row."))
         }
         let wanted = ObjectIdentifier(D.self)
         switch data {
@@ -111,13 +110,4 @@ struct PlainSQLiteRow: SQLRow {
         static let optionalDouble = ObjectIdentifier(Double?.self)
         static let optionalBool = ObjectIdentifier(Bool?.self)
     }
-}
-
-/// The column a `decode(column:)` asked for, in the error when the row has none of that name.
-struct SQLiteColumnKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }

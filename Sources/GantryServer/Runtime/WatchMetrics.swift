@@ -31,7 +31,7 @@ final class WatchMetrics: Sendable {
     }
 
     /// - figures: the cache's objects, watch events and LISTs; nil leaves those figures as they were.
-    func update(space spaceID: String, healthy: Bool, figures counts: Figures?) {
+    func update(space spaceID: String, healthy: Bool, figures: Figures?) {
         let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
             var entry = spaces[spaceID] ?? Space(
                 healthy: registry.makeGauge(name: "gantry_space_watch_healthy", labels: [("space_id", spaceID)],
@@ -42,16 +42,16 @@ final class WatchMetrics: Sendable {
                                              help: "Watch events applied to the space's cache."),
                 eventsSeen: 0, listsSeen: 0)
             defer { spaces[spaceID] = entry }
-            guard let counts else { return (0, 0, entry) }
+            guard let figures else { return (0, 0, entry) }
             // A remade cache counts from zero again.
-            let eventsDelta = counts.events >= entry.eventsSeen ? counts.events - entry.eventsSeen : counts.events
-            let listsDelta = counts.lists >= entry.listsSeen ? counts.lists - entry.listsSeen : counts.lists
-            entry.eventsSeen = counts.events
-            entry.listsSeen = counts.lists
+            let eventsDelta = figures.events >= entry.eventsSeen ? figures.events - entry.eventsSeen : figures.events
+            let listsDelta = figures.lists >= entry.listsSeen ? figures.lists - entry.listsSeen : figures.lists
+            entry.eventsSeen = figures.events
+            entry.listsSeen = figures.lists
             return (eventsDelta, listsDelta, entry)
         }
         entry.healthy.set((healthy ? 1 : 0) as Int64)
-        if let counts { entry.objects.set(Int64(counts.objects) as Int64) }
+        if let figures { entry.objects.set(Int64(figures.objects) as Int64) }
         if eventsDelta > 0 { entry.events.increment(by: Int64(eventsDelta)) }
         if listsDelta > 0 { lists.increment(by: Int64(listsDelta)) }
     }
