@@ -62,7 +62,10 @@ final class SlotPool: Sendable {
     }
 
     private func acquire() async -> Int {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+        // A free slot is taken without suspending: a suspension costs every read a trip through its executor's queue.
+        // Slots are only free while nobody waits (`release` hands them to waiters first), so this jumps no queue.
+        if let slot = state.withLock({ $0.free.popLast() }) { return slot }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
             let slot = state.withLock { state -> Int? in
                 if let slot = state.free.popLast() { return slot }
                 state.waiters.append(continuation)

@@ -49,6 +49,18 @@ struct ConnectionLoopTests {
         _ = try channel.finish()
     }
 
+    @Test("A close right after a write flushes the write before the close goes on")
+    func closeFlushesFirst() throws {
+        let counter = FlushCounter()
+        let channel = EmbeddedChannel(handlers: [counter, FlushCoalescingHandler()])
+        channel.write(ByteBuffer(string: "end"), promise: nil)
+        channel.flush()
+        channel.close(promise: nil)
+        #expect(counter.events == ["flush", "close"], "unflushed writes fail when the channel closes")
+        channel.embeddedEventLoop.run()
+        #expect(counter.events == ["flush", "close"], "the deferred flush does not run again")
+    }
+
     @Test("A flush still pending when the handler is removed is sent at once")
     func removalFlushes() throws {
         let counter = FlushCounter()
@@ -84,13 +96,19 @@ struct ConnectionLoopTests {
     }
 }
 
-/// Counts the flushes that reach the socket side of the pipeline.
+/// Records the flushes and closes that reach the socket side of the pipeline.
 private final class FlushCounter: ChannelOutboundHandler {
     typealias OutboundIn = NIOAny
-    var flushes = 0
+    var events: [String] = []
+    var flushes: Int { events.filter { $0 == "flush" }.count }
 
     func flush(context: ChannelHandlerContext) {
-        flushes += 1
+        events.append("flush")
         context.flush()
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        events.append("close")
+        context.close(mode: mode, promise: promise)
     }
 }

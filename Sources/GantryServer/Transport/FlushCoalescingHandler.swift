@@ -20,6 +20,16 @@ final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHand
         }
     }
 
+    /// A close right after a write (Hummingbird's `Connection: close` and graceful shutdown: write the end, flush,
+    /// close) would otherwise drop the answer: the writes not yet flushed fail when the channel closes.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if flushScheduled {
+            flushScheduled = false
+            context.flush()
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         guard flushScheduled else { return }
         flushScheduled = false
