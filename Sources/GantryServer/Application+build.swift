@@ -76,7 +76,6 @@ public func buildApplication(
 
     var app = Application(
         router: router,
-        server: .connectionLoopHTTP1(),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "gantry"),
         services: services,
         logger: logger
