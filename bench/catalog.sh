@@ -28,8 +28,8 @@
 #                       no /usr/lib/postgresql/*/bin/initdb exists)
 #   --duration S        wrk run length per route in seconds (default 10)
 #   --warmup S          discarded wrk run before each route's first measured one (default 2; 0 disables)
-#   --rounds N          measure every route N times, the routes in turn each round (default 3); each route's figure
-#                       is its median round, and its ratio to /healthz the median of the rounds' ratios, so that one
+#   --rounds N          measure every route N times, the routes in turn each round (default 3); each route's figures
+#                       are the medians over its rounds, and its ratio to /healthz the median of the rounds' ratios, so that one
 #                       slow minute on a shared machine moves a figure less than it moves a single run
 #   --threads N         wrk threads (default 2)
 #   --connections N     wrk connections (default 32)
@@ -358,7 +358,7 @@ bench_db() {
     echo "projects=$PROJECTS"
     echo "dataset=$PROJECTS projects, $((PROJECTS * ENVS_PER_PROJECT)) environments, $((PROJECTS * ENVS_PER_PROJECT * DEPS_PER_ENV)) deployments, 1 space, seeded by bench/seed.py"
     echo "server=release build, \`gantry serve --database <$db>$pg_version --rate-limit 0 --sync-interval 0\`, bootstrap admin token (role_admin at org scope)"
-    echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1, $ROUNDS rounds of every route in turn after a ${WARMUP} s warm-up per route; each figure is the route's median round, each ratio the median of the rounds' ratios to that round's /healthz; p99 from wrk's latency distribution"
+    echo "wrk=\`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` on 127.0.0.1, $ROUNDS rounds of every route in turn after a ${WARMUP} s warm-up per route; each figure is the median over the route's rounds, each ratio the median of the rounds' ratios to that round's /healthz; p99 from wrk's latency distribution"
   } >"$raw/meta.env"
 
   section "[$db] results"

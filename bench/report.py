@@ -5,7 +5,8 @@
 
 RAWDIR (written by catalog.sh) holds:
   routes.tsv      one line per measured route and round: label<TAB>path<TAB>wrk-output-file<TAB>round
-                  (a route's figures are its median round; its ratio to /healthz the median of the rounds' ratios)
+                  (a route's requests/s and p99 are each the median over its rounds; its ratio to /healthz the
+                  median of the rounds' ratios)
   stats_all.txt   one line per sequential request: http_code time_total_seconds
   stats_all.count number of entries in the full /projects/stats response
   rss_kb          VmHWM of the server at the end, in kB
@@ -69,8 +70,8 @@ def main():
     # label -> (path, {round: wrk figures}), in the order the routes were measured.
     measured = {}
     for line in open(os.path.join(d, "routes.tsv")):
-        label, path, out, *rest = line.rstrip("\n").split("\t")
-        measured.setdefault(label, (path, {}))[1][int(rest[0]) if rest else 1] = parse_wrk(out)
+        label, path, out, round_ = line.rstrip("\n").split("\t")
+        measured.setdefault(label, (path, {}))[1][int(round_)] = parse_wrk(out)
     floors = next((runs for path, runs in measured.values() if path == "/healthz"), {})
     rounds = sorted(floors)
 
@@ -168,7 +169,7 @@ def main():
         for k in ("date", "commit", "machine", "load", "dataset", "server", "wrk", "notes"):
             if meta.get(k):
                 md.write(f"- **{k}**: {meta[k]}\n")
-        md.write(f"\n{len(rounds)} round(s) per route; requests/s and p99 are each route's median round, \"vs /healthz\" the "
+        md.write(f"\n{len(rounds)} round(s) per route; requests/s and p99 are each the median over a route's rounds, \"vs /healthz\" the "
                  "median of the rounds' ratios to that round's floor (each round's ratio in brackets).\n")
         md.write("\n| route | requests/s | p99 | vs /healthz | target |\n|---|---:|---:|---:|---|\n")
         for label, rps, p99, ratio, target in table:

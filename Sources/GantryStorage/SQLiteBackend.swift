@@ -12,11 +12,9 @@ public final class SQLiteBackend: Database {
     /// Trusted from the start: this process makes its own changes; another process sharing the file is
     /// bounded by the cache's lifetime.
     public let callers = CallerCache(trusted: true)
-    private let writer: SQLiteConnection
-    private let readers: [SQLiteConnection]
     /// The connections as SQLKit databases, made once: SQLiteKit's `sql()` builds a JSON encoder and decoder each time.
-    private let writerSQL: PlainSQLiteDatabase
-    private let readersSQL: [PlainSQLiteDatabase]
+    private let writer: PlainSQLiteDatabase
+    private let readers: [PlainSQLiteDatabase]
     private let writeLock = AsyncLock()
     /// One read at a time per reader connection. Statements that overlap on one connection share its read
     /// transaction, so a read could see the snapshot of a long read already running there, from before a
@@ -45,10 +43,8 @@ public final class SQLiteBackend: Database {
     }
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
-        self.writer = writer
-        self.readers = readers
-        self.writerSQL = PlainSQLiteDatabase(writer)
-        self.readersSQL = readers.map(PlainSQLiteDatabase.init)
+        self.writer = PlainSQLiteDatabase(writer)
+        self.readers = readers.map(PlainSQLiteDatabase.init)
         self.readerSlots = SlotPool(count: readers.count)
         self.logger = logger
     }
@@ -63,14 +59,14 @@ public final class SQLiteBackend: Database {
 
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if readers.isEmpty {
-            return try await writeLock.withLock { try await work(writerSQL) }
+            return try await writeLock.withLock { try await work(writer) }
         }
-        return try await readerSlots.withSlot { [readersSQL] index in try await work(readersSQL[index]) }
+        return try await readerSlots.withSlot { [readers] index in try await work(readers[index]) }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.withLock {
-            let sql = writerSQL
+            let sql = writer
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await work(sql)
@@ -88,8 +84,8 @@ public final class SQLiteBackend: Database {
     }
 
     public func close() async throws {
-        for reader in readers { try? await reader.close() }
-        try await writer.close()
+        for reader in readers { try? await reader.connection.close() }
+        try await writer.connection.close()
     }
 
     /// A backend dropped without a finished `close()` (an application torn down before its services ran, e.g. when
@@ -99,7 +95,7 @@ public final class SQLiteBackend: Database {
     /// is left open rather than freed open.
     deinit {
         // Each connection by its own state: a `close()` cancelled part-way (an app torn down mid-shutdown) leaves some open.
-        for connection in readers + [writer] where !connection.isClosed {
+        for connection in (readers + [writer]).map(\.connection) where !connection.isClosed {
             // Held until the close has run; a close that never completes (its event loop or thread pool gone) leaves it held.
             let held = Unmanaged.passRetained(connection)
             connection.close().whenSuccess { held.release() }
@@ -109,6 +105,6 @@ public final class SQLiteBackend: Database {
 
 extension SQLiteBackend: MigratableDatabase {
     public func withMigrationLock<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock { try await work(writerSQL) }
+        try await writeLock.withLock { try await work(writer) }
     }
 }

@@ -27,21 +27,26 @@ final class WatchMetrics: Sendable {
         leased = registry.makeGauge(descriptor: .gantry("spaces_leased", help: "Spaces whose cluster this deployer replica watches."))
         lists = registry.makeCounter(
             descriptor: .gantry("kube_list_requests", unit: "total", help: "LIST calls made by status sync and the space caches."))
-        lag = registry.makeGauge(descriptor: .gantry("status_sync_lag", unit: "seconds",
-                                 help: "From a watch event to its namespace synced into the catalog, for the last batch of changes."))
+        lag = registry.makeGauge(descriptor: .gantry(
+            "status_sync_lag", unit: "seconds",
+            help: "From a watch event to its namespace synced into the catalog, for the last batch of changes."))
     }
 
     /// - figures: the cache's objects, watch events and LISTs; nil leaves those figures as they were.
     func update(space spaceID: String, healthy: Bool, figures: Figures?) {
         let (eventsDelta, listsDelta, entry) = spaces.withLock { spaces -> (Int, Int, Space) in
             var entry = spaces[spaceID] ?? Space(
-                healthy: registry.makeGauge(descriptor: .gantry("space_watch_healthy",
-                                            help: "1 while every watch of the space is listed and current, else 0 (status sync lists the cluster)."),
-                                            labels: [("space_id", spaceID)]),
-                objects: registry.makeGauge(descriptor: .gantry("space_cache_objects", help: "Objects held in the space's cache."),
-                                            labels: [("space_id", spaceID)]),
-                events: registry.makeCounter(descriptor: .gantry("space_watch_events", unit: "total", help: "Watch events applied to the space's cache."),
-                                             labels: [("space_id", spaceID)]),
+                healthy: registry.makeGauge(
+                    descriptor: .gantry(
+                        "space_watch_healthy",
+                        help: "1 while every watch of the space is listed and current, else 0 (status sync lists the cluster)."),
+                    labels: [("space_id", spaceID)]),
+                objects: registry.makeGauge(
+                    descriptor: .gantry("space_cache_objects", help: "Objects held in the space's cache."),
+                    labels: [("space_id", spaceID)]),
+                events: registry.makeCounter(
+                    descriptor: .gantry("space_watch_events", unit: "total", help: "Watch events applied to the space's cache."),
+                    labels: [("space_id", spaceID)]),
                 eventsSeen: 0, listsSeen: 0)
             defer { spaces[spaceID] = entry }
             guard let figures else { return (0, 0, entry) }
