@@ -1,39 +1,134 @@
 import Foundation
 import SQLKit
+import Synchronization
 
 /// A token bucket per access token: `take` spends one request, or says how many seconds to wait.
 public protocol RateLimiter: Sendable {
     func take(_ key: String) async throws -> Int?
 }
 
-/// The buckets in the database (PostgreSQL), shared by every replica: one atomic upsert per request refills
-/// the bucket for the time elapsed, spends one token and returns what is left.
-public struct SQLRateLimiter: RateLimiter {
+/// The buckets in the database (PostgreSQL), shared by every replica.
+///
+/// A replica draws tokens from a bucket several at a time and spends them from memory: one atomic upsert refills
+/// the bucket for the time elapsed and takes up to `drawSize` tokens. Drawing one token per request made every API
+/// request a write, and every request of one token wait on that token's row lock: with the default limit on,
+/// `GET /api/projects/{id}` answered ~900 req/s instead of ~3,500 under 32 connections of one token (README,
+/// Benchmarks). Drawn tokens are usable for `drawLifetime`, then forfeited, never handed back: a client spreading its
+/// requests over replicas may get a few fewer than the limit, never more. A draw that finds the bucket empty is
+/// remembered until a token can be back (only time refills a bucket), so a client over its limit costs no writes.
+public final class SQLRateLimiter: RateLimiter, Sendable {
     let database: any Database
     let capacity: Double
     let perSecond: Double
+    /// 1 % of the bucket, at most 50: what one replica may hold back from the others. Limits under 200 a minute draw
+    /// one token at a time, exactly as a bucket without draws would.
+    let drawSize: Int
+    static let drawLifetime: TimeInterval = 5
+    private let clock: @Sendable () -> Date
+    private let allowances = Mutex<[String: Allowance]>([:])
+    /// How many draws reached the database; the tests read it.
+    let draws = Atomic<Int>(0)
 
-    public init(database: any Database, perMinute: Int) {
+    /// What this replica holds of one token's bucket.
+    private struct Allowance {
+        var left = 0
+        var usableUntil = Date.distantPast
+        /// The bucket was empty: no token can be back before this.
+        var refusedUntil = Date.distantPast
+        /// The draw in flight; requests that find nothing left wait for it instead of drawing again.
+        var draw: Task<Void, any Error>?
+
+        /// Whether this entry still says anything: memory is bounded by dropping the others.
+        func isHeld(at now: Date) -> Bool {
+            draw != nil || now < refusedUntil || (left > 0 && now < usableUntil)
+        }
+    }
+
+    private enum Step {
+        case allowed
+        case refused(seconds: Int)
+        case await(Task<Void, any Error>)
+    }
+
+    public init(database: any Database, perMinute: Int, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         capacity = Double(perMinute)
         perSecond = Double(perMinute) / 60
+        drawSize = max(1, min(50, perMinute / 100))
+        self.clock = clock
     }
 
     public func take(_ key: String) async throws -> Int? {
-        let now = Timestamp.now()
-        let perMicrosecond = perSecond / 1_000_000
-        let left = try await database.transaction { sql in
-            try await sql.raw("""
-                INSERT INTO rate_limits (token_id, tokens, updated_at) VALUES (\(bind: key), \(bind: capacity - 1), \(bind: now))
-                ON CONFLICT (token_id) DO UPDATE SET
-                    tokens = GREATEST(-1, LEAST(\(bind: capacity), rate_limits.tokens
-                        + GREATEST(0, excluded.updated_at - rate_limits.updated_at) * \(bind: perMicrosecond)) - 1),
-                    updated_at = GREATEST(excluded.updated_at, rate_limits.updated_at)
-                RETURNING tokens
-                """).first().map { try $0.decode(column: "tokens", as: Double.self) } ?? 0
+        while true {
+            switch step(key) {
+            case .allowed: return nil
+            case .refused(let seconds): return seconds
+            case .await(let draw): try await draw.value
+            }
         }
-        guard left < 0 else { return nil }
-        // The request was refused: it spent nothing it had; tell the client when one token will be back.
-        return max(1, Int(((-left) / perSecond).rounded(.up)))
+    }
+
+    private func step(_ key: String) -> Step {
+        allowances.withLock { allowances in
+            let now = clock()
+            var allowance = allowances[key] ?? Allowance()
+            defer { allowances[key] = allowance }
+            if allowance.left > 0, now < allowance.usableUntil {
+                allowance.left -= 1
+                return .allowed
+            }
+            if now < allowance.refusedUntil {
+                return .refused(seconds: max(1, Int(allowance.refusedUntil.timeIntervalSince(now).rounded(.up))))
+            }
+            if let draw = allowance.draw { return .await(draw) }
+            if allowances.count > 10_000 { allowances = allowances.filter { $0.value.isHeld(at: now) } }
+            let draw = Task { try await self.draw(key) }
+            allowance.draw = draw
+            return .await(draw)
+        }
+    }
+
+    private func draw(_ key: String) async throws {
+        let now = clock()
+        let result: (granted: Int, left: Double)
+        do {
+            result = try await drawFromBucket(key, now: Timestamp.micros(now))
+        } catch {
+            allowances.withLock { $0[key]?.draw = nil }
+            throw error
+        }
+        draws.add(1, ordering: .relaxed)
+        allowances.withLock { allowances in
+            var allowance = allowances[key] ?? Allowance()
+            allowance.draw = nil
+            allowance.left = result.granted
+            allowance.usableUntil = now.addingTimeInterval(Self.drawLifetime)
+            allowance.refusedUntil = result.granted > 0 ? .distantPast : now.addingTimeInterval((1 - result.left) / perSecond)
+            allowances[key] = allowance
+        }
+    }
+
+    /// Refills the bucket for the time elapsed and takes up to `drawSize` whole tokens; a refused draw takes nothing.
+    private func drawFromBucket(_ key: String, now: Int64) async throws -> (granted: Int, left: Double) {
+        let perMicrosecond = perSecond / 1_000_000
+        let first = min(drawSize, Int(capacity))
+        return try await database.transaction { sql in
+            let refilled: SQLQueryString = """
+                LEAST(\(bind: capacity), rate_limits.tokens
+                    + GREATEST(0, excluded.updated_at - rate_limits.updated_at) * \(bind: perMicrosecond))
+                """
+            let granted: SQLQueryString = "CASE WHEN \(refilled) >= 1 THEN LEAST(\(bind: drawSize), FLOOR(\(refilled))) ELSE 0 END"
+            let row = try await sql.raw("""
+                INSERT INTO rate_limits (token_id, tokens, updated_at, granted)
+                VALUES (\(bind: key), \(bind: capacity - Double(first)), \(bind: now), \(bind: first))
+                ON CONFLICT (token_id) DO UPDATE SET
+                    tokens = \(refilled) - \(granted),
+                    granted = \(granted),
+                    updated_at = GREATEST(excluded.updated_at, rate_limits.updated_at)
+                RETURNING tokens, granted
+                """).first()
+            guard let row else { return (0, 0) }
+            return (try row.decode(column: "granted", as: Int.self), try row.decode(column: "tokens", as: Double.self))
+        }
     }
 }

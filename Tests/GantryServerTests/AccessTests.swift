@@ -193,7 +193,7 @@ struct AccessTests {
         }
     }
 
-    @Test("Over the per-token rate limit: 429 rate_limited with Retry-After", arguments: [TestDatabase.sqlite])
+    @Test("Over the per-token rate limit: 429 rate_limited with Retry-After", arguments: TestDatabase.all)
     func rateLimit(_ db: TestDatabase) async throws {
         // One request a minute: the second, sent well within the minute even on a loaded machine, is over.
         try await TestApp.run(db, settings: [Settings.keys.rateLimit: "1"]) { admin in
