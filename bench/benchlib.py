@@ -50,14 +50,15 @@ users:
 """
 
 
-def start_gantry(bin_dir, work, flags=(), env=None):
-    """`gantry serve` on a free port with a new SQLite database in `work`, no rate limit and a generated bootstrap
-    token, logging to work/gantry.log; `flags` and `env` (GANTRY_* variables) are added. Answers (process, port,
-    token) once /readyz answers."""
-    token = "gnt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+def start_gantry(bin_dir, work, flags=(), env=None, database=None, rate_limit=0, token=None):
+    """`gantry serve` on a free port with `database` (default: a new SQLite database in `work`), `rate_limit` requests
+    a minute per token (default none) and the bootstrap token `token` (default: a generated one), logging to
+    work/gantry.log; `flags` and `env` (GANTRY_* variables) are added. Answers (process, port, token) once /readyz
+    answers."""
+    token = token or "gnt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
     port = free_port()
-    process = subprocess.Popen([os.path.join(bin_dir, "gantry"), "serve", "--port", str(port), "--database", f"sqlite:{work}/g.db",
-                                "--rate-limit", "0", *flags],
+    process = subprocess.Popen([os.path.join(bin_dir, "gantry"), "serve", "--port", str(port), "--database", database or f"sqlite:{work}/g.db",
+                                "--rate-limit", str(rate_limit), *flags],
                                env={**os.environ, "GANTRY_BOOTSTRAP_TOKEN": token, **(env or {})},
                                stdout=open(os.path.join(work, "gantry.log"), "w"), stderr=subprocess.STDOUT)
     for _ in range(600):
