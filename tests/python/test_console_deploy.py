@@ -351,5 +351,47 @@ def test_events_show_the_warning_header_when_the_cluster_is_unreachable(stack, s
     drain_log(driver)
 
 
+def test_deploy_and_rollback_are_marked_refused_for_a_viewer(stack, seed, browser):
+    """A member who may read the environment but not deploy in it sees every Deploy, "Deploy all pending" and Roll
+    back button marked refused, with GET /access/explain's sentence, before clicking; a click shows that sentence and
+    asks the API nothing."""
+    driver = browser
+    api = stack["api"]
+    web = seed["web"]
+    viewer = api.ok("POST", "/users", {"email": "viewer@example.com", "name": "Viewer"})
+    api.ok("POST", "/assignments", {"userId": viewer["id"], "roleId": "role_viewer", "scope": f"project:{seed['project']['id']}"})
+    token = api.ok("POST", f"/users/{viewer['id']}/tokens", {"name": "viewer-browser"})["token"]
+    revisions = len(api.ok("GET", f"/deployments/{web['id']}/revisions"))
+    assert revisions >= 2, api.ok("GET", f"/deployments/{web['id']}/revisions")  # the earlier tests deployed and rolled back: Roll back buttons exist
+    css(driver, "#signout").click()
+    sign_in(driver, stack, token)
+    env_page(driver, stack, seed)
+    sentence = "You need deployments:deploy on environment production; roles that grant it: admin, developer."
+
+    def deploy_button(d):
+        return row(d, web["id"]).find_element(By.CSS_SELECTOR, "[data-action=deploy]")
+    wait(driver, 20).until(lambda d: deploy_button(d).get_attribute("data-denied") == "true", message="Deploy to be marked refused")
+    assert deploy_button(driver).get_attribute("title") == sentence
+    assert deploy_button(driver).get_attribute("aria-disabled") == "true"
+    wait(driver, 20).until(lambda d: css(d, "#deploy-all").get_attribute("data-denied") == "true")
+    history = open_history(driver, web["id"])
+    rollback = wait(driver, 20).until(lambda d: history.find_element(By.CSS_SELECTOR, "[data-action=rollback][data-denied=true]"))
+    assert rollback.get_attribute("title") == sentence
+    shot(driver, "26-deploy-refused-for-viewer")
+
+    deploy_button(driver).click()
+    dialog = visible(driver, "dialog[open]")
+    assert sentence in dialog.text and "web was not deployed" in dialog.text
+    close_dialog(driver)
+    assert len(api.ok("GET", f"/deployments/{web['id']}/revisions")) == revisions
+    # The API was not asked: its 403 would be in the browser's log as a failed request.
+    entries = driver.get_log("browser")
+    driver.console_log.extend(entries)
+    assert not [e for e in entries if "/deploy" in e["message"]], entries
+    # Back to the admin for whatever runs next.
+    css(driver, "#signout").click()
+    sign_in(driver, stack, stack["token"])
+
+
 def test_no_console_errors(browser):
     assert_no_console_errors(browser)

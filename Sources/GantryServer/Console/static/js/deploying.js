@@ -2,10 +2,12 @@
 // drift badges, the Deploy / Redeploy and "Deploy all pending" buttons (a refused deploy shows the API's
 // preflight checks), and a deployment's history — its revisions, polled every second while one is queued,
 // applying or applied so the user sees it reach a final status, with Rollback on earlier ones — and its
-// events timeline (Gantry's and the cluster's, newest first).
+// events timeline (Gantry's and the cluster's, newest first). A caller who may not deploy in the environment sees
+// every one of those buttons marked as refused, with the sentence saying what they would need, before clicking.
 
-import { api, seg } from './api.js';
+import { api, request, seg } from './api.js';
 import { h, replace, loading, errorAlert, timeEl, formatDate, toast, confirmDialog, openDialog, plural } from './dom.js';
+import { describeScope, explanationText } from './access.js';
 
 /** Statuses after which a revision never changes again. */
 export const FINAL_STATUSES = new Set(['succeeded', 'failed', 'superseded']);
@@ -34,6 +36,48 @@ export function deployBadges(dep) {
     }, `drift: ${driftLabel(dep.drift.fields)}`));
   }
   return out;
+}
+
+const DEPLOY_POLICY = 'deployments:deploy';
+/** How long an answer about deploying in an environment is trusted: roles can change while the page is open. */
+const ACCESS_TTL_MS = 30000;
+const deployAccess = new Map();
+
+/**
+ * Whether the caller may deploy in the environment: a promise of null (allowed, or the console cannot tell) or of
+ * the sentence saying what they need. GET /access/explain is asked once per environment per 30 s, however many
+ * buttons ask.
+ */
+export function deployRefusal(environmentId) {
+  const known = deployAccess.get(environmentId);
+  if (known && known.expires > Date.now()) return known.answer;
+  const answer = request('GET', '/access/explain', { query: { action: DEPLOY_POLICY, resource: environmentId }, quiet401: true, explain: false })
+    .then(async ({ data }) => (data && data.allowed === false
+      ? explanationText(DEPLOY_POLICY, await describeScope(`environment:${environmentId}`), data.reason) : null))
+    // Unknown is not refused: the click then gets the API's 403, explained as before.
+    .catch(() => null);
+  deployAccess.set(environmentId, { answer, expires: Date.now() + ACCESS_TTL_MS });
+  return answer;
+}
+
+/**
+ * Marks a deploy or rollback button as refused once the answer says so: still focusable and clickable (a disabled
+ * button shows no tooltip), but the click shows the sentence instead of asking the API.
+ */
+function guardDeploy(button, environmentId, title) {
+  deployRefusal(environmentId).then((sentence) => {
+    if (!sentence) return;
+    button.dataset.denied = 'true';
+    button.setAttribute('aria-disabled', 'true');
+    button.classList.add('btn-denied');
+    button.title = sentence;
+  });
+  button.addEventListener('click', (event) => {
+    if (button.dataset.denied !== 'true') return;
+    event.stopImmediatePropagation();
+    showDeployError({ message: button.title, code: 'forbidden' }, title);
+  }, { capture: true });
+  return button;
 }
 
 /** Shows a refused deploy or rollback in a dialog: the API's message and, for 422 preflight_failed, each check. */
@@ -73,7 +117,7 @@ export function deployButton(dep, { onDeployed, small = true } = {}) {
       if (button.isConnected) { button.disabled = false; button.textContent = label; }
     }
   });
-  return button;
+  return guardDeploy(button, dep.environmentId, `${dep.name} was not deployed`);
 }
 
 /**
@@ -106,7 +150,7 @@ export function deployAllButton({ environment, pending, onDeployed, id }) {
       if (button.isConnected) button.disabled = false;
     }
   });
-  return button;
+  return guardDeploy(button, environment.id, `${environment.name} was not deployed`);
 }
 
 /**
@@ -191,10 +235,10 @@ export function deploymentHistory({ dep, alive = () => true, onChange, compact =
         rev.rollbackOf != null ? h('span', { class: 'badge plain rollback-of', title: `A rollback to revision ${rev.rollbackOf}’s spec` }, `rollback of #${rev.rollbackOf}`) : null,
         isCurrent ? h('span', { class: 'badge plain current', title: 'The newest revision the cluster accepted' }, 'current') : null,
         FINAL_STATUSES.has(rev.status) ? null : h('span', { class: 'rev-live muted', role: 'status' }, 'watching…'),
-        canRollBack ? h('button', {
+        canRollBack ? guardDeploy(h('button', {
           type: 'button', class: 'btn btn-small rev-rollback', dataset: { action: 'rollback', revision: String(rev.number) },
           'aria-label': `Roll ${current.name} back to revision ${rev.number}`, onclick: () => rollback(rev),
-        }, 'Roll back') : null),
+        }, 'Roll back'), current.environmentId, `${current.name} was not rolled back`) : null),
       h('div', { class: 'rev-meta' },
         h('code', { class: 'rev-image' }, rev.image), h('span', plural(rev.replicas, 'replica')),
         h('span', { class: 'rev-by' }, 'by ', rev.createdBy), times),
