@@ -15,16 +15,20 @@ let csrfToken = null;
  * localStorage. A single sign-on session is the server's HttpOnly cookie (sent by the browser, never read here)
  * plus its CSRF value from GET /me, kept in memory only and sent as X-Gantry-CSRF with every change.
  */
+let signIns = 0;
 export const session = {
   get token() {
     try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
   },
-  set(token) { csrfToken = null; sessionStorage.setItem(TOKEN_KEY, token); },
+  /** Changes whenever who is signed in may have: what the console learnt about the caller's access keys on it. */
+  get generation() { return signIns; },
+  set(token) { csrfToken = null; signIns += 1; sessionStorage.setItem(TOKEN_KEY, token); },
   /** True when signed in with the session cookie (no token). */
   get cookie() { return !this.token && csrfToken !== null; },
-  useCookie(csrf) { csrfToken = csrf || ''; },
+  useCookie(csrf) { csrfToken = csrf || ''; signIns += 1; },
   clear() {
     csrfToken = null;
+    signIns += 1;
     try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage unavailable */ }
   },
 };

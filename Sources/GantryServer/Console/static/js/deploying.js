@@ -5,7 +5,7 @@
 // events timeline (Gantry's and the cluster's, newest first). A caller who may not deploy in the environment sees
 // every one of those buttons marked as refused, with the sentence saying what they would need, before clicking.
 
-import { api, request, seg } from './api.js';
+import { api, request, seg, session } from './api.js';
 import { h, replace, loading, errorAlert, timeEl, formatDate, toast, confirmDialog, openDialog, plural } from './dom.js';
 import { describeScope, explanationText } from './access.js';
 
@@ -46,28 +46,31 @@ const deployAccess = new Map();
 /**
  * Whether the caller may deploy in the environment: a promise of null (allowed, or the console cannot tell) or of
  * the sentence saying what they need. GET /access/explain is asked once per environment per 30 s, however many
- * buttons ask.
+ * buttons ask, and again after anyone signs in or out.
  */
 export function deployRefusal(environmentId) {
-  const known = deployAccess.get(environmentId);
+  const key = `${session.generation} ${environmentId}`;
+  const known = deployAccess.get(key);
   if (known && known.expires > Date.now()) return known.answer;
   const answer = request('GET', '/access/explain', { query: { action: DEPLOY_POLICY, resource: environmentId }, quiet401: true, explain: false })
     .then(async ({ data }) => (data && data.allowed === false
       ? explanationText(DEPLOY_POLICY, await describeScope(`environment:${environmentId}`), data.reason) : null))
     // Unknown is not refused: the click then gets the API's 403, explained as before.
     .catch(() => null);
-  deployAccess.set(environmentId, { answer, expires: Date.now() + ACCESS_TTL_MS });
+  if (deployAccess.size > 200) deployAccess.clear();
+  deployAccess.set(key, { answer, expires: Date.now() + ACCESS_TTL_MS });
   return answer;
 }
 
 /**
- * Marks a deploy or rollback button as refused once the answer says so: still focusable and clickable (a disabled
- * button shows no tooltip), but the click shows the sentence instead of asking the API.
+ * Marks a deploy or rollback button as refused once the answer says so (`data-denied` "true"; "false" once the
+ * answer is anything else): still focusable and clickable (a disabled button shows no tooltip), but the click shows
+ * the sentence instead of asking the API.
  */
 function guardDeploy(button, environmentId, title) {
   deployRefusal(environmentId).then((sentence) => {
+    button.dataset.denied = String(Boolean(sentence));
     if (!sentence) return;
-    button.dataset.denied = 'true';
     button.setAttribute('aria-disabled', 'true');
     button.classList.add('btn-denied');
     button.title = sentence;
