@@ -31,8 +31,8 @@ public func buildApplication(
         throw ConfigurationError("cannot reach the database \(settings.database.redacted): \(LoggableError.describe(error))")
     }
     let repositories = Repositories(database: opened.database)
-    var services: [any Service] = [opened.service]
     let migrated = AsyncLatch()
+    var services: [any Service] = [opened.service, RetentionSweeper(retention: repositories.retention, clock: clock, ready: migrated, logger: logger)]
     // The deployer role alone talks to clusters; the config role never builds a client or opens a credential.
     var deployer: Deployer?
     if settings.role != .config {

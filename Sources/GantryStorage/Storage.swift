@@ -25,6 +25,7 @@ public struct Repositories: Sendable {
     public let expiries: any EnvironmentExpiryRepository
     public let costs: any CostRepository
     public let spaceLeases: any SpaceLeaseRepository
+    public let retention: any RetentionRepository
 
     public init(database: any Database, ids: IDGenerator = IDGenerator()) {
         projects = SQLProjectRepository(database: database, ids: ids)
@@ -46,6 +47,7 @@ public struct Repositories: Sendable {
         expiries = SQLEnvironmentExpiryRepository(database: database, ids: ids)
         costs = SQLCostRepository(database: database)
         spaceLeases = SQLSpaceLeaseRepository(database: database)
+        retention = SQLRetentionRepository(database: database)
     }
 }
 

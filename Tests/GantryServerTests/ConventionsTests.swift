@@ -1,4 +1,6 @@
 import Foundation
+import GantryStorage
+import SQLKit
 import Testing
 
 /// docs/api.md §2: envelope, errors, pagination, versions, idempotency — on every database.
@@ -215,6 +217,37 @@ struct ConventionsTests {
             #expect(reused.status == 409)
             #expect(reused.errorCode == "idempotency_key_reused")
             #expect(try await app.get("/api/projects").items.count == 1)
+        }
+    }
+
+    @Test("A key whose request never answered (its server died) is taken over after 10 minutes, not refused for a day",
+          arguments: TestDatabase.all)
+    func abandonedIdempotencyClaim(_ db: TestDatabase) async throws {
+        try await TestApp.run(db) { app in
+            // Two claims as a server killed mid-request leaves them: no answer stored. The projects are deleted, as
+            // if the requests had never got that far.
+            for (key, name) in [("k-dead", "dead"), ("k-slow", "slow")] {
+                let made = try await app.post("/api/projects", ["name": name], headers: ["Idempotency-Key": key])
+                #expect(made.status == 201)
+                #expect(try await app.delete("/api/projects/\(made.id)").status == 204)
+            }
+            let now = Timestamp.now(), minute: Int64 = 60_000_000
+            try await withDirectDatabase(url: app.databaseURL) { database in
+                try await database.transaction { sql in
+                    try await sql.raw("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created_at = \(bind: now - 11 * minute) WHERE key = 'k-dead'").run()
+                    try await sql.raw("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created_at = \(bind: now - minute) WHERE key = 'k-slow'").run()
+                }
+            }
+            let retried = try await app.post("/api/projects", ["name": "dead"], headers: ["Idempotency-Key": "k-dead"])
+            #expect(retried.status == 201)
+            #expect(retried.header("Idempotent-Replayed") == nil)
+            let early = try await app.post("/api/projects", ["name": "slow"], headers: ["Idempotency-Key": "k-slow"])
+            #expect(early.status == 409)
+            #expect(early.errorCode == "conflict")
+            // The retry's answer is stored like any other: sent once more, it replays.
+            let replayed = try await app.post("/api/projects", ["name": "dead"], headers: ["Idempotency-Key": "k-dead"])
+            #expect(replayed.header("Idempotent-Replayed") == "true")
+            #expect(replayed.id == retried.id)
         }
     }
 

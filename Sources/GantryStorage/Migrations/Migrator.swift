@@ -11,7 +11,7 @@ public protocol DatabaseMigration: Sendable {
 /// Applies pending migrations under a lock (an advisory lock on PostgreSQL), so that replicas
 /// starting together migrate once.
 public struct Migrator: Sendable {
-    public static let all: [any DatabaseMigration] = [InitialSchema(), AccessAndAudit(), ProjectStatsRollup(), ObservedRevision(), RateLimits(), AccessChangeNotifications(), Deploying(), PullSecretRenewals(), SignOn(), Previews(), SpaceWatches(), RateLimitDraws()]
+    public static let all: [any DatabaseMigration] = [InitialSchema(), AccessAndAudit(), ProjectStatsRollup(), ObservedRevision(), RateLimits(), AccessChangeNotifications(), Deploying(), PullSecretRenewals(), SignOn(), Previews(), SpaceWatches(), RateLimitDraws(), RetentionIndexes()]
 
     let migrations: [any DatabaseMigration]
     let logger: Logger

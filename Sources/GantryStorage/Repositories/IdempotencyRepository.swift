@@ -21,7 +21,9 @@ public enum IdempotencyClaim: Sendable, Equatable {
     case mismatch
 }
 
-/// Keys live in the database, so replicas share them; they expire after 24 hours.
+/// Keys live in the database, so replicas share them; they expire after 24 hours. A claim left without an answer for
+/// `SQLIdempotencyRepository.abandonedAfter` belonged to a server that died mid-request: the next request with the key
+/// takes it over instead of being told for a day that the first is still running.
 public protocol IdempotencyRepository: Sendable {
     func claim(tokenID: String, key: String, requestHash: String) async throws -> IdempotencyClaim
     func complete(tokenID: String, key: String, response: StoredResponse) async throws
@@ -41,6 +43,9 @@ struct IdempotencyRow: Decodable {
 
 public struct SQLIdempotencyRepository: IdempotencyRepository {
     static let lifetime: Int64 = 24 * 3600 * 1_000_000
+    /// Far longer than any POST runs (a cluster call gives up after `--cluster-timeout`, at most 300 s), so a claim this
+    /// old has no request behind it any more.
+    static let abandonedAfter: Int64 = 10 * 60 * 1_000_000
 
     let database: any Database
 
@@ -50,7 +55,8 @@ public struct SQLIdempotencyRepository: IdempotencyRepository {
         let now = Timestamp.now()
         return try await database.transaction { sql in
             try await sql.raw("""
-                DELETE FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key) AND created_at < \(bind: now - Self.lifetime)
+                DELETE FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
+                    AND (created_at < \(bind: now - Self.lifetime) OR (status IS NULL AND created_at < \(bind: now - Self.abandonedAfter)))
                 """).run()
             if let row = try await sql.raw("""
                 SELECT \(unsafeRaw: IdempotencyRow.columns) FROM idempotency_keys WHERE token_id = \(bind: tokenID) AND key = \(bind: key)
