@@ -283,7 +283,7 @@ struct SignOnTests {
           ])
     func badSettings(_ values: [String: String], _ named: String) async throws {
         do {
-            try await TestApp.run(.sqlite, settings: values) { _ in Issue.record("started with \(values)") }
+            try await TestApp.run(.sqlite, settings: values) { _ in _ = Issue.record("started with \(values)") }
         } catch let error as ConfigurationError {
             #expect(error.description.contains(named), "\(error.description)")
         }

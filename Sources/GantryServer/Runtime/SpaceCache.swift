@@ -147,7 +147,7 @@ final class SpaceCache: Sendable {
                          onChange: notify, listGate: listGate, watchTimeoutSeconds: watchTimeoutSeconds, logger: logger)
     }
 
-    static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta {
+    static func key<Item>(in namespaces: Set<String>) -> @Sendable (Item) -> String? where Item: HasObjectMeta & Sendable {
         { item in
             guard let namespace = item.objectMeta.namespace, namespaces.contains(namespace) else { return nil }
             return namespace + "/" + item.objectMeta.name
