@@ -180,3 +180,9 @@ struct SignOnTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A JSON Web Token somewhere in `output` (header and payload are base64url JSON, so both start with `eyJ`), or nil.
+/// Matching "eyJ" alone also matched the random PKCE challenge printed in the sign-in URL, once in a few thousand runs.
+func jwt(in output: String) -> Substring? {
+    output.firstMatch(of: #/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/#)?.0
+}
