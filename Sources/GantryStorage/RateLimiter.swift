@@ -11,9 +11,9 @@ public protocol RateLimiter: Sendable {
 ///
 /// A replica draws tokens from a bucket several at a time and spends them from memory: one atomic upsert refills
 /// the bucket for the time elapsed and takes up to `drawSize` tokens. Drawing one token per request made every API
-/// request a write, and every request of one token wait on that token's row lock: with the default limit on,
-/// `GET /api/projects/{id}` answered ~900 req/s instead of ~3,500 under 32 connections of one token (README,
-/// Benchmarks). Drawn tokens are usable for `drawLifetime`, then forfeited, never handed back: a client spreading its
+/// request a write, and every request of one token wait on that token's row lock: with the limit on,
+/// `GET /api/projects/{id}` under 32 connections of one token ran at 34 % of its rate with the limit off; with draws,
+/// at 102 % (`bench/ratelimit.sh`, README). Drawn tokens are usable for `drawLifetime`, then forfeited, never handed back: a client spreading its
 /// requests over replicas may get a few fewer than the limit, never more. A draw that finds the bucket empty is
 /// remembered until a token can be back (only time refills a bucket), so a client over its limit costs no writes.
 public final class SQLRateLimiter: RateLimiter, Sendable {
