@@ -801,12 +801,15 @@ def test_settings_forms(stack, seed, browser):
     go(driver, stack, "/settings/spaces")
     assert "cannot see" in visible(driver, "#settings-spaces .alert-warning").text
     go(driver, stack, f"/projects/{seed['shop']['id']}")
-    visible(driver, "#edit-project").click()
-    name = visible(driver, "#edit-project-form input[name=name]")
-    name.send_keys("!")
-    css(driver, "#edit-project-form button[type=submit]").click()
-    assert visible(driver, "#edit-project-form .alert-error").get_attribute("data-error-code") == "forbidden"
+    # The role has no projects:write: the button says so before the click, and the click explains instead of editing.
+    edit = wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#edit-project[data-denied=true]"))
+    assert edit.get_attribute("title").startswith("You need projects:write on project Shop"), edit.get_attribute("title")
+    edit.click()
+    assert visible(driver, "dialog[open] .alert-error").get_attribute("data-error-code") == "forbidden"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#edit-project-form")
     shot(driver, "11-member-forbidden")
+    css(driver, "dialog[open] .dialog-actions .btn-primary").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
     css(driver, "#signout").click()
     sign_in(driver, stack, stack["token"])
     drain_log(driver)

@@ -1,8 +1,10 @@
 // "Why can't I?": a 403 names the policy and the scope it checked (details.policy, details.scope); this asks
 // GET /access/explain about it and rewords the error as "You need deployments:deploy on environment production;
-// roles that grant it: admin, developer."
+// roles that grant it: admin, developer." Buttons for actions the caller may not take ask the same question before
+// the click (guardAction) and say so on the button.
 
-import { request, seg } from './api.js';
+import { request, seg, session } from './api.js';
+import { h, openDialog, errorAlert } from './dom.js';
 import { nameOf } from './names.js';
 
 const KINDS = { project: 'projects', environment: 'environments', deployment: 'deployments' };
@@ -57,4 +59,60 @@ export async function explainRefusal(error) {
   error.explanation = explanation;
   error.message = explanationText(policy, await describeScope(scope), explanation.reason);
   return error;
+}
+
+const SCOPE_KINDS = { prj: 'project', env: 'environment', dep: 'deployment' };
+/** How long an answer about an action is trusted: roles can change while a page is open. */
+const ANSWER_TTL_MS = 30000;
+const answers = new Map();
+
+/**
+ * Whether the signed-in caller may do `policy` on `resource` ('org', or a project, environment or deployment ID):
+ * a promise of null (allowed, or the console cannot tell) or of the sentence saying what they need. GET
+ * /access/explain is asked once per question per 30 s, however many buttons ask, and again after anyone signs in or out.
+ */
+export function refusalFor(policy, resource) {
+  const key = `${session.generation} ${policy} ${resource}`;
+  const known = answers.get(key);
+  if (known && known.expires > Date.now()) return known.answer;
+  const kind = SCOPE_KINDS[String(resource).slice(0, 3)];
+  const answer = request('GET', '/access/explain', { query: { action: policy, resource }, quiet401: true, explain: false })
+    .then(async ({ data }) => (data && data.allowed === false
+      ? explanationText(policy, await describeScope(kind ? `${kind}:${resource}` : 'org'), data.reason) : null))
+    // Unknown is not refused: the click then gets the API's 403, explained as before.
+    .catch(() => null);
+  if (answers.size > 500) answers.clear();
+  answers.set(key, { answer, expires: Date.now() + ANSWER_TTL_MS });
+  return answer;
+}
+
+/** A refusal known before the click, in a dialog titled `title`. */
+export function showRefusal(sentence, title) {
+  let ref;
+  const close = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ref.close() }, 'Close');
+  ref = openDialog({ title, body: h('div', { class: 'refusal', id: 'refusal' }, errorAlert({ message: sentence, code: 'forbidden' })), actions: [close] });
+  close.focus();
+  return ref;
+}
+
+/**
+ * Marks a button whose action the caller may not take, once the answer says so (`data-denied` "true"; "false" once
+ * the answer is anything else): dimmed, still focusable and clickable (a disabled button shows no tooltip), the
+ * sentence as its tooltip, and a click shows the sentence in a dialog titled `title` instead of starting the action.
+ */
+export function guardAction(button, { policy, resource, title }) {
+  refusalFor(policy, resource).then((sentence) => {
+    button.dataset.denied = String(Boolean(sentence));
+    if (!sentence) return;
+    button.setAttribute('aria-disabled', 'true');
+    button.classList.add('btn-denied');
+    button.title = sentence;
+  });
+  button.addEventListener('click', (event) => {
+    if (button.dataset.denied !== 'true') return;
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    showRefusal(button.title, title);
+  }, { capture: true });
+  return button;
 }

@@ -5,9 +5,9 @@
 // events timeline (Gantry's and the cluster's, newest first). A caller who may not deploy in the environment sees
 // every one of those buttons marked as refused, with the sentence saying what they would need, before clicking.
 
-import { api, request, seg, session } from './api.js';
+import { api, seg } from './api.js';
 import { h, replace, loading, errorAlert, timeEl, formatDate, toast, confirmDialog, openDialog, plural } from './dom.js';
-import { describeScope, explanationText } from './access.js';
+import { guardAction } from './access.js';
 
 /** Statuses after which a revision never changes again. */
 export const FINAL_STATUSES = new Set(['succeeded', 'failed', 'superseded']);
@@ -39,49 +39,9 @@ export function deployBadges(dep) {
 }
 
 const DEPLOY_POLICY = 'deployments:deploy';
-/** How long an answer about deploying in an environment is trusted: roles can change while the page is open. */
-const ACCESS_TTL_MS = 30000;
-const deployAccess = new Map();
 
-/**
- * Whether the caller may deploy in the environment: a promise of null (allowed, or the console cannot tell) or of
- * the sentence saying what they need. GET /access/explain is asked once per environment per 30 s, however many
- * buttons ask, and again after anyone signs in or out.
- */
-export function deployRefusal(environmentId) {
-  const key = `${session.generation} ${environmentId}`;
-  const known = deployAccess.get(key);
-  if (known && known.expires > Date.now()) return known.answer;
-  const answer = request('GET', '/access/explain', { query: { action: DEPLOY_POLICY, resource: environmentId }, quiet401: true, explain: false })
-    .then(async ({ data }) => (data && data.allowed === false
-      ? explanationText(DEPLOY_POLICY, await describeScope(`environment:${environmentId}`), data.reason) : null))
-    // Unknown is not refused: the click then gets the API's 403, explained as before.
-    .catch(() => null);
-  if (deployAccess.size > 200) deployAccess.clear();
-  deployAccess.set(key, { answer, expires: Date.now() + ACCESS_TTL_MS });
-  return answer;
-}
-
-/**
- * Marks a deploy or rollback button as refused once the answer says so (`data-denied` "true"; "false" once the
- * answer is anything else): still focusable and clickable (a disabled button shows no tooltip), but the click shows
- * the sentence instead of asking the API.
- */
-function guardDeploy(button, environmentId, title) {
-  deployRefusal(environmentId).then((sentence) => {
-    button.dataset.denied = String(Boolean(sentence));
-    if (!sentence) return;
-    button.setAttribute('aria-disabled', 'true');
-    button.classList.add('btn-denied');
-    button.title = sentence;
-  });
-  button.addEventListener('click', (event) => {
-    if (button.dataset.denied !== 'true') return;
-    event.stopImmediatePropagation();
-    showDeployError({ message: button.title, code: 'forbidden' }, title);
-  }, { capture: true });
-  return button;
-}
+/** Deploying needs deployments:deploy on the environment: a caller without it sees the button refused (access.js). */
+const guardDeploy = (button, environmentId, title) => guardAction(button, { policy: DEPLOY_POLICY, resource: environmentId, title });
 
 /** Shows a refused deploy or rollback in a dialog: the API's message and, for 422 preflight_failed, each check. */
 export function showDeployError(error, title) {

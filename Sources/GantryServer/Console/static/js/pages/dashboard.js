@@ -8,6 +8,7 @@
 // comes back, so the DOM holds a page or two of cards however far the list goes.
 
 import { api, seg } from '../api.js';
+import { guardAction } from '../access.js';
 import { nameOf } from '../names.js';
 import { h, replace, clear, loading, errorAlert, emptyState, field, handleSubmit, str, timeEl, plural, STATUSES, debounce, toast } from '../dom.js';
 import { replaceQuery } from '../app.js';
@@ -74,7 +75,8 @@ function card(stat) {
 export async function renderDashboard(ctx) {
   let q = ctx.query.q || '';
   const search = h('input', { type: 'search', name: 'q', value: q, placeholder: 'Search projects', 'aria-label': 'Search projects by name', id: 'project-search' });
-  const newButton = h('button', { type: 'button', class: 'btn btn-primary', id: 'new-project', 'aria-expanded': 'false' }, 'New project');
+  const newButton = guardAction(h('button', { type: 'button', class: 'btn btn-primary', id: 'new-project', 'aria-expanded': 'false' }, 'New project'),
+    { policy: 'projects:write', resource: 'org', title: 'No project can be created' });
   const formHost = h('div');
   const results = h('div', { id: 'project-cards' });
   const summary = h('p', { class: 'meta', id: 'project-summary', role: 'status', 'aria-live': 'polite' });

@@ -4,6 +4,7 @@
 // (js/deployform.js); the preview badge with Extend and the Clone form (js/previews.js).
 
 import { api, seg } from '../api.js';
+import { guardAction } from '../access.js';
 import {
   h, replace, loading, errorAlert, emptyState, timeEl, formatDate, relativeTime, statusBadge, toast,
   plural, confirmDialog,
@@ -76,7 +77,7 @@ export async function renderEnvironment(ctx) {
       h('div', { class: 'btn-group' },
         h('a', { class: 'btn', href: `#/projects/${seg(projectId)}/canvas` }, 'Architecture canvas'),
         h('a', { class: 'btn', href: `#/settings/audit?environmentId=${seg(env.id)}` }, 'Audit log'),
-        h('button', {
+        guardAction(h('button', {
           type: 'button', class: 'btn', id: 'clone-environment', onclick: async (event) => {
             // The copies are chosen from the current list: read it again first (it also refreshes the table).
             const button = event.currentTarget;
@@ -87,17 +88,17 @@ export async function renderEnvironment(ctx) {
               env, deployments, refs, onCloned: (created) => navigate(`/projects/${created.projectId}/environments/${created.id}`),
             });
           },
-        }, 'Clone'),
-        h('button', {
-          type: 'button', class: 'btn', onclick: () => editEnvironmentDialog({
+        }, 'Clone'), { policy: 'environments:write', resource: env.id, title: `${env.name} cannot be cloned` }),
+        guardAction(h('button', {
+          type: 'button', class: 'btn', id: 'edit-environment', onclick: () => editEnvironmentDialog({
             projectId, env, refs, onSaved: (saved) => { env = saved; renderHeader(); refreshStats(); },
           }),
-        }, 'Edit'),
-        h('button', {
-          type: 'button', class: 'btn btn-danger', onclick: () => deleteEnvironmentFlow({
+        }, 'Edit'), { policy: 'environments:write', resource: env.id, title: `${env.name} cannot be changed` }),
+        guardAction(h('button', {
+          type: 'button', class: 'btn btn-danger', id: 'delete-environment', onclick: () => deleteEnvironmentFlow({
             projectId, env, onDeleted: () => navigate(`/projects/${projectId}`),
           }),
-        }, 'Delete')));
+        }, 'Delete'), { policy: 'environments:delete', resource: env.id, title: `${env.name} cannot be deleted` })));
   }
   renderHeader();
 
@@ -124,7 +125,8 @@ export async function renderEnvironment(ctx) {
 
   // Deployments
   const deploymentsBody = h('div', { id: 'deployments' }, loading('Loading deployments…'));
-  const newDeployment = h('button', { type: 'button', class: 'btn btn-small', id: 'new-deployment', 'aria-expanded': 'false' }, 'New deployment');
+  const newDeployment = guardAction(h('button', { type: 'button', class: 'btn btn-small', id: 'new-deployment', 'aria-expanded': 'false' }, 'New deployment'),
+    { policy: 'deployments:write', resource: env.id, title: `No deployment can be created in ${env.name}` });
   const deployAllHost = h('span', { class: 'deploy-all-host' });
   const deploymentFormHost = h('div');
   const deploymentsPanel = h('section', { class: 'panel', 'aria-labelledby': 'deployments-title' },
@@ -286,12 +288,12 @@ export async function renderEnvironment(ctx) {
       h('td', { class: 'actions' },
         deployButton(d, { onDeployed: async (revision) => { showHistory(d, revision); await reloadDeployments(); } }),
         toggle,
-        h('button', {
+        guardAction(h('button', {
           type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${d.name}`,
           onclick: () => editDeploymentDialog({ dep: d, getDiscovery: discovery.get, onSaved: () => reloadDeployments() }),
-        }, 'Edit'),
-        h('button', {
-          type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete deployment ${d.name}`,
+        }, 'Edit'), { policy: 'deployments:write', resource: d.id, title: `${d.name} cannot be changed` }),
+        guardAction(h('button', {
+          type: 'button', class: 'btn btn-small btn-danger', dataset: { action: 'delete' }, 'aria-label': `Delete deployment ${d.name}`,
           onclick: async () => {
             const ok = await confirmDialog({ title: `Delete ${d.name}?`, message: 'The deployment and its connections are removed from the catalog, and its objects are removed from the cluster.', confirmLabel: 'Delete deployment', danger: true });
             if (!ok) return;
@@ -303,7 +305,7 @@ export async function renderEnvironment(ctx) {
               toast(`${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}`, { kind: 'error', timeout: 8000 });
             }
           },
-        }, 'Delete')))];
+        }, 'Delete'), { policy: 'deployments:delete', resource: d.id, title: `${d.name} cannot be deleted` })))];
     if (open) {
       rows.push(h('tr', { class: 'history-row', id: historyId, dataset: { historyFor: d.id } },
         h('td', { colspan: '7' }, historyFor(d).el)));

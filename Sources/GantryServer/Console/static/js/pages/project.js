@@ -2,6 +2,7 @@
 // Extend), the estimated cost from the catalog, rename, delete (dry run first) and restore.
 
 import { api, seg } from '../api.js';
+import { guardAction } from '../access.js';
 import { h, replace, loading, errorAlert, emptyState, field, handleSubmit, timeEl, deleteWithDryRun, toast, plural } from '../dom.js';
 import { loadReferences, environmentForm, editEnvironmentDialog, deleteEnvironmentFlow, spaceName, registryLabel } from '../envforms.js';
 import { previewBadge } from '../previews.js';
@@ -43,8 +44,10 @@ export async function renderProject(ctx) {
   }
   renderMeta();
 
-  const editButton = h('button', { type: 'button', class: 'btn', id: 'edit-project', 'aria-expanded': 'false' }, 'Rename / edit');
-  const deleteButton = h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-project' }, 'Delete project');
+  const editButton = guardAction(h('button', { type: 'button', class: 'btn', id: 'edit-project', 'aria-expanded': 'false' }, 'Rename / edit'),
+    { policy: 'projects:write', resource: projectId, title: `${project.name} cannot be changed` });
+  const deleteButton = guardAction(h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-project' }, 'Delete project'),
+    { policy: 'projects:delete', resource: projectId, title: `${project.name} cannot be deleted` });
 
   replace(ctx.el,
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/projects' }, 'Projects'), h('span', { 'aria-hidden': 'true' }, '/'), h('span', { 'aria-current': 'page' }, project.name)),
@@ -129,7 +132,8 @@ export async function renderProject(ctx) {
   }
 
   // Environments
-  const newEnvButton = h('button', { type: 'button', class: 'btn btn-primary', id: 'new-environment', 'aria-expanded': 'false' }, 'New environment');
+  const newEnvButton = guardAction(h('button', { type: 'button', class: 'btn btn-primary', id: 'new-environment', 'aria-expanded': 'false' }, 'New environment'),
+    { policy: 'environments:write', resource: projectId, title: 'No environment can be created here' });
   const envFormHost = h('div');
   const envList = h('div', { id: 'environment-list' });
   replace(envSection,
@@ -173,7 +177,8 @@ export async function renderProject(ctx) {
     if (!envs.length) {
       replace(envList, emptyState('No environments yet',
         'An environment binds this project to a namespace on a deployment space (a Kubernetes cluster), with an optional container registry.',
-        h('button', { type: 'button', class: 'btn btn-primary', onclick: openEnvForm }, 'Create an environment')));
+        guardAction(h('button', { type: 'button', class: 'btn btn-primary', onclick: openEnvForm }, 'Create an environment'),
+          { policy: 'environments:write', resource: projectId, title: 'No environment can be created here' })));
       return;
     }
     const rows = envs.map((env) => {
@@ -184,14 +189,14 @@ export async function renderProject(ctx) {
         h('td', h('code', env.namespace)),
         h('td', { class: 'hide-narrow' }, registryLabel(refs, env)),
         h('td', { class: 'actions' },
-          h('button', {
+          guardAction(h('button', {
             type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${env.name}`,
             onclick: () => editEnvironmentDialog({ projectId, env, refs, onSaved: loadEnvironments }),
-          }, 'Edit'),
-          h('button', {
+          }, 'Edit'), { policy: 'environments:write', resource: env.id, title: `${env.name} cannot be changed` }),
+          guardAction(h('button', {
             type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete ${env.name}`,
             onclick: () => deleteEnvironmentFlow({ projectId, env, onDeleted: loadEnvironments }),
-          }, 'Delete')));
+          }, 'Delete'), { policy: 'environments:delete', resource: env.id, title: `${env.name} cannot be deleted` })));
     });
     replace(envList, h('div', { class: 'table-wrap' }, h('table', { id: 'environments-table' },
       h('caption', { class: 'meta' }, plural(envs.length, 'environment')),
