@@ -6,6 +6,7 @@ import { seg } from '../api.js';
 import { h, clear, replace, statusBadge, timeEl, plural, option } from '../dom.js';
 import { deployBadges, deployButton, deployAllButton, deploymentHistory, watchRevision } from '../deploying.js';
 import { clusterDiscovery, editDeploymentDialog } from '../deployform.js';
+import { guardAction } from '../access.js';
 
 /**
  * `project()` answers the project as last read; `act` has what the buttons do: focusNode(id),
@@ -36,6 +37,9 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
 
   const environmentHref = (env) => `#/projects/${seg(projectId)}/environments/${seg(env.id)}`;
 
+  /** A connection's actions follow the deployments' policies on its environment (a refused one says so; access.js). */
+  const guardEdge = (button, edge, policy, title) => guardAction(button, { policy, resource: edge.group.env.id, title });
+
   function connectionRow(edge, perspective) {
     const { conn } = edge;
     const other = perspective === 'out' ? model.to(edge) : model.from(edge);
@@ -43,8 +47,10 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
       h('span', perspective === 'out' ? '→ ' : '← ', h('button', { type: 'button', class: 'btn-link', onclick: () => act.focusNode(other.dep.id) }, other.dep.name),
         conn.sourceHint === 'suggestion' ? [' ', h('span', { class: 'badge plain st-pending' }, 'suggested')] : null),
       h('span', { class: 'btn-group' },
-        conn.sourceHint === 'suggestion' ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => act.accept(edge) }, 'Accept') : null,
-        h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete connection to ${other.dep.name}`, onclick: () => act.deleteEdge(edge) }, 'Delete')));
+        conn.sourceHint === 'suggestion' ? guardEdge(h('button', { type: 'button', class: 'btn btn-small', onclick: () => act.accept(edge) }, 'Accept'),
+          edge, 'deployments:write', 'The suggestion was not accepted') : null,
+        guardEdge(h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete connection to ${other.dep.name}`, onclick: () => act.deleteEdge(edge) }, 'Delete'),
+          edge, 'deployments:delete', 'The connection was not deleted')));
   }
 
   function renderOverview() {
@@ -67,8 +73,9 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
         })))) : h('p', 'This project has no environments yet. ', h('a', { href: `#/projects/${seg(projectId)}` }, 'Create one'), '.'),
       suggestions.length ? [h('h3', 'Suggested connections'), h('ul', { class: 'conn-list', id: 'suggestion-list' }, suggestions.map((e) => h('li', { dataset: { connectionId: e.conn.id } },
         h('span', `${model.from(e).dep.name} → ${model.to(e).dep.name}`),
-        h('span', { class: 'btn-group' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => act.accept(e) }, 'Accept'),
-          h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: () => act.deleteEdge(e) }, 'Dismiss')))))] : null,
+        h('span', { class: 'btn-group' },
+          guardEdge(h('button', { type: 'button', class: 'btn btn-small', onclick: () => act.accept(e) }, 'Accept'), e, 'deployments:write', 'The suggestion was not accepted'),
+          guardEdge(h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: () => act.deleteEdge(e) }, 'Dismiss'), e, 'deployments:delete', 'The suggestion was not dismissed')))))] : null,
       h('p', { class: 'muted' }, 'Select a service or a connection to see its details.'));
   }
 
@@ -78,16 +85,17 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
     const incoming = model.incoming(node);
     const candidates = node.group.nodes.filter((n) => n !== node && !outgoing.some((e) => e.conn.toDeploymentId === n.dep.id));
     const target = h('select', { id: 'connect-target', 'aria-label': `Connect ${dep.name} to` }, option('', 'Choose a service…'), candidates.map((n) => option(n.dep.id, n.dep.name)));
-    const connectButton = h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: () => { if (target.value) act.connect(node, model.nodes.get(target.value)); } }, 'Connect');
+    const connectButton = guardAction(h('button', { type: 'button', class: 'btn btn-small btn-primary', onclick: () => { if (target.value) act.connect(node, model.nodes.get(target.value)); } }, 'Connect'),
+      { policy: 'deployments:write', resource: node.group.env.id, title: 'No connection was made' });
     const history = sideHistoryFor(node);
     replace(el,
       h('h2', dep.name), h('div', { class: 'side-flags' }, statusBadge(dep.status), deployBadges(dep)),
       h('div', { class: 'btn-group side-actions' },
         deployButton(dep, { onDeployed: async (revision) => { history.add(revision); await act.refreshDeployment(node); } }),
-        h('button', {
+        guardAction(h('button', {
           type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${dep.name}`,
           onclick: () => editDeploymentDialog({ dep, getDiscovery: () => discoveryFor(node.group.env), onSaved: (saved) => act.applyDeployment(node, saved) }),
-        }, 'Edit'),
+        }, 'Edit'), { policy: 'deployments:write', resource: dep.id, title: `${dep.name} cannot be changed` }),
         h('a', { class: 'btn btn-small', href: environmentHref(node.group.env) }, 'Environment')),
       h('dl',
         h('dt', 'Environment'), h('dd', h('a', { href: environmentHref(node.group.env) }, node.group.env.name)),
@@ -113,8 +121,11 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
         h('dt', 'Environment'), h('dd', edge.group.env.name),
         h('dt', 'Created'), h('dd', timeEl(conn.createdAt))),
       h('div', { class: 'btn-group' },
-        conn.sourceHint === 'suggestion' ? h('button', { type: 'button', class: 'btn btn-primary', id: 'accept-connection', onclick: () => act.accept(edge) }, 'Accept suggestion') : null,
-        h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-connection', onclick: () => act.deleteEdge(edge) }, 'Delete connection')));
+        conn.sourceHint === 'suggestion'
+          ? guardEdge(h('button', { type: 'button', class: 'btn btn-primary', id: 'accept-connection', onclick: () => act.accept(edge) }, 'Accept suggestion'),
+            edge, 'deployments:write', 'The suggestion was not accepted') : null,
+        guardEdge(h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-connection', onclick: () => act.deleteEdge(edge) }, 'Delete connection'),
+          edge, 'deployments:delete', 'The connection was not deleted')));
   }
 
   /** Shows what model.selection names. */
