@@ -388,6 +388,14 @@ def test_deploy_and_rollback_are_marked_refused_for_a_viewer(stack, seed, browse
     entries = driver.get_log("browser")
     driver.console_log.extend(entries)
     assert not [e for e in entries if "/deploy" in e["message"]], entries
+    # The canvas's side panel says the same for the service's Edit.
+    go(driver, stack, f"/projects/{seed['project']['id']}/canvas")
+    wait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg#canvas[data-ready=true]"))
+    node = css(driver, f'g.node[data-deployment-id="{web["id"]}"]')
+    driver.execute_script("arguments[0].dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}))", node)
+    edit = wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#canvas-side [data-action=edit][data-denied=true]"))
+    assert edit.get_attribute("title").startswith("You need deployments:write on deployment web"), edit.get_attribute("title")
+    assert css(driver, "#canvas-side [data-action=deploy]").get_attribute("data-denied") == "true"
     # Signed out and in again as the admin through the form, without loading the page again (the console's own
     # state survives): the answer about the viewer is not reused.
     css(driver, "#signout").click()
