@@ -394,8 +394,14 @@ def test_deploy_and_rollback_are_marked_refused_for_a_viewer(stack, seed, browse
     node = css(driver, f'g.node[data-deployment-id="{web["id"]}"]')
     driver.execute_script("arguments[0].dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}))", node)
     edit = wait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#canvas-side [data-action=edit][data-denied=true]"))
-    assert edit.get_attribute("title").startswith("You need deployments:write on deployment web"), edit.get_attribute("title")
+    assert edit.get_attribute("title").startswith("You need deployments:write on environment production"), edit.get_attribute("title")
     assert css(driver, "#canvas-side [data-action=deploy]").get_attribute("data-denied") == "true"
+    # On the project page, an environment's Edit asks about the project first and, refused there, about the
+    # environment: the sentence names the environment.
+    go(driver, stack, f"/projects/{seed['project']['id']}")
+    row_edit = wait(driver, 20).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, '#environments-table button[aria-label="Edit production"][data-denied=true]'))
+    assert row_edit.get_attribute("title").startswith("You need environments:write on environment production"), row_edit.get_attribute("title")
     # Signed out and in again as the admin through the form, without loading the page again (the console's own
     # state survives): the answer about the viewer is not reused.
     css(driver, "#signout").click()

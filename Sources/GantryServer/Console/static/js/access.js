@@ -99,9 +99,14 @@ export function showRefusal(sentence, title) {
  * Marks a button whose action the caller may not take, once the answer says so (`data-denied` "true"; "false" once
  * the answer is anything else): dimmed, still focusable and clickable (a disabled button shows no tooltip), the
  * sentence as its tooltip, and a click shows the sentence in a dialog titled `title` instead of starting the action.
+ * A deployment's actions ask about its environment: grants stop at environment scope, and a page of rows then asks
+ * one question instead of one per row.
  */
-export function guardAction(button, { policy, resource, title }) {
-  refusalFor(policy, resource).then((sentence) => {
+export function guardAction(button, { policy, resource, within, title }) {
+  // Allowed on the parent (`within`) is allowed on the resource, since grants are inherited downward: a page of many
+  // rows asks once for the parent and asks per row only a caller whose grants are narrower.
+  const answer = within ? refusalFor(policy, within).then((sentence) => (sentence ? refusalFor(policy, resource) : null)) : refusalFor(policy, resource);
+  answer.then((sentence) => {
     button.dataset.denied = String(Boolean(sentence));
     if (!sentence) return;
     button.setAttribute('aria-disabled', 'true');

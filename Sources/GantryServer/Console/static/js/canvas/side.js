@@ -95,7 +95,7 @@ export function createSidePanel({ el, model, ctx, projectId, project, act }) {
         guardAction(h('button', {
           type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${dep.name}`,
           onclick: () => editDeploymentDialog({ dep, getDiscovery: () => discoveryFor(node.group.env), onSaved: (saved) => act.applyDeployment(node, saved) }),
-        }, 'Edit'), { policy: 'deployments:write', resource: dep.id, title: `${dep.name} cannot be changed` }),
+        }, 'Edit'), { policy: 'deployments:write', resource: node.group.env.id, title: `${dep.name} cannot be changed` }),
         h('a', { class: 'btn btn-small', href: environmentHref(node.group.env) }, 'Environment')),
       h('dl',
         h('dt', 'Environment'), h('dd', h('a', { href: environmentHref(node.group.env) }, node.group.env.name)),

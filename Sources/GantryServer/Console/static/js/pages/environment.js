@@ -291,7 +291,7 @@ export async function renderEnvironment(ctx) {
         guardAction(h('button', {
           type: 'button', class: 'btn btn-small', dataset: { action: 'edit' }, 'aria-label': `Edit deployment ${d.name}`,
           onclick: () => editDeploymentDialog({ dep: d, getDiscovery: discovery.get, onSaved: () => reloadDeployments() }),
-        }, 'Edit'), { policy: 'deployments:write', resource: d.id, title: `${d.name} cannot be changed` }),
+        }, 'Edit'), { policy: 'deployments:write', resource: env.id, title: `${d.name} cannot be changed` }),
         guardAction(h('button', {
           type: 'button', class: 'btn btn-small btn-danger', dataset: { action: 'delete' }, 'aria-label': `Delete deployment ${d.name}`,
           onclick: async () => {
@@ -305,7 +305,7 @@ export async function renderEnvironment(ctx) {
               toast(`${error.message}${error.requestId ? ` (request ${error.requestId})` : ''}`, { kind: 'error', timeout: 8000 });
             }
           },
-        }, 'Delete'), { policy: 'deployments:delete', resource: d.id, title: `${d.name} cannot be deleted` })))];
+        }, 'Delete'), { policy: 'deployments:delete', resource: env.id, title: `${d.name} cannot be deleted` })))];
     if (open) {
       rows.push(h('tr', { class: 'history-row', id: historyId, dataset: { historyFor: d.id } },
         h('td', { colspan: '7' }, historyFor(d).el)));

@@ -192,11 +192,11 @@ export async function renderProject(ctx) {
           guardAction(h('button', {
             type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${env.name}`,
             onclick: () => editEnvironmentDialog({ projectId, env, refs, onSaved: loadEnvironments }),
-          }, 'Edit'), { policy: 'environments:write', resource: env.id, title: `${env.name} cannot be changed` }),
+          }, 'Edit'), { policy: 'environments:write', resource: env.id, within: projectId, title: `${env.name} cannot be changed` }),
           guardAction(h('button', {
             type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Delete ${env.name}`,
             onclick: () => deleteEnvironmentFlow({ projectId, env, onDeleted: loadEnvironments }),
-          }, 'Delete'), { policy: 'environments:delete', resource: env.id, title: `${env.name} cannot be deleted` })));
+          }, 'Delete'), { policy: 'environments:delete', resource: env.id, within: projectId, title: `${env.name} cannot be deleted` })));
     });
     replace(envList, h('div', { class: 'table-wrap' }, h('table', { id: 'environments-table' },
       h('caption', { class: 'meta' }, plural(envs.length, 'environment')),
