@@ -8,15 +8,9 @@
 # directory than .build (its release/ binaries are used). Writes bench/results/deploy.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-source scripts/lib/postgres.sh
-SCRATCH="${SWIFT_SCRATCH_PATH:-.build}"
-if [ "${1:-}" = "--no-build" ]; then
-  shift
-else
-  swift build -c release --scratch-path "$SCRATCH" --product gantry
-  swift build -c release --scratch-path "$SCRATCH" --product kube-test-server
-fi
-[ -x "$SCRATCH/release/gantry" ] && [ -x "$SCRATCH/release/kube-test-server" ] || die "no release binaries in $SCRATCH/release"
+source bench/lib.sh
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; shift; fi
+release_build "$BUILD" gantry kube-test-server
 command -v wrk >/dev/null 2>&1 || apt_install wrk
-exec python3 bench/deploy.py --bin-dir "$SCRATCH/release" "$@"
+exec python3 bench/deploy.py --bin-dir "$BIN_DIR" "$@"

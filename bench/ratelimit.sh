@@ -8,18 +8,13 @@
 # a throwaway PostgreSQL cluster (installed from Debian packages when missing) and writes bench/results/ratelimit.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-source scripts/lib/postgres.sh   # apt_install, start_postgres_cluster, stop_postgres
-SCRATCH="${SWIFT_SCRATCH_PATH:-.build}"
-if [ "${1:-}" = "--no-build" ]; then
-  shift
-else
-  swift build -c release --scratch-path "$SCRATCH" --product gantry
-fi
-[ -x "$SCRATCH/release/gantry" ] || die "no release binary in $SCRATCH/release"
+source bench/lib.sh
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; shift; fi
+release_build "$BUILD" gantry
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 start_postgres_cluster gantry_bench gantry-ratelimit-pg
 trap stop_postgres EXIT
-python3 bench/ratelimit.py --bin-dir "$SCRATCH/release" \
+python3 bench/ratelimit.py --bin-dir "$BIN_DIR" \
   --database "postgres://postgres@127.0.0.1:$PG_PORT/gantry_bench?sslmode=disable" \
   --psql "$PG_BIN/psql -h 127.0.0.1 -p $PG_PORT -U postgres -d gantry_bench" "$@"

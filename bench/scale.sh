@@ -15,9 +15,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 section() { printf '\n==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-source scripts/lib/postgres.sh   # apt_install, start_postgres_cluster, stop_postgres
-SCRATCH="${SWIFT_SCRATCH_PATH:-.build}"
+source bench/lib.sh
 
 BUILD=1
 DATABASE=sqlite
@@ -34,11 +32,7 @@ while [ $# -gt 0 ]; do
 done
 case "$DATABASE" in sqlite|postgres|both) ;; *) die "--database must be sqlite, postgres or both" ;; esac
 
-if [ "$BUILD" -eq 1 ]; then
-  swift build -c release --scratch-path "$SCRATCH" --product gantry
-  swift build -c release --scratch-path "$SCRATCH" --product kube-test-server
-fi
-[ -x "$SCRATCH/release/gantry" ] && [ -x "$SCRATCH/release/kube-test-server" ] || die "no release binaries in $SCRATCH/release"
+release_build "$BUILD" gantry kube-test-server
 command -v python3 >/dev/null 2>&1 || apt_install python3
 
 PG_ARGS=()
@@ -51,4 +45,4 @@ if [ "$DATABASE" != "sqlite" ]; then
   PG_ARGS=(--pg-url "postgres://postgres@127.0.0.1:$PG_PORT/gantry_scale?sslmode=disable" --psql "$PG_BIN/psql")
 fi
 # Not exec: the EXIT trap removes the PostgreSQL cluster afterwards.
-python3 bench/scale.py --bin-dir "$SCRATCH/release" --database "$DATABASE" "${PG_ARGS[@]}" "${PASS[@]}"
+python3 bench/scale.py --bin-dir "$BIN_DIR" --database "$DATABASE" "${PG_ARGS[@]}" "${PASS[@]}"

@@ -24,6 +24,9 @@ public final class SQLRateLimiter: RateLimiter, Sendable {
     /// one token at a time, exactly as a bucket without draws would.
     let drawSize: Int
     static let drawLifetime: TimeInterval = 5
+    /// A bucket refills completely within a minute (its capacity is the limit per minute): a row untouched for five
+    /// minutes is a full bucket, exactly as no row is, and the retention sweep deletes it.
+    static let fullAfterIdle: Int64 = 5 * 60 * 1_000_000
     private let clock: @Sendable () -> Date
     private let allowances = Mutex<[String: Allowance]>([:])
     /// How many draws reached the database; the tests read it.
@@ -90,7 +93,7 @@ public final class SQLRateLimiter: RateLimiter, Sendable {
 
     private func draw(_ key: String) async throws {
         let now = clock()
-        let result: (granted: Int, left: Double)
+        let result: BucketDraw
         do {
             result = try await drawFromBucket(key, now: Timestamp.micros(now))
         } catch {
@@ -103,13 +106,19 @@ public final class SQLRateLimiter: RateLimiter, Sendable {
             allowance.draw = nil
             allowance.left = result.granted
             allowance.usableUntil = now.addingTimeInterval(Self.drawLifetime)
-            allowance.refusedUntil = result.granted > 0 ? .distantPast : now.addingTimeInterval((1 - result.left) / perSecond)
+            allowance.refusedUntil = result.granted > 0 ? .distantPast : now.addingTimeInterval((1 - result.tokens) / perSecond)
             allowances[key] = allowance
         }
     }
 
+    /// What one draw took (`granted`) and what it left in the bucket (`tokens`).
+    private struct BucketDraw: Decodable {
+        var granted: Int
+        var tokens: Double
+    }
+
     /// Refills the bucket for the time elapsed and takes up to `drawSize` whole tokens; a refused draw takes nothing.
-    private func drawFromBucket(_ key: String, now: Int64) async throws -> (granted: Int, left: Double) {
+    private func drawFromBucket(_ key: String, now: Int64) async throws -> BucketDraw {
         let perMicrosecond = perSecond / 1_000_000
         let first = min(drawSize, Int(capacity))
         return try await database.transaction { sql in
@@ -118,7 +127,8 @@ public final class SQLRateLimiter: RateLimiter, Sendable {
                     + GREATEST(0, excluded.updated_at - rate_limits.updated_at) * \(bind: perMicrosecond))
                 """
             let granted: SQLQueryString = "CASE WHEN \(refilled) >= 1 THEN LEAST(\(bind: drawSize), FLOOR(\(refilled))) ELSE 0 END"
-            let row = try await sql.raw("""
+            // An upsert always returns its row.
+            return try await sql.raw("""
                 INSERT INTO rate_limits (token_id, tokens, updated_at, granted)
                 VALUES (\(bind: key), \(bind: capacity - Double(first)), \(bind: now), \(bind: first))
                 ON CONFLICT (token_id) DO UPDATE SET
@@ -126,9 +136,7 @@ public final class SQLRateLimiter: RateLimiter, Sendable {
                     granted = \(granted),
                     updated_at = GREATEST(excluded.updated_at, rate_limits.updated_at)
                 RETURNING tokens, granted
-                """).first()
-            guard let row else { return (0, 0) }
-            return (try row.decode(column: "granted", as: Int.self), try row.decode(column: "tokens", as: Double.self))
+                """).first(BucketDraw.self) ?? BucketDraw(granted: 0, tokens: 0)
         }
     }
 }

@@ -9,10 +9,6 @@ public protocol RetentionRepository: Sendable {
 }
 
 public struct SQLRetentionRepository: RetentionRepository {
-    /// A bucket refills completely within a minute (its capacity is the limit per minute); one idle for five minutes
-    /// is full, exactly as a bucket without a row.
-    static let idleRateLimit: Int64 = 5 * 60 * 1_000_000
-
     let database: any Database
 
     public init(database: any Database) { self.database = database }
@@ -21,7 +17,7 @@ public struct SQLRetentionRepository: RetentionRepository {
         let at = Timestamp.micros(now)
         try await database.transaction { sql in
             try await sql.raw("DELETE FROM idempotency_keys WHERE created_at < \(bind: at - SQLIdempotencyRepository.lifetime)").run()
-            try await sql.raw("DELETE FROM rate_limits WHERE updated_at < \(bind: at - Self.idleRateLimit)").run()
+            try await sql.raw("DELETE FROM rate_limits WHERE updated_at < \(bind: at - SQLRateLimiter.fullAfterIdle)").run()
         }
     }
 }

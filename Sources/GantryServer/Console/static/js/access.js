@@ -4,7 +4,7 @@
 // the click (guardAction) and say so on the button.
 
 import { request, seg, session } from './api.js';
-import { h, openDialog, errorAlert } from './dom.js';
+import { errorDialog } from './dom.js';
 import { nameOf } from './names.js';
 
 const KINDS = { project: 'projects', environment: 'environments', deployment: 'deployments' };
@@ -46,53 +46,46 @@ export function explanationText(policy, where, reason) {
 }
 
 /**
- * Rewords a 403 ApiError in place with the explanation (error.message; error.explanation keeps the raw answer).
- * An explanation that cannot be had leaves the API's own message.
+ * Rewords a 403 ApiError in place with the explanation (error.message). An explanation that cannot be had leaves the
+ * API's own message. The API just refused, so what the console knew about this question is asked again.
  */
 export async function explainRefusal(error) {
   const { policy, scope } = error.details || {};
   if (typeof policy !== 'string' || !policy) return error;
-  const { id } = parseScope(scope);
-  const answer = await request('GET', '/access/explain', { query: { action: policy, resource: id }, quiet401: true, explain: false });
-  const explanation = answer.data || {};
-  if (explanation.allowed) return error;
-  error.explanation = explanation;
-  error.message = explanationText(policy, await describeScope(scope), explanation.reason);
+  const sentence = await refusalFor(policy, parseScope(scope).id, { fresh: true });
+  if (sentence) error.message = sentence;
   return error;
 }
 
-const SCOPE_KINDS = { prj: 'project', env: 'environment', dep: 'deployment' };
 /** How long an answer about an action is trusted: roles can change while a page is open. */
 const ANSWER_TTL_MS = 30000;
 const answers = new Map();
+const SCOPE_KINDS = { prj: 'project', env: 'environment', dep: 'deployment' };
+
+/** The scope ("environment:env_…", "org") that GET /access/explain's `resource` ('org' or an ID) names. */
+function scopeOf(resource) {
+  const kind = SCOPE_KINDS[String(resource).slice(0, 3)];
+  return kind ? `${kind}:${resource}` : 'org';
+}
 
 /**
  * Whether the signed-in caller may do `policy` on `resource` ('org', or a project, environment or deployment ID):
  * a promise of null (allowed, or the console cannot tell) or of the sentence saying what they need. GET
- * /access/explain is asked once per question per 30 s, however many buttons ask, and again after anyone signs in or out.
+ * /access/explain is asked once per question per 30 s, however many buttons ask, again after anyone signs in or out,
+ * and always when `fresh`.
  */
-export function refusalFor(policy, resource) {
+export function refusalFor(policy, resource, { fresh = false } = {}) {
   const key = `${session.generation} ${policy} ${resource}`;
   const known = answers.get(key);
-  if (known && known.expires > Date.now()) return known.answer;
-  const kind = SCOPE_KINDS[String(resource).slice(0, 3)];
+  if (!fresh && known && known.expires > Date.now()) return known.answer;
   const answer = request('GET', '/access/explain', { query: { action: policy, resource }, quiet401: true, explain: false })
     .then(async ({ data }) => (data && data.allowed === false
-      ? explanationText(policy, await describeScope(kind ? `${kind}:${resource}` : 'org'), data.reason) : null))
+      ? explanationText(policy, await describeScope(scopeOf(resource)), data.reason) : null))
     // Unknown is not refused: the click then gets the API's 403, explained as before.
     .catch(() => null);
   if (answers.size > 500) answers.clear();
   answers.set(key, { answer, expires: Date.now() + ANSWER_TTL_MS });
   return answer;
-}
-
-/** A refusal known before the click, in a dialog titled `title`. */
-export function showRefusal(sentence, title) {
-  let ref;
-  const close = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ref.close() }, 'Close');
-  ref = openDialog({ title, body: h('div', { class: 'refusal', id: 'refusal' }, errorAlert({ message: sentence, code: 'forbidden' })), actions: [close] });
-  close.focus();
-  return ref;
 }
 
 /**
@@ -117,7 +110,7 @@ export function guardAction(button, { policy, resource, within, title }) {
     if (button.dataset.denied !== 'true') return;
     event.stopImmediatePropagation();
     event.preventDefault();
-    showRefusal(button.title, title);
+    errorDialog({ title, error: { message: button.title, code: 'forbidden' }, id: 'refusal' });
   }, { capture: true });
   return button;
 }

@@ -9,13 +9,14 @@ export const TOKEN_PATTERN = /^gnt_[A-Za-z0-9]{40}$/;
 const CHANGES = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
 let csrfToken = null;
+/** Sign-ins and sign-outs so far (`session.generation`). */
+let signIns = 0;
 
 /**
  * How the console is signed in. A token lives in sessionStorage: gone when the tab closes, never in a cookie or
  * localStorage. A single sign-on session is the server's HttpOnly cookie (sent by the browser, never read here)
  * plus its CSRF value from GET /me, kept in memory only and sent as X-Gantry-CSRF with every change.
  */
-let signIns = 0;
 export const session = {
   get token() {
     try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }

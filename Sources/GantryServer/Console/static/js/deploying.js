@@ -6,7 +6,7 @@
 // every one of those buttons marked as refused, with the sentence saying what they would need, before clicking.
 
 import { api, seg } from './api.js';
-import { h, replace, loading, errorAlert, timeEl, formatDate, toast, confirmDialog, openDialog, plural } from './dom.js';
+import { h, replace, loading, errorAlert, errorDialog, timeEl, formatDate, toast, confirmDialog, plural } from './dom.js';
 import { guardAction } from './access.js';
 
 /** Statuses after which a revision never changes again. */
@@ -45,17 +45,8 @@ const guardDeploy = (button, environmentId, title) => guardAction(button, { poli
 
 /** Shows a refused deploy or rollback in a dialog: the API's message and, for 422 preflight_failed, each check. */
 export function showDeployError(error, title) {
-  let ref;
-  const close = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ref.close() }, 'Close');
-  ref = openDialog({
-    title,
-    body: h('div', { class: 'deploy-error', id: 'deploy-error' },
-      error.code === 'preflight_failed' ? h('p', 'Nothing was queued: fix what the checks below name, then deploy again.') : null,
-      errorAlert(error)),
-    actions: [close],
-  });
-  close.focus();
-  return ref;
+  const intro = error.code === 'preflight_failed' ? h('p', 'Nothing was queued: fix what the checks below name, then deploy again.') : null;
+  return errorDialog({ title, error, intro, id: 'deploy-error' });
 }
 
 /** Deploy (when the catalog has pending changes) or a quieter Redeploy (same spec, a new revision). */

@@ -290,6 +290,15 @@ export function openDialog({ title, body, actions = [], onClose, label }) {
   return { dialog, close };
 }
 
+/** An error in a dialog titled `title`, with `intro` (optional) above its alert and a Close button; `id` names the body. */
+export function errorDialog({ title, error, intro = null, id }) {
+  let ref;
+  const close = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ref.close() }, 'Close');
+  ref = openDialog({ title, body: h('div', { class: id, id }, intro, errorAlert(error)), actions: [close] });
+  close.focus();
+  return ref;
+}
+
 /** A form's submit button (`submitLabel`) and, with `cancel`, a Cancel button that calls it. */
 export function formActions(submitLabel, cancel) {
   return h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel),
